@@ -1,0 +1,423 @@
+"""GraphStream: the one base class that owns every HTTP concern of the tap.
+
+URL and version, Bearer auth and `appsecret_proof`, `fields=` derived from the selected schema,
+cursor paging that never echoes a URL back (Graph's `paging.next` can carry an access token),
+the adaptive page size, the retry policy, the rate-limit gate, and turning Graph values into
+what the warehouse expects (parents' ids on every row, RFC 3339 UTC timestamps).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import backoff
+import requests
+from singer_sdk.authenticators import BearerTokenAuthenticator
+from singer_sdk.pagination import BaseAPIPaginator
+from singer_sdk.streams import RESTStream
+
+from tap_meta_bm.concurrency import PartitionPrefetcher
+from tap_meta_bm.errors import (
+    Action,
+    AssetSkipped,
+    GraphError,
+    GraphFatalError,
+    GraphRetriableError,
+    classify_graph_error,
+    parse_body,
+)
+
+if TYPE_CHECKING:
+    from singer_sdk.helpers.types import Context
+
+    from tap_meta_bm.tap import TapMetaBM
+
+#: Transient failures (5xx, timeouts, code 1/2) get this many attempts in all per request.
+#: Throttles and page-size shrinks do not use them up: they are waits and changes, not faults.
+MAX_TRANSIENT_ATTEMPTS = 6
+BACKOFF_FACTOR_SECONDS = 1.0
+BACKOFF_MAX_SECONDS = 60.0
+#: Paging parameters worth carrying from `paging.next` when an edge has no `cursors.after`.
+PAGING_PARAMS = frozenset({"after", "offset", "until", "since", "__after_id", "__paging_token"})
+RETRIABLE_TRANSPORT_ERRORS = (
+    ConnectionResetError,
+    requests.exceptions.Timeout,
+    requests.exceptions.ConnectionError,
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+)
+_PAYLOAD = "_graph_payload"  # parsed body, kept on the response so it is parsed exactly once
+
+
+def graph_payload(response: requests.Response) -> Any:
+    """The response body as JSON, parsed once per response."""
+    if not hasattr(response, _PAYLOAD):
+        setattr(response, _PAYLOAD, parse_body(response.content))
+    return getattr(response, _PAYLOAD)
+
+
+def to_rfc3339(value: Any) -> Any:
+    """Graph `2024-05-01T12:34:56+0000` or a unix integer -> `2024-05-01T12:34:56+00:00`."""
+    if isinstance(value, str):
+        if len(value) == 24 and value.endswith("+0000"):  # Graph's usual form: no parsing
+            return value[:19] + "+00:00"
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+        return parsed.astimezone(UTC).isoformat()
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return datetime.fromtimestamp(value, UTC).isoformat()
+    return value
+
+
+def _with_limit(url: str, limit: int) -> str:
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "limit"]
+    query.append(("limit", str(limit)))
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+class GraphCursorPaginator(BaseAPIPaginator[dict[str, str] | None]):
+    """Follows `paging.next` until it is absent, carrying only the cursor, never the URL.
+
+    A page may be short or empty and still have `next`; only its absence ends the edge.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(None)
+
+    @staticmethod
+    def _paging(response: requests.Response) -> dict[str, Any]:
+        payload = graph_payload(response)
+        paging = payload.get("paging") if isinstance(payload, dict) else None
+        return paging if isinstance(paging, dict) else {}
+
+    def has_more(self, response: requests.Response) -> bool:
+        return bool(self._paging(response).get("next"))
+
+    def continue_if_empty(self, response: requests.Response) -> bool:
+        return self.has_more(response)
+
+    def get_next(self, response: requests.Response) -> dict[str, str] | None:
+        paging = self._paging(response)
+        after = (paging.get("cursors") or {}).get("after")
+        if after:
+            return {"after": after}
+        # Offset- or time-paged edges put their position only in the `next` URL.
+        query = parse_qsl(urlsplit(str(paging.get("next"))).query)
+        position = {k: v for k, v in query if k in PAGING_PARAMS}
+        return position or None
+
+
+@dataclass(frozen=True)
+class EdgeVariant:
+    """One of several Graph edges read into one stream, and the columns that tell them apart."""
+
+    path: str
+    columns: dict[str, str] = field(default_factory=dict)
+
+
+class GraphStream(RESTStream[dict[str, str] | None]):
+    """Base of every stream: one Graph edge (or a few variants of one), paged by cursor."""
+
+    #: Path below the version root; `{business_id}`-style names come from the partition.
+    path: str = ""
+    #: Several edges into one stream (owned + client ...); overrides `path` when set.
+    variants: ClassVar[tuple[EdgeVariant, ...]] = ()
+    #: What one partition is: "business", "ad_account", "business_ad_account", "page",
+    #: "asset_group", or None for a single request sequence.
+    partition_kind: ClassVar[str | None] = None
+    #: Columns the tap fills from the partition or variant, never requested from Graph.
+    context_columns: ClassVar[tuple[str, ...]] = ()
+    #: Schema name -> Graph field name, where the warehouse wants a clearer name.
+    graph_names: ClassVar[dict[str, str]] = {}
+    #: False for single-object reads such as `/{business_id}`.
+    paged: bool = True
+    #: Full-table streams keep no per-partition state (and put no partition keys in records).
+    state_partitioning_keys: ClassVar[list[str] | None] = []
+
+    _tap: TapMetaBM
+
+    def __init__(self, tap: TapMetaBM, **kwargs: Any) -> None:
+        super().__init__(tap, **kwargs)
+        self._limit = int(self.config["page_size"])
+        self._limit_lock = threading.Lock()
+        self._sessions = threading.local()
+        self._partition_list: list[dict[str, Any]] | None = None
+        self._prefetcher: PartitionPrefetcher | None = None
+
+    # -- URL, auth, parameters ------------------------------------------------------------
+    @property
+    def url_base(self) -> str:
+        return f"{self.config['api_url'].rstrip('/')}/{self.config['api_version']}"
+
+    @property
+    def authenticator(self) -> BearerTokenAuthenticator:
+        return BearerTokenAuthenticator(token=self.config["access_token"])
+
+    @property
+    def timeout(self) -> int:
+        return int(self.config["request_timeout"])
+
+    @property
+    def requests_session(self) -> requests.Session:
+        # One session per thread: partitions are fetched concurrently.
+        session = getattr(self._sessions, "session", None)
+        if session is None:
+            session = self._sessions.session = requests.Session()
+        return session
+
+    def get_url(self, context: Context | None) -> str:
+        values = dict(context or {})
+        path = values.pop("edge_path", self.path)
+        return self.url_base + path.format(**values)
+
+    @cached_property
+    def graph_fields(self) -> str:
+        """`fields=`: the selected properties (keys and replication key always), in Graph names."""
+        mask = self.mask
+        always = {*self.primary_keys, self.replication_key}
+        names = [
+            self.graph_names.get(name, name)
+            for name in self.schema["properties"]
+            if name not in self.context_columns
+            and (name in always or mask.get(("properties", name), False))
+        ]
+        return ",".join(dict.fromkeys(names))
+
+    def edge_params(self, context: Context | None) -> dict[str, Any]:
+        """Parameters particular to one stream's edge (filters, `business=` ...)."""
+        return {}
+
+    def get_url_params(
+        self, context: Context | None, next_page_token: dict[str, str] | None
+    ) -> dict[str, Any]:
+        params: dict[str, Any] = {"fields": self.graph_fields}
+        if self.paged:
+            params["limit"] = self._limit
+        params.update(self.edge_params(context))
+        if next_page_token:
+            params.update(next_page_token)
+        proof = self._tap.appsecret_proof
+        if proof:
+            params["appsecret_proof"] = proof
+        return params
+
+    def get_new_paginator(self) -> BaseAPIPaginator | None:
+        return GraphCursorPaginator() if self.paged else None
+
+    # -- sending, retrying, classifying ---------------------------------------------------
+    @staticmethod
+    def meter_key(context: Context | None) -> str:
+        """The object Meta meters this request against (see governor.py)."""
+        context = context or {}
+        for name in ("account_id", "page_id", "business_id"):
+            if context.get(name):
+                return str(context[name])
+        return "me"
+
+    def where(self, context: Context | None) -> str:
+        """Human name of the edge a request reads, for messages: no URL, no secrets."""
+        values = dict(context or {})
+        path = values.pop("edge_path", self.path)
+        return f"{self.name} edge {path.format(**values)}"
+
+    def request_decorator(self, func: Any) -> Any:
+        """Graph's retry policy (the SDK's default treats every retriable failure alike).
+
+        Transient faults: exponential backoff with full jitter, MAX_TRANSIENT_ATTEMPTS in all.
+        Throttles: sent again once the governor lets this object through, however long that is.
+        Too much data: sent again at once with half the page size.
+        """
+
+        def send_with_retries(prepared: requests.PreparedRequest, context: Context | None
+                              ) -> requests.Response:
+            delays = backoff.expo(factor=BACKOFF_FACTOR_SECONDS, max_value=BACKOFF_MAX_SECONDS)
+            next(delays)
+            transient_failures = 0
+            while True:
+                try:
+                    return func(prepared, context)
+                except GraphRetriableError as exc:
+                    if exc.error.action is not Action.RETRY:
+                        continue
+                    failure: Exception = exc
+                except RETRIABLE_TRANSPORT_ERRORS as exc:
+                    failure = exc
+                transient_failures += 1
+                self._tap.summary.add(self.name, retries=1)
+                if transient_failures >= MAX_TRANSIENT_ATTEMPTS:
+                    raise GraphFatalErrorAfterRetries(self.where(context), failure) from failure
+                wait = backoff.full_jitter(next(delays))
+                self.logger.warning("Retrying %s in %.1f s: %s", self.where(context), wait,
+                                    _one_line(failure))
+                time.sleep(wait)
+
+        return send_with_retries
+
+    def _request(self, prepared_request: requests.PreparedRequest, context: Context | None
+                 ) -> requests.Response:
+        key = self.meter_key(context)
+        waited = self._tap.governor.wait_turn(key)
+        if waited:
+            self._tap.summary.add(self.name, waits=1, wait_seconds=waited)
+        if self.paged:  # a retry after "reduce the amount of data" goes out with the new size
+            prepared_request = prepared_request.copy()
+            prepared_request.url = _with_limit(str(prepared_request.url), self._limit)
+        self._tap.summary.add(self.name, requests=1)
+        response = self.requests_session.send(
+            prepared_request, timeout=self.timeout, allow_redirects=self.allow_redirects
+        )
+        self._tap.governor.observe(response.headers, key)
+        self._raise_for_graph_error(response, context, key)
+        return response
+
+    def _raise_for_graph_error(self, response: requests.Response, context: Context | None,
+                               key: str) -> None:
+        error = classify_graph_error(response.status_code, graph_payload(response))
+        if error is None:
+            return
+        where = self.where(context)
+        if error.action is Action.TOKEN:
+            fatal = GraphFatalError(error, where)
+            self._tap.governor.halt(fatal)
+            raise fatal
+        if error.action is Action.REQUEST:
+            raise GraphFatalError(error, where)
+        if error.action is Action.SKIP:
+            raise AssetSkipped(error, where)
+        if error.action is Action.THROTTLE:
+            self._tap.governor.throttled(error, key)
+        elif error.action is Action.SHRINK:
+            self._shrink_page(error, where)
+        raise GraphRetriableError(error, where)
+
+    def _shrink_page(self, error: GraphError, where: str) -> None:
+        with self._limit_lock:
+            if self._limit <= 1:
+                raise GraphFatalError(error, f"{where} (even limit=1 is too much data; "
+                                             "deselect heavy fields of this stream)")
+            self._limit = max(1, self._limit // 2)
+            limit = self._limit
+        self._tap.summary.add(self.name, shrinks=1)
+        self.logger.warning("Graph asked for less data on %s: page size now %d for the rest "
+                            "of the run", where, limit)
+
+    def validate_response(self, response: requests.Response) -> None:
+        """Errors are classified in `_request`, where the partition is known."""
+
+    def parse_response(self, response: requests.Response) -> Iterable[dict]:
+        payload = graph_payload(response)
+        if not self.paged:
+            return [payload]
+        data = payload.get("data")
+        return data if isinstance(data, list) else []
+
+    # -- partitions and records -----------------------------------------------------------
+    @property
+    def partitions(self) -> list[dict[str, Any]] | None:
+        if self.partition_kind is None:
+            return None
+        if self._partition_list is None:
+            self._partition_list = self._tap.directory.partitions(self.partition_kind)
+        return self._partition_list
+
+    def _finish(self, record: dict[str, Any], columns: dict[str, Any]) -> dict[str, Any]:
+        for schema_name, graph_name in self.graph_names.items():
+            if graph_name in record:
+                record[schema_name] = record.pop(graph_name)
+        for name in self.context_columns:
+            record[name] = columns.get(name)
+        for name in self._timestamp_properties:
+            value = record.get(name)
+            if value is not None:
+                record[name] = to_rfc3339(value)
+        return record
+
+    @cached_property
+    def _timestamp_properties(self) -> tuple[str, ...]:
+        return tuple(
+            name for name, prop in self.schema["properties"].items()
+            if prop.get("format") == "date-time"
+        )
+
+    def fetch(self, context: Context | None) -> Iterator[dict[str, Any]]:
+        """All records of one partition, finished; an edge the token cannot read is skipped."""
+        base = dict(context or {})
+        variants = self.variants or (EdgeVariant(self.path),)
+        for variant in variants:
+            request_context = {**base, **variant.columns, "edge_path": variant.path}
+            try:
+                for record in self.request_records(request_context):
+                    yield self._finish(record, request_context)
+            except AssetSkipped as skipped:
+                self.logger.warning("Skipping %s", skipped)
+                self._tap.summary.skipped(self.name, f"{self.where(request_context)}: "
+                                                     f"{skipped.error.reference} "
+                                                     f"{skipped.error.message}")
+
+    def source_records(self, context: Context | None) -> Iterator[dict[str, Any]]:
+        """Where a partition's records come from: prefetched concurrently, or fetched now."""
+        partitions = self.partitions or []
+        if self.partition_kind and not context:
+            return iter(())  # a partitioned stream with no partitions (a business with no pages)
+        workers = int(self.config["max_workers"])
+        if context is None or workers <= 1 or len(partitions) <= 1:
+            return self.fetch(context)
+        if self._prefetcher is None or context not in self._prefetcher:
+            self.prepare_partitions(partitions)
+            self._prefetcher = PartitionPrefetcher(self.fetch, partitions, workers)
+        return self._prefetcher.records(dict(context))
+
+    def prepare_partitions(self, partitions: list[dict[str, Any]]) -> None:
+        """Main-thread work every partition needs before a worker may fetch it."""
+
+    def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        # Partitions before this one are finalized by now: make their state durable at once,
+        # so a run that dies later resumes from here.
+        self._write_state_message()
+        count = 0
+        try:
+            for record in self.source_records(context):
+                count += 1
+                yield record
+        except BaseException:
+            if self._prefetcher is not None:
+                self._prefetcher.cancel()
+            self._write_state_message()
+            raise
+        finally:
+            self._tap.summary.add(self.name, records=count)
+
+
+class GraphFatalErrorAfterRetries(GraphFatalError):
+    """A transient fault that outlasted every retry."""
+
+    def __init__(self, where: str, failure: Exception) -> None:
+        Exception.__init__(
+            self,
+            f"{where}: still failing after {MAX_TRANSIENT_ATTEMPTS} attempts: "
+            f"{_one_line(failure)}. Meta may be having an outage; rerun later "
+            "(the state already written lets the rerun resume).",
+        )
+        self.error: GraphError = getattr(failure, "error", None) or GraphError(
+            Action.RETRY, 0, message=_one_line(failure)
+        )
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split()) or type(error).__name__
+
+
+logging.getLogger("urllib3").setLevel(logging.WARNING)

@@ -1,0 +1,182 @@
+"""Rate-limit governance: Meta's usage headers -> who is blocked until when, and pacing.
+
+Every request asks `wait_turn(object_key)` first and reports its response headers through
+`observe`. The object key is what Meta meters: the ad account id without `act_` for ad
+objects, the page id for page edges, the business id for business edges.
+
+Meta extends a block when a blocked object keeps being called, so a blocked object gets *no*
+request until its time has passed; work on other objects (other threads) goes on meanwhile.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from tap_meta_bm.errors import APP_WIDE_THROTTLE_CODES, GraphError
+
+APP = "app"  # the key for limits that bind every request of this app and token
+APP_USAGE = "x-app-usage"
+AD_ACCOUNT_USAGE = "x-ad-account-usage"
+BUSINESS_USE_CASE_USAGE = "x-business-use-case-usage"
+#: Pacing grows linearly from 0 at the threshold to this many seconds between calls at 100 %.
+MAX_PACE_SECONDS = 10.0
+#: 17/2446079 is the ad-account score limit: it binds one account, unlike plain 17.
+AD_ACCOUNT_SCORE = (17, 2446079)
+
+
+def _number(value: Any) -> float:
+    if isinstance(value, bool):
+        return 0.0
+    if isinstance(value, int | float):
+        return float(value)
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return 0.0
+
+
+def _json_header(headers: Mapping[str, str], name: str) -> Any:
+    raw = headers.get(name)
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return None
+
+
+class Governor:
+    """Thread-safe gate in front of every Graph request."""
+
+    def __init__(
+        self,
+        threshold_pct: float,
+        logger: logging.Logger,
+        *,
+        fallback_block_seconds: float = 60.0,
+        clock: Callable[[], float] | None = None,
+        sleep: Callable[[float], None] | None = None,
+    ) -> None:
+        self.threshold_pct = threshold_pct
+        self.fallback_block_seconds = fallback_block_seconds
+        self._logger = logger
+        self._clock = clock or time.monotonic
+        self._sleep = sleep or time.sleep
+        self._lock = threading.Lock()
+        self._blocked_until: dict[str, float] = {}
+        self._usage_pct: dict[str, float] = {}
+        self._halt: BaseException | None = None
+
+    # -- the gate -----------------------------------------------------------------------
+    def wait_turn(self, object_key: str) -> float:
+        """Sleep until neither the app nor `object_key` is blocked, then pace; seconds slept."""
+        waited = 0.0
+        while True:
+            with self._lock:
+                if self._halt is not None:
+                    raise self._halt
+                now = self._clock()
+                until = max(
+                    self._blocked_until.get(APP, 0.0), self._blocked_until.get(object_key, 0.0)
+                )
+                pause = until - now if until > now else self._pace_seconds(object_key)
+            if pause <= 0:
+                return waited
+            self._sleep(pause)
+            waited += pause
+            if until <= now:  # that was pacing, not a block: one pause per request
+                return waited
+
+    def halt(self, reason: BaseException) -> None:
+        """Refuse every further request (the token is dead): other threads stop at once."""
+        with self._lock:
+            self._halt = reason
+
+    def _pace_seconds(self, object_key: str) -> float:
+        usage = max(self._usage_pct.get(APP, 0.0), self._usage_pct.get(object_key, 0.0))
+        if usage <= self.threshold_pct:
+            return 0.0
+        span = max(100.0 - self.threshold_pct, 1.0)
+        return MAX_PACE_SECONDS * min((usage - self.threshold_pct) / span, 1.0)
+
+    # -- what Meta tells us ---------------------------------------------------------------
+    def observe(self, headers: Mapping[str, str], object_key: str) -> None:
+        """Record usage from one response's headers (any response, success or error)."""
+        lowered = {k.lower(): v for k, v in headers.items()}
+        blocks: dict[str, tuple[float, str]] = {}
+        usage: dict[str, float] = {}
+
+        app = _json_header(lowered, APP_USAGE)
+        if isinstance(app, dict):
+            usage[APP] = max(_number(app.get(k)) for k in ("call_count", "total_time",
+                                                           "total_cputime"))
+
+        account = _json_header(lowered, AD_ACCOUNT_USAGE)
+        if isinstance(account, dict):
+            pct = _number(account.get("acc_id_util_pct"))
+            usage[object_key] = max(usage.get(object_key, 0.0), pct)
+            if pct >= 100:
+                reset = _number(account.get("reset_time_duration")) or self.fallback_block_seconds
+                blocks[object_key] = (reset, "X-Ad-Account-Usage at 100%")
+
+        buc = _json_header(lowered, BUSINESS_USE_CASE_USAGE)
+        if isinstance(buc, dict):
+            for key, entries in buc.items():
+                for entry in entries if isinstance(entries, list) else []:
+                    if not isinstance(entry, dict):
+                        continue
+                    pct = max(_number(entry.get(k)) for k in ("call_count", "total_time",
+                                                              "total_cputime"))
+                    usage[str(key)] = max(usage.get(str(key), 0.0), pct)
+                    minutes = _number(entry.get("estimated_time_to_regain_access"))
+                    if minutes > 0:
+                        blocks[str(key)] = (
+                            minutes * 60,
+                            f"{entry.get('type', 'business use case')} quota exhausted",
+                        )
+
+        with self._lock:
+            self._usage_pct.update(usage)
+        for key, (seconds, reason) in blocks.items():
+            self.block(key, seconds, reason)
+
+    def throttled(self, error: GraphError, object_key: str) -> None:
+        """A throttle error arrived (its headers already observed): make sure something is
+        blocked — what the headers named, else the object or app for a fallback time."""
+        if (error.code, error.subcode) == AD_ACCOUNT_SCORE:
+            key = object_key
+        elif error.code in APP_WIDE_THROTTLE_CODES or error.code == 17:
+            key = APP
+        else:
+            key = object_key
+        with self._lock:
+            already = self._blocked_until.get(key, 0.0) > self._clock()
+        if not already:
+            self.block(key, self.fallback_block_seconds, f"throttled, {error.reference}")
+
+    def block(self, key: str, seconds: float, reason: str) -> None:
+        """No request touches `key` for `seconds`; logged once, when the block starts or grows."""
+        with self._lock:
+            now = self._clock()
+            until = now + seconds
+            if until <= self._blocked_until.get(key, 0.0):
+                return
+            self._blocked_until[key] = until
+            # The usage that led here is history once the block ends: pace afresh after it.
+            self._usage_pct.pop(key, None)
+        wake = datetime.fromtimestamp(time.time() + seconds, UTC).strftime("%H:%M:%SZ")
+        target = "every object (app-wide limit)" if key == APP else f"object {key}"
+        self._logger.warning(
+            "Rate limit: no requests to %s until %s (%.0f s): %s", target, wake, seconds, reason
+        )
+
+    def blocked_until(self, key: str) -> float:
+        """Monotonic time until which `key` is blocked (0 when it is not)."""
+        with self._lock:
+            return self._blocked_until.get(key, 0.0)

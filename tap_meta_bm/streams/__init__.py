@@ -1,0 +1,40 @@
+"""Every stream of the tap, in sync order: directory-like streams come before their children."""
+
+from __future__ import annotations
+
+from tap_meta_bm.streams.access import (
+    AdAccountAssignmentsStream,
+    BusinessAssetGroupAssetsStream,
+    BusinessAssetGroupsStream,
+    PageAssignmentsStream,
+    PartnersStream,
+)
+from tap_meta_bm.streams.ad_accounts import AdAccountsStream
+from tap_meta_bm.streams.ads import AdSetsStream, AdsStream, CampaignsStream
+from tap_meta_bm.streams.audiences import CustomAudiencesStream, SavedAudiencesStream
+from tap_meta_bm.streams.business import BusinessesStream
+from tap_meta_bm.streams.pages import PagesStream
+from tap_meta_bm.streams.people import (
+    BusinessUsersStream,
+    PendingUsersStream,
+    SystemUsersStream,
+)
+
+STREAM_TYPES = (
+    BusinessesStream,
+    AdAccountsStream,
+    PagesStream,
+    BusinessAssetGroupsStream,
+    CampaignsStream,
+    AdSetsStream,
+    AdsStream,
+    CustomAudiencesStream,
+    SavedAudiencesStream,
+    BusinessUsersStream,
+    SystemUsersStream,
+    PendingUsersStream,
+    PartnersStream,
+    AdAccountAssignmentsStream,
+    PageAssignmentsStream,
+    BusinessAssetGroupAssetsStream,
+)

@@ -1,0 +1,28 @@
+"""JSON-schema pieces shared by several streams (Graph reference objects and free-form ones)."""
+
+from __future__ import annotations
+
+from singer_sdk import typing as th
+
+#: A Graph reference to another node: `{"id": ..., "name": ...}` (name present when readable).
+Ref = th.ObjectType(
+    th.Property("id", th.StringType),
+    th.Property("name", th.StringType),
+)
+#: A structured Graph value whose keys vary by object or API version (targeting, specs ...).
+Free = th.ObjectType(additional_properties=True)
+FreeList = th.ArrayType(Free)
+Strings = th.ArrayType(th.StringType)
+#: `{code, description}` status objects (delivery_status, operation_status ...).
+Status = th.ObjectType(
+    th.Property("code", th.IntegerType),
+    th.Property("description", th.StringType),
+)
+
+
+def string(name: str, **kwargs: object) -> th.Property:
+    return th.Property(name, th.StringType, **kwargs)
+
+
+def timestamp(name: str) -> th.Property:
+    return th.Property(name, th.DateTimeType)

@@ -1,0 +1,119 @@
+"""Who can do what on which asset: partners, per-asset assignments, business asset groups."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from singer_sdk import typing as th
+from singer_sdk.helpers.types import Context
+
+from tap_meta_bm.client import EdgeVariant, GraphStream
+from tap_meta_bm.directory import DirectoryBackedStream
+from tap_meta_bm.streams._types import Ref, Strings, string, timestamp
+
+
+class PartnersStream(GraphStream):
+    """Agencies working for a business, and clients it works for."""
+
+    name = "partners"
+    partition_kind = "business"
+    primary_keys = ("business_id", "id")
+    context_columns = ("business_id", "relationship")
+    variants = (
+        EdgeVariant("/{business_id}/agencies", {"relationship": "AGENCY"}),
+        EdgeVariant("/{business_id}/clients", {"relationship": "CLIENT"}),
+    )
+    schema = th.PropertiesList(
+        string("business_id", description="The configured business."),
+        string("relationship", description="AGENCY works for it; CLIENT it works for."),
+        string("id", description="The partner business."),
+        string("name"),
+        string("link"),
+        string("verification_status"),
+        string("vertical"),
+        th.Property("primary_page", Ref),
+        timestamp("created_time"),
+        timestamp("updated_time"),
+    ).to_dict()
+
+
+ASSIGNED_USER = (
+    string("business_id", description="The business whose people these are (`business=`)."),
+    string("user_id"),
+    string("name"),
+    string("user_type", description="e.g. business_user, system_user"),
+    th.Property("tasks", Strings, description="Tasks the user holds on the asset."),
+    th.Property("permitted_tasks", Strings),
+    th.Property("business", Ref, description="The business the user belongs to: another "
+                                             "business than business_id means a partner's user."),
+)
+
+
+class AssignmentsStream(GraphStream):
+    """`/{asset}/assigned_users?business=`: one row per (business, asset, user)."""
+
+    graph_names: ClassVar[dict[str, str]] = {"user_id": "id"}
+
+    def edge_params(self, context: Context | None) -> dict[str, Any]:
+        # Required by Graph on ad accounts: it says whose people to list.
+        return {"business": (context or {})["business_id"]}
+
+
+class AdAccountAssignmentsStream(AssignmentsStream):
+    name = "ad_account_assignments"
+    path = "/act_{account_id}/assigned_users"
+    partition_kind = "business_ad_account"
+    primary_keys = ("business_id", "account_id", "user_id")
+    context_columns = ("business_id", "account_id")
+    schema = th.PropertiesList(string("account_id"), *ASSIGNED_USER).to_dict()
+
+
+class PageAssignmentsStream(AssignmentsStream):
+    name = "page_assignments"
+    path = "/{page_id}/assigned_users"
+    partition_kind = "business_page"
+    primary_keys = ("business_id", "page_id", "user_id")
+    context_columns = ("business_id", "page_id")
+    schema = th.PropertiesList(string("page_id"), *ASSIGNED_USER).to_dict()
+
+
+class BusinessAssetGroupsStream(DirectoryBackedStream):
+    name = "business_asset_groups"
+    path = "/{business_id}/business_asset_groups"
+    primary_keys = ("business_id", "id")
+    context_columns = ("business_id",)
+    schema = th.PropertiesList(
+        string("business_id"),
+        string("id"),
+        string("name"),
+        th.Property("owner_business", Ref),
+    ).to_dict()
+
+
+class BusinessAssetGroupAssetsStream(GraphStream):
+    """What each asset group contains, one row per (group, asset)."""
+
+    name = "business_asset_group_assets"
+    partition_kind = "asset_group"
+    primary_keys = ("group_id", "asset_type", "asset_id")
+    context_columns = ("business_id", "group_id", "asset_type")
+    graph_names: ClassVar[dict[str, str]] = {"asset_id": "id"}
+    variants = tuple(
+        EdgeVariant(f"/{{group_id}}/contained_{edge}", {"asset_type": asset_type})
+        for edge, asset_type in (
+            ("adaccounts", "AD_ACCOUNT"),
+            ("pages", "PAGE"),
+            ("pixels", "PIXEL"),
+            ("product_catalogs", "PRODUCT_CATALOG"),
+            ("instagram_accounts", "INSTAGRAM_ACCOUNT"),
+            ("applications", "APPLICATION"),
+            ("custom_conversions", "CUSTOM_CONVERSION"),
+        )
+    )
+    schema = th.PropertiesList(
+        string("business_id"),
+        string("group_id"),
+        string("asset_type"),
+        string("asset_id"),
+        string("name"),
+    ).to_dict()

@@ -1,0 +1,51 @@
+"""The businesses themselves: `/{business_id}` each, or `/me/businesses` when none is configured."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from singer_sdk import typing as th
+
+from tap_meta_bm.directory import DirectoryBackedStream
+from tap_meta_bm.streams._types import Ref, string, timestamp
+
+
+class BusinessesStream(DirectoryBackedStream):
+    name = "businesses"
+    primary_keys = ("id",)
+    schema = th.PropertiesList(
+        string("id"),
+        string("name"),
+        timestamp("created_time"),
+        timestamp("updated_time"),
+        timestamp("extended_updated_time"),
+        th.Property("created_by", Ref),
+        th.Property("updated_by", Ref),
+        string("link"),
+        th.Property("primary_page", Ref),
+        th.Property("timezone_id", th.IntegerType),
+        string("two_factor_type"),
+        string("verification_status"),
+        string("vertical"),
+        th.Property("vertical_id", th.IntegerType),
+        th.Property("is_hidden", th.BooleanType),
+        string("payment_account_id"),
+        string("profile_picture_uri"),
+        timestamp("user_access_expire_time"),
+    ).to_dict()
+
+    @property
+    def configured(self) -> bool:
+        return bool(self._tap.business_ids)
+
+    @property
+    def path(self) -> str:  # type: ignore[override]
+        return "/{business_id}" if self.configured else "/me/businesses"
+
+    @property
+    def paged(self) -> bool:  # type: ignore[override]
+        return not self.configured
+
+    @property
+    def partitions(self) -> list[dict[str, Any]] | None:
+        return [{"business_id": b} for b in self._tap.business_ids] or None

@@ -1,0 +1,43 @@
+"""Pages a business owns, and those its clients share with it."""
+
+from __future__ import annotations
+
+from singer_sdk import typing as th
+
+from tap_meta_bm.client import EdgeVariant
+from tap_meta_bm.directory import DirectoryBackedStream
+from tap_meta_bm.streams._types import Free, Ref, Strings, string
+
+
+class PagesStream(DirectoryBackedStream):
+    name = "pages"
+    primary_keys = ("business_id", "id")
+    context_columns = ("business_id", "relationship")
+    variants = (
+        EdgeVariant("/{business_id}/owned_pages", {"relationship": "OWNED"}),
+        EdgeVariant("/{business_id}/client_pages", {"relationship": "CLIENT"}),
+    )
+    # Never `access_token`: Page has such a field, and it is a credential.
+    schema = th.PropertiesList(
+        string("business_id"),
+        string("relationship"),
+        string("id"),
+        string("name"),
+        string("username"),
+        string("category"),
+        th.Property("category_list", th.ArrayType(Ref)),
+        string("link"),
+        string("verification_status"),
+        th.Property("fan_count", th.IntegerType),
+        th.Property("followers_count", th.IntegerType),
+        th.Property("is_published", th.BooleanType),
+        th.Property("instagram_business_account", Ref),
+        th.Property("connected_instagram_account", Ref),
+        th.Property("business", Ref),
+        th.Property("owner_business", Ref),
+        string("about"),
+        string("website"),
+        th.Property("emails", Strings),
+        string("phone"),
+        th.Property("location", Free),
+    ).to_dict()

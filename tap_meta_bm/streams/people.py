@@ -1,0 +1,78 @@
+"""The people side of a business: its users, system users and pending invitations."""
+
+from __future__ import annotations
+
+from singer_sdk import typing as th
+
+from tap_meta_bm.client import GraphStream
+from tap_meta_bm.streams._types import Free, Ref, Strings, string, timestamp
+
+
+class BusinessPeopleStream(GraphStream):
+    """A full-table edge below `/{business_id}`."""
+
+    partition_kind = "business"
+    primary_keys = ("business_id", "id")
+    context_columns = ("business_id",)
+
+
+class BusinessUsersStream(BusinessPeopleStream):
+    name = "business_users"
+    path = "/{business_id}/business_users"
+    schema = th.PropertiesList(
+        string("business_id"),
+        string("id"),
+        string("name"),
+        string("email"),
+        string("first_name"),
+        string("last_name"),
+        string("title"),
+        string("role"),
+        th.Property("tasks", Strings),
+        string("two_fac_status"),
+        string("finance_permission"),
+        string("ip_permission"),
+        string("pending_email"),
+        th.Property("marked_for_removal", th.BooleanType),
+        th.Property("invited_user_type", Strings),
+    ).to_dict()
+
+
+class SystemUsersStream(BusinessPeopleStream):
+    name = "system_users"
+    path = "/{business_id}/system_users"
+    schema = th.PropertiesList(
+        string("business_id"),
+        string("id"),
+        string("name"),
+        string("role"),
+        th.Property("system_user_id", th.IntegerType),
+        th.Property("created_by", Ref),
+        timestamp("created_time"),
+        string("finance_permission"),
+        string("ip_permission"),
+    ).to_dict()
+
+
+class PendingUsersStream(BusinessPeopleStream):
+    name = "pending_users"
+    path = "/{business_id}/pending_users"
+    # `invite_link` is left out on purpose: whoever holds it can join the business.
+    schema = th.PropertiesList(
+        string("business_id"),
+        string("id"),
+        string("email"),
+        string("role"),
+        string("status"),
+        th.Property("tasks", Strings),
+        th.Property("invited_user_type", Strings),
+        string("finance_role"),
+        string("ip_role"),
+        th.Property("owner", Ref),
+        th.Property("created_by", Free),
+        th.Property("updated_by", Free),
+        timestamp("created_time"),
+        timestamp("updated_time"),
+        timestamp("expiration_time"),
+        timestamp("expiry_time"),
+    ).to_dict()

@@ -1,0 +1,68 @@
+"""End-of-run summary: per stream records, requests, retries, waits and skipped assets.
+
+Printed on stderr whether the run succeeds or not, so a partial run never looks complete.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+
+@dataclass
+class StreamTally:
+    records: int = 0
+    requests: int = 0
+    retries: int = 0
+    waits: int = 0
+    wait_seconds: float = 0.0
+    shrinks: int = 0
+    skipped: list[str] = field(default_factory=list)
+
+
+class RunSummary:
+    """Thread-safe counters, keyed by stream name."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._tallies: dict[str, StreamTally] = defaultdict(StreamTally)
+
+    def add(self, stream: str, **counts: float) -> None:
+        with self._lock:
+            tally = self._tallies[stream]
+            for name, value in counts.items():
+                setattr(tally, name, getattr(tally, name) + value)
+
+    def skipped(self, stream: str, why: str) -> None:
+        with self._lock:
+            self._tallies[stream].skipped.append(why)
+
+    def tally(self, stream: str) -> StreamTally:
+        with self._lock:
+            return self._tallies[stream]
+
+    @property
+    def total_skipped(self) -> int:
+        with self._lock:
+            return sum(len(t.skipped) for t in self._tallies.values())
+
+    def lines(self) -> list[str]:
+        """The summary as text lines: a table, then one line per skipped asset."""
+        with self._lock:
+            rows = sorted(self._tallies.items())
+        out = [
+            "Run summary:",
+            f"  {'stream':<26}{'records':>9}{'requests':>10}{'retries':>9}"
+            f"{'waits':>7}{'wait s':>8}{'shrinks':>9}{'skipped':>9}",
+        ]
+        for name, t in rows:
+            out.append(
+                f"  {name:<26}{t.records:>9}{t.requests:>10}{t.retries:>9}{t.waits:>7}"
+                f"{t.wait_seconds:>8.1f}{t.shrinks:>9}{len(t.skipped):>9}"
+            )
+        skipped = [(name, why) for name, t in rows for why in t.skipped]
+        if skipped:
+            out.append(f"  PARTIAL: {len(skipped)} asset edge(s) skipped:")
+            out.extend(f"    {name}: {why}" for name, why in skipped)
+        return out

@@ -1,0 +1,130 @@
+"""Bookmarks per ad account: state written, filters sent from it, overlap de-duplicated."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import requests_mock
+
+from tests.helpers import (
+    BASE,
+    BUSINESS,
+    last_state,
+    mock_empty_graph,
+    page,
+    path,
+    query,
+    records,
+    run,
+)
+
+T0 = "2024-05-01T12:00:00+0000"
+T1 = "2024-05-02T08:30:00+0000"
+T1_UNIX = 1714638600  # 2024-05-02T08:30:00Z
+
+
+@pytest.fixture
+def graph():
+    with requests_mock.Mocker() as mocker:
+        mock_empty_graph(mocker)
+        mocker.get(f"{BASE}/{BUSINESS}/owned_ad_accounts",
+                   json=page([{"id": "act_1"}, {"id": "act_2"}]))
+        yield mocker
+
+
+def campaign_requests(graph, account):
+    return [query(r) for r in graph.request_history
+            if path(r) == f"/v26.0/act_{account}/campaigns"]
+
+
+def test_first_run_state_holds_one_bookmark_per_account(graph):
+    graph.get(f"{BASE}/act_1/campaigns", json=page([
+        {"id": "c1", "updated_time": T0}, {"id": "c2", "updated_time": T1},
+        {"id": "c3", "updated_time": T1},
+    ]))
+    graph.get(f"{BASE}/act_2/campaigns", json=page([{"id": "c9", "updated_time": T0}]))
+    state = last_state(run(["campaigns"]))
+    assert state["bookmarks"]["campaigns"] == {"partitions": [
+        {"context": {"account_id": "1"}, "replication_key": "updated_time",
+         "replication_key_value": "2024-05-02T08:30:00+00:00", "ids_at_bookmark": ["c2", "c3"]},
+        {"context": {"account_id": "2"}, "replication_key": "updated_time",
+         "replication_key_value": "2024-05-01T12:00:00+00:00", "ids_at_bookmark": ["c9"]},
+    ]}
+
+
+def test_second_run_sends_filter_from_bookmark_and_emits_only_newer(graph):
+    state = {"bookmarks": {"campaigns": {"partitions": [
+        {"context": {"account_id": "1"}, "replication_key": "updated_time",
+         "replication_key_value": "2024-05-02T08:30:00+00:00", "ids_at_bookmark": ["c2"]},
+    ]}}}
+    # Graph answers the bookmark second again (the overlap): c2 was emitted last run, c4 was
+    # written in that same second after the last run read it, c5 is newer.
+    graph.get(f"{BASE}/act_1/campaigns", json=page([
+        {"id": "c2", "updated_time": T1}, {"id": "c4", "updated_time": T1},
+        {"id": "c5", "updated_time": "2024-05-03T00:00:00+0000"},
+    ]))
+    messages = run(["campaigns"], state=state)
+    assert [r["id"] for r in records(messages, "campaigns")] == ["c4", "c5"]
+    (sent,) = campaign_requests(graph, 1)
+    assert json.loads(sent["filtering"]) == [
+        {"field": "campaign.updated_time", "operator": "GREATER_THAN", "value": T1_UNIX - 1}
+    ]
+    # Account 2 had no bookmark and no start_date: no filter, everything.
+    (unfiltered,) = campaign_requests(graph, 2)
+    assert "filtering" not in unfiltered
+    partitions = last_state(messages)["bookmarks"]["campaigns"]["partitions"]
+    assert partitions[0]["replication_key_value"] == "2024-05-03T00:00:00+00:00"
+    assert partitions[0]["ids_at_bookmark"] == ["c5"]
+
+
+def test_unchanged_account_keeps_its_bookmark_and_seen_ids(graph):
+    state = {"bookmarks": {"campaigns": {"partitions": [
+        {"context": {"account_id": "1"}, "replication_key": "updated_time",
+         "replication_key_value": "2024-05-02T08:30:00+00:00", "ids_at_bookmark": ["c2"]},
+    ]}}}
+    graph.get(f"{BASE}/act_1/campaigns", json=page([{"id": "c2", "updated_time": T1}]))
+    messages = run(["campaigns"], state=state)
+    assert records(messages, "campaigns") == []
+    first = last_state(messages)["bookmarks"]["campaigns"]["partitions"][0]
+    assert first["replication_key_value"] == "2024-05-02T08:30:00+00:00"
+    assert first["ids_at_bookmark"] == ["c2"]
+
+
+def test_start_date_bounds_the_first_run(graph):
+    run(["campaigns", "adsets", "ads"], start_date="2024-05-02T08:30:00Z")
+    for edge, field in (("campaigns", "campaign"), ("adsets", "adset"), ("ads", "ad")):
+        sent = [query(r) for r in graph.request_history
+                if path(r) == f"/v26.0/act_1/{edge}"]
+        assert json.loads(sent[0]["filtering"]) == [
+            {"field": f"{field}.updated_time", "operator": "GREATER_THAN",
+             "value": T1_UNIX - 1}
+        ]
+
+
+def test_custom_audiences_filter_client_side_on_time_updated(graph):
+    state = {"bookmarks": {"custom_audiences": {"partitions": [
+        {"context": {"account_id": "1"}, "replication_key": "time_updated",
+         "replication_key_value": "2024-05-02T08:30:00+00:00", "ids_at_bookmark": ["a2"]},
+    ]}}}
+    graph.get(f"{BASE}/act_1/customaudiences", json=page([
+        {"id": "a1", "time_updated": T1_UNIX - 3600},
+        {"id": "a2", "time_updated": T1_UNIX},
+        {"id": "a3", "time_updated": T1_UNIX + 60},
+    ]))
+    messages = run(["custom_audiences"], state=state)
+    assert [r["id"] for r in records(messages, "custom_audiences")] == ["a3"]
+    (sent,) = [query(r) for r in graph.request_history
+               if path(r) == "/v26.0/act_1/customaudiences"]
+    assert "filtering" not in sent
+    partitions = last_state(messages)["bookmarks"]["custom_audiences"]["partitions"]
+    assert partitions[0]["replication_key_value"] == "2024-05-02T08:31:00+00:00"
+
+
+def test_rerun_with_final_state_emits_nothing_twice(graph):
+    body = page([{"id": "c1", "updated_time": T0}, {"id": "c2", "updated_time": T1}])
+    graph.get(f"{BASE}/act_1/campaigns", json=body)
+    first = run(["campaigns"])
+    second = run(["campaigns"], state=last_state(first))
+    assert [r["id"] for r in records(first, "campaigns")] == ["c1", "c2"]
+    assert records(second, "campaigns") == []
