@@ -57,3 +57,9 @@ def protect(secrets: Iterable[str | None]) -> SecretScrubber:
         logging.setLogRecordFactory(factory)
     factory.secrets.update(s for s in secrets if s and len(s) >= MIN_SECRET_LENGTH)
     return factory
+
+
+def redact(text: str) -> str:
+    """`text` with every protected secret replaced, for output that bypasses logging."""
+    factory = logging.getLogRecordFactory()
+    return factory.redact(text) if isinstance(factory, SecretScrubber) else text

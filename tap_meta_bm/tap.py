@@ -18,7 +18,7 @@ from singer_sdk.helpers.capabilities import PluginCapabilities, TapCapabilities
 from tap_meta_bm.directory import Directory, bare_account_id
 from tap_meta_bm.errors import ConfigError, TapMetaBMError
 from tap_meta_bm.governor import Governor
-from tap_meta_bm.redaction import protect
+from tap_meta_bm.redaction import protect, redact
 from tap_meta_bm.streams import STREAM_TYPES
 from tap_meta_bm.summary import RunSummary
 
@@ -182,5 +182,5 @@ def main() -> None:
     try:
         TapMetaBM.cli()
     except TapMetaBMError as error:
-        print(f"tap-meta-bm: error: {error}", file=sys.stderr)
+        print(f"tap-meta-bm: error: {redact(str(error))}", file=sys.stderr)
         sys.exit(1)

@@ -6,6 +6,8 @@ import contextlib
 import io
 import json
 import re
+import sys
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -78,3 +80,7 @@ def page(data: list[dict], after: str | None = None) -> dict:
         body["paging"] = {"cursors": {"before": "b", "after": after},
                           "next": f"{BASE}/next?access_token={TOKEN}&after={after}"}
     return body
+
+
+#: The installed console script of the interpreter running the tests (PATH may not have it).
+TAP_COMMAND = str(Path(sys.executable).with_name("tap-meta-bm"))

@@ -182,6 +182,23 @@ def test_expired_token_stops_run_with_plain_message_and_resumable_state(
     assert campaign_paths(graph) == ["/v26.0/act_1/campaigns", "/v26.0/act_2/campaigns"]
 
 
+def test_token_echoed_by_graph_is_redacted_from_the_final_error_line(
+        graph, fake_time, monkeypatch, capsys, tmp_path):
+    graph.get(f"{BASE}/act_1/campaigns", status_code=400, json={"error": {
+        "message": f"Malformed access token {TOKEN}", "code": 190, "fbtrace_id": "Z"}})
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"access_token": TOKEN, "business_ids": [BUSINESS]}))
+    monkeypatch.setattr("sys.argv", ["tap-meta-bm", "--config", str(config)])
+    with pytest.raises(SystemExit):
+        tap_module.main()
+    out, err = capsys.readouterr()
+    assert err.splitlines()[-1].startswith(
+        "tap-meta-bm: error: Meta rejected the access token (the token was rejected: Malformed "
+        "access token ***) [HTTP 400, code 190, fbtrace_id Z].")
+    # (Whole-stderr checks live in the end-to-end tests, where logging is the real thing.)
+    assert TOKEN not in out
+
+
 def test_token_echoed_by_an_error_never_reaches_logs(graph, fake_time, caplog):
     graph.get(f"{BASE}/act_1/campaigns", status_code=400, json={"error": {
         "message": f"Invalid OAuth access token - Cannot parse access token {TOKEN}",

@@ -1,0 +1,82 @@
+"""Bad settings stop the tap before any request, with one line naming the setting."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+
+import pytest
+import requests_mock
+
+from tap_meta_bm import tap as tap_module
+from tests.helpers import TAP_COMMAND, TOKEN
+
+GOOD = {"access_token": TOKEN, "business_ids": ["111"]}
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"access_token": None}, "access_token: missing. Set it to the system user's token (config "
+                             "file, or TAP_META_BM_ACCESS_TOKEN with --config ENV)."),
+    ({"access_token": "  "}, "access_token: missing. Set it to the system user's token (config "
+                             "file, or TAP_META_BM_ACCESS_TOKEN with --config ENV)."),
+    ({"business_ids": ["12a"]}, "business_ids: '12a' is not a numeric business id (Business "
+                                "Settings > Business info)."),
+    ({"business_ids": "111"}, "business_ids: must be a list of ids, got str."),
+    ({"account_ids": ["act_x"]}, "account_ids: 'act_x' is not an ad account id like act_123 or "
+                                 "123."),
+    ({"start_date": "last tuesday"}, "start_date: 'last tuesday' is not a date-time; use e.g. "
+                                     "2024-01-01T00:00:00Z."),
+    ({"api_version": "v26"}, "api_version: 'v26' must look like v26.0."),
+    ({"api_version": "26.0"}, "api_version: '26.0' must look like v26.0."),
+    ({"api_url": "ftp://graph.facebook.com"}, "api_url: 'ftp://graph.facebook.com' must be an "
+                                              "http(s) URL such as https://graph.facebook.com."),
+    ({"api_url": "graph.facebook.com"}, "api_url: 'graph.facebook.com' must be an http(s) URL "
+                                        "such as https://graph.facebook.com."),
+    ({"page_size": 0}, "page_size: 0 must be a number from 1 to 500."),
+    ({"page_size": 501}, "page_size: 501 must be a number from 1 to 500."),
+    ({"max_workers": 0}, "max_workers: 0 must be a number from 1 to 64."),
+    ({"usage_threshold_pct": 101}, "usage_threshold_pct: 101 must be a number from 1 to 100."),
+])
+def test_bad_setting_exits_before_any_request(change, message, tmp_path, monkeypatch, capsys):
+    config = {**GOOD, **change}
+    config = {k: v for k, v in config.items() if v is not None}
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config))
+    monkeypatch.setattr("sys.argv", ["tap-meta-bm", "--config", str(path)])
+    with requests_mock.Mocker() as graph:
+        graph.get(re.compile(".*"), json={"data": []})
+        with pytest.raises(SystemExit) as exited:
+            tap_module.main()
+        assert graph.call_count == 0
+    assert exited.value.code == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert [line for line in err.splitlines() if line.startswith("tap-meta-bm: error")] == [
+        f"tap-meta-bm: error: {message}"]
+    assert TOKEN not in err
+
+
+def test_bad_setting_output_is_one_plain_line_from_the_installed_command(tmp_path):
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({**GOOD, "business_ids": ["acme"]}))
+    done = subprocess.run([TAP_COMMAND, "--config", str(path)], capture_output=True,
+                          text=True, timeout=60, check=False)
+    assert done.returncode == 1
+    assert done.stdout == ""
+    problems = [line for line in done.stderr.splitlines()
+                if "ERROR" in line or "error" in line or "Traceback" in line]
+    assert problems == ["tap-meta-bm: error: business_ids: 'acme' is not a numeric business id "
+                        "(Business Settings > Business info)."]
+
+
+def test_good_config_gets_defaults():
+    tap = tap_module.TapMetaBM(config=GOOD)
+    assert {k: tap.config[k] for k in tap_module.DEFAULTS} == tap_module.DEFAULTS
+
+
+def test_business_ids_from_env_are_parsed(monkeypatch):
+    monkeypatch.setenv("TAP_META_BM_ACCESS_TOKEN", TOKEN)
+    monkeypatch.setenv("TAP_META_BM_BUSINESS_IDS", '["111","222"]')
+    tap = tap_module.TapMetaBM(config=None, parse_env_config=True)
+    assert tap.business_ids == ["111", "222"]

@@ -1,0 +1,108 @@
+"""Usage headers -> blocks and pacing, with a fake clock."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+
+from tap_meta_bm.errors import Action, GraphError
+from tap_meta_bm.governor import APP, MAX_PACE_SECONDS, Governor
+
+
+class Clock:
+    def __init__(self):
+        self.now = 0.0
+        self.sleeps = []
+
+    def __call__(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+@pytest.fixture
+def clock():
+    return Clock()
+
+
+@pytest.fixture
+def governor(clock):
+    return Governor(75, logging.getLogger("test"), fallback_block_seconds=30, clock=clock,
+                    sleep=clock.sleep)
+
+
+def buc(key, minutes, pct=50):
+    return {"X-Business-Use-Case-Usage": json.dumps({key: [{
+        "type": "ads_management", "call_count": pct, "total_cputime": 1, "total_time": 1,
+        "estimated_time_to_regain_access": minutes}]})}
+
+
+def test_no_usage_no_wait(governor, clock):
+    assert governor.wait_turn("1") == 0
+    assert clock.sleeps == []
+
+
+def test_business_use_case_block_holds_that_object_only(governor, clock, caplog):
+    governor.observe(buc("1", 2), "1")
+    assert governor.wait_turn("2") == 0  # another account goes on
+    assert governor.wait_turn("1") == 120  # minutes -> seconds
+    assert clock.sleeps == [120]
+    assert [r.getMessage().split(" until ")[0] for r in caplog.records] == [
+        "Rate limit: no requests to object 1"]
+
+
+def test_block_is_logged_once_not_per_request(governor, caplog):
+    governor.observe(buc("1", 2), "1")
+    governor.observe(buc("1", 1), "1")  # shorter: already covered
+    assert len(caplog.records) == 1
+
+
+def test_ad_account_usage_at_100_blocks_for_reset_time(governor, clock):
+    governor.observe({"x-ad-account-usage": json.dumps(
+        {"acc_id_util_pct": 100, "reset_time_duration": 45})}, "7")
+    assert governor.wait_turn("7") == 45
+
+
+def test_app_usage_above_threshold_paces_every_object(governor, clock):
+    governor.observe({"X-App-Usage": json.dumps(
+        {"call_count": 87.5, "total_time": 10, "total_cputime": 10})}, "1")
+    assert governor.wait_turn("9") == pytest.approx(MAX_PACE_SECONDS * 0.5)
+
+
+def test_usage_below_threshold_does_not_pace(governor):
+    governor.observe({"X-App-Usage": json.dumps({"call_count": 75})}, "1")
+    assert governor.wait_turn("1") == 0
+
+
+@pytest.mark.parametrize(("code", "subcode", "blocked"), [
+    (4, None, APP), (17, None, APP), (341, None, APP),
+    (17, 2446079, "5"), (613, None, "5"), (80004, None, "5"), (32, None, "5"),
+])
+def test_throttle_error_without_header_blocks_for_fallback(governor, clock, code, subcode,
+                                                           blocked):
+    governor.throttled(GraphError(Action.THROTTLE, 400, code, subcode), "5")
+    assert governor.blocked_until(blocked) == 30
+    other = "6" if blocked == "5" else "anything"
+    assert governor.wait_turn(other) == (30 if blocked == APP else 0)
+
+
+def test_throttle_error_with_header_keeps_meta_estimate(governor):
+    governor.observe(buc("5", 10), "5")
+    governor.throttled(GraphError(Action.THROTTLE, 400, 80004), "5")
+    assert governor.blocked_until("5") == 600
+
+
+def test_halt_stops_every_caller(governor):
+    governor.halt(RuntimeError("token dead"))
+    with pytest.raises(RuntimeError, match="token dead"):
+        governor.wait_turn("1")
+
+
+def test_garbage_headers_are_ignored(governor):
+    governor.observe({"X-App-Usage": "not json", "X-Business-Use-Case-Usage": "[1,2]",
+                      "X-Ad-Account-Usage": json.dumps({"acc_id_util_pct": "lots"})}, "1")
+    assert governor.wait_turn("1") == 0
