@@ -1,0 +1,363 @@
+"""A deterministic synthetic Business Manager, generated lazily from (seed, index).
+
+Nothing is stored per object: any object is rebuilt from its position when asked for, so the
+large scale costs no more memory than the small one. Only "touched" objects (bumped
+`updated_time` / `time_updated`) are remembered, to test incremental runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+EPOCH = 1704067200  # 2024-01-01T00:00:00Z: every generated time lies in the 300 days after
+SPAN = 300 * 86400
+
+
+@dataclass(frozen=True)
+class Scale:
+    businesses: int
+    owned_accounts: int  # per business
+    client_accounts: int
+    campaigns: int  # per ad account
+    adsets: int
+    ads: int
+    custom_audiences: int
+    saved_audiences: int
+    owned_pages: int  # per business
+    client_pages: int
+    users: int  # business users per business
+    system_users: int
+    pending_users: int
+    agencies: int
+    clients: int
+    asset_groups: int
+    assigned_per_account: int
+    assigned_per_page: int
+
+    @property
+    def accounts(self) -> int:
+        return self.owned_accounts + self.client_accounts
+
+    @property
+    def pages(self) -> int:
+        return self.owned_pages + self.client_pages
+
+
+SCALES = {
+    "small": Scale(1, 3, 1, 25, 10, 10, 8, 3, 4, 1, 12, 2, 2, 2, 1, 1, 4, 3),
+    "medium": Scale(2, 90, 10, 100, 25, 25, 20, 5, 225, 25, 995, 5, 10, 5, 5, 3, 5, 3),
+    "large": Scale(20, 90, 10, 100, 25, 25, 20, 5, 225, 25, 995, 5, 10, 5, 5, 3, 5, 3),
+}
+
+# Id ranges: the first digits say what a node is, so the server can route by id alone.
+BUSINESS_BASE = 100_000_000_000
+ACCOUNT_BASE = 200_000_000_000
+PAGE_BASE = 300_000_000_000
+GROUP_BASE = 400_000_000_000
+USER_BASE = 500_000_000_000
+SYSTEM_USER_BASE = 600_000_000_000
+PENDING_BASE = 700_000_000_000
+PARTNER_BASE = 800_000_000_000
+CHILD_PREFIX = {"campaigns": "23", "adsets": "24", "ads": "25", "custom_audiences": "26",
+                "saved_audiences": "27"}
+NAMES = ["Acme", "Façade Café", "Żółw Media", "東京 Ads", "Ünïcödé", "Rocket 🚀", "O'Brien & Co",
+         "Ελληνικά", "Nordlys", "Zebra"]
+
+
+def _hash(*parts: object) -> int:
+    return int.from_bytes(hashlib.blake2b(repr(parts).encode(), digest_size=8).digest(), "big")
+
+
+def graph_time(unix: int) -> str:
+    return datetime.fromtimestamp(unix, UTC).strftime("%Y-%m-%dT%H:%M:%S+0000")
+
+
+def status_of(index: int) -> str:
+    if index % 50 == 49:
+        return "DELETED"
+    if index % 20 == 19:
+        return "ARCHIVED"
+    return "PAUSED" if index % 3 == 2 else "ACTIVE"
+
+
+class Dataset:
+    """The synthetic Business Manager for one scale and seed."""
+
+    def __init__(self, scale: str = "small", seed: int = 1) -> None:
+        self.scale_name = scale
+        self.scale = SCALES[scale]
+        self.seed = seed
+        self._touched: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    # -- ids --------------------------------------------------------------------------
+    def business_ids(self) -> list[str]:
+        return [str(BUSINESS_BASE + b) for b in range(self.scale.businesses)]
+
+    def business_index(self, business_id: str) -> int | None:
+        b = int(business_id) - BUSINESS_BASE
+        return b if 0 <= b < self.scale.businesses else None
+
+    def account_indexes(self, b: int, relationship: str) -> range:
+        first = b * self.scale.accounts
+        if relationship == "OWNED":
+            return range(first, first + self.scale.owned_accounts)
+        return range(first + self.scale.owned_accounts, first + self.scale.accounts)
+
+    def account_index(self, account_id: str) -> int | None:
+        a = int(account_id) - ACCOUNT_BASE
+        return a if 0 <= a < self.scale.accounts * self.scale.businesses else None
+
+    def page_indexes(self, b: int, relationship: str) -> range:
+        first = b * self.scale.pages
+        if relationship == "OWNED":
+            return range(first, first + self.scale.owned_pages)
+        return range(first + self.scale.owned_pages, first + self.scale.pages)
+
+    def page_index(self, page_id: str) -> int | None:
+        p = int(page_id) - PAGE_BASE
+        return p if 0 <= p < self.scale.pages * self.scale.businesses else None
+
+    def group_index(self, group_id: str) -> int | None:
+        g = int(group_id) - GROUP_BASE
+        return g if 0 <= g < self.scale.asset_groups * self.scale.businesses else None
+
+    def child_count(self, kind: str) -> int:
+        return getattr(self.scale, kind)
+
+    def child_id(self, kind: str, a: int, i: int) -> str:
+        return f"{CHILD_PREFIX[kind]}{a:07d}{i:05d}"
+
+    # -- touching -----------------------------------------------------------------------
+    def touch(self, kind: str, count: int) -> list[str]:
+        """Bump the update time of `count` visible objects of `kind`, spread over accounts."""
+        now = int(time.time())
+        accounts = self.scale.accounts * self.scale.businesses
+        touched: list[str] = []
+        i = 0
+        while len(touched) < count and i < accounts * self.child_count(kind):
+            a, n = i % accounts, i // accounts
+            i += 1
+            if kind in ("campaigns", "adsets", "ads") and status_of(n) != "ACTIVE":
+                continue
+            touched.append(self.child_id(kind, a, n))
+        with self._lock:
+            for object_id in touched:
+                self._touched[object_id] = now
+        return touched
+
+    def updated(self, object_id: str, created: int) -> int:
+        with self._lock:
+            if object_id in self._touched:
+                return self._touched[object_id]
+        return created + _hash(self.seed, "u", object_id) % (30 * 86400)
+
+    # -- objects ------------------------------------------------------------------------
+    def name(self, kind: str, index: int) -> str:
+        return f"{NAMES[_hash(self.seed, kind, index) % len(NAMES)]} {kind} {index}"
+
+    def business(self, b: int) -> dict[str, Any]:
+        created = EPOCH - 86400 * (b + 1)
+        bid = str(BUSINESS_BASE + b)
+        return {
+            "id": bid, "name": self.name("business", b), "created_time": graph_time(created),
+            "updated_time": graph_time(self.updated(bid, created)),
+            "created_by": {"id": str(USER_BASE + b * 1000), "name": "Founder"},
+            "link": f"https://business.facebook.com/settings/?business_id={bid}",
+            "timezone_id": 1 + b % 20, "two_factor_type": "none",
+            "verification_status": "verified" if b % 2 == 0 else "not_verified",
+            "vertical": "ADVERTISING", "vertical_id": 1, "is_hidden": False,
+            "primary_page": {"id": str(PAGE_BASE + b * self.scale.pages),
+                             "name": self.name("page", b * self.scale.pages)},
+        }
+
+    def partner_business(self, index: int, relationship: str) -> dict[str, Any]:
+        pid = str(PARTNER_BASE + index)
+        created = EPOCH - 86400 * 400 + index
+        return {"id": pid, "name": self.name(relationship, index), "link": "https://example.com",
+                "verification_status": "verified", "vertical": "ADVERTISING",
+                "created_time": graph_time(created), "updated_time": graph_time(created + 99)}
+
+    def ad_account(self, a: int) -> dict[str, Any]:
+        b, j = divmod(a, self.scale.accounts)
+        owned = j < self.scale.owned_accounts
+        created = EPOCH - 86400 * 200 + a * 60
+        owner = str(BUSINESS_BASE + b) if owned else str(PARTNER_BASE + 900 + a)
+        record: dict[str, Any] = {
+            "id": f"act_{ACCOUNT_BASE + a}", "account_id": str(ACCOUNT_BASE + a),
+            "name": self.name("account", a), "account_status": 1 if a % 11 else 2,
+            "disable_reason": 0, "currency": ["USD", "EUR", "JPY"][a % 3],
+            "timezone_id": 1, "timezone_name": "America/Los_Angeles",
+            "timezone_offset_hours_utc": -8.0, "amount_spent": str(_hash(a) % 10**7),
+            "balance": "0", "spend_cap": "0", "min_daily_budget": 100,
+            "business": {"id": owner, "name": "Owner"},
+            "owner_business": {"id": owner, "name": "Owner"},
+            "business_name": "Owner", "business_country_code": "US",
+            "created_time": graph_time(created), "funding_source": str(_hash("fs", a) % 10**9),
+            "is_personal": 0, "is_prepay_account": a % 2 == 0, "age": 200.5,
+            "user_tasks": ["MANAGE", "ADVERTISE", "ANALYZE", "DRAFT"],
+            "capabilities": ["CAN_USE_REACH_AND_FREQUENCY"],
+            "tos_accepted": {"web_custom_audience_tos": 1},
+            "end_advertiser": owner, "end_advertiser_name": "Owner", "media_agency": "NONE",
+            "partner": "NONE",
+        }
+        return record
+
+    def child(self, kind: str, a: int, i: int) -> dict[str, Any]:
+        object_id = self.child_id(kind, a, i)
+        created = EPOCH + _hash(self.seed, kind, a, i) % SPAN
+        updated = self.updated(object_id, created)
+        account_id = str(ACCOUNT_BASE + a)
+        if kind in ("custom_audiences", "saved_audiences"):
+            return self._audience(kind, object_id, account_id, i, created, updated)
+        status = status_of(i)
+        record: dict[str, Any] = {
+            "id": object_id, "account_id": account_id, "name": self.name(kind, i),
+            "status": status, "configured_status": status, "effective_status": status,
+            "created_time": graph_time(created), "updated_time": graph_time(updated),
+        }
+        campaign_id = self.child_id("campaigns", a, i % self.scale.campaigns)
+        if kind == "campaigns":
+            record.update({
+                "objective": "OUTCOME_TRAFFIC", "buying_type": "AUCTION",
+                "bid_strategy": "LOWEST_COST_WITHOUT_CAP", "daily_budget": str(1000 + i),
+                "budget_remaining": "1000", "special_ad_categories": [],
+                "start_time": graph_time(created), "can_use_spend_cap": True,
+                "pacing_type": ["standard"], "issues_info": [] if i % 7 else
+                [{"level": "CAMPAIGN", "error_code": 1815695, "error_summary": "Limited"}],
+            })
+            if i % 4 == 0:
+                record["stop_time"] = graph_time(created + 30 * 86400)
+        elif kind == "adsets":
+            record.update({
+                "campaign_id": campaign_id, "billing_event": "IMPRESSIONS",
+                "optimization_goal": "LINK_CLICKS", "bid_amount": 150 + i,
+                "targeting": {"geo_locations": {"countries": ["US", "DE"]},
+                              "age_min": 18, "age_max": 65},
+                "start_time": graph_time(created), "daily_budget": str(500 + i),
+            })
+        else:
+            record.update({
+                "campaign_id": campaign_id,
+                "adset_id": self.child_id("adsets", a, i % self.scale.adsets),
+                "creative": {"id": f"28{a:07d}{i:05d}"},
+                "tracking_specs": [{"action.type": ["offsite_conversion"], "fb_pixel": ["1"]}],
+            })
+        return record
+
+    def _audience(self, kind: str, object_id: str, account_id: str, i: int, created: int,
+                  updated: int) -> dict[str, Any]:
+        record: dict[str, Any] = {
+            "id": object_id, "name": self.name(kind, i),
+            "description": ("Ω long description " * 120) if i % 9 == 0 else None,
+            "approximate_count_lower_bound": -1 if i % 5 == 0 else 1000 * (i + 1),
+            "approximate_count_upper_bound": -1 if i % 5 == 0 else 1200 * (i + 1),
+            "operation_status": {"code": 200, "description": "Normal"},
+            "delete_time": 0,
+        }
+        if kind == "custom_audiences":
+            record.update({
+                "account_id": account_id,
+                "subtype": ["CUSTOM", "LOOKALIKE", "WEBSITE", "ENGAGEMENT"][i % 4],
+                "delivery_status": {"code": 200 if i % 6 else 300,
+                                    "description": "This audience is ready"},
+                "data_source": {"type": "FILE_IMPORTED", "sub_type": "HASHES"},
+                "retention_days": 180, "time_created": created, "time_updated": updated,
+                "time_content_updated": updated, "is_value_based": False,
+                "rule": '{"inclusions":{"operator":"or","rules":[]}}',
+            })
+        else:
+            record.update({
+                "account": {"id": f"act_{account_id}"}, "run_status": "ACTIVE",
+                "targeting": {"geo_locations": {"countries": ["FR"]}},
+                "time_created": graph_time(created), "time_updated": graph_time(updated),
+            })
+        return record
+
+    def page(self, p: int) -> dict[str, Any]:
+        b, j = divmod(p, self.scale.pages)
+        owner = str(BUSINESS_BASE + b) if j < self.scale.owned_pages else str(PARTNER_BASE + p)
+        return {
+            "id": str(PAGE_BASE + p), "name": self.name("page", p), "username": f"page{p}",
+            "category": "Brand", "category_list": [{"id": "2", "name": "Brand"}],
+            "link": f"https://www.facebook.com/{PAGE_BASE + p}", "fan_count": _hash(p) % 100000,
+            "followers_count": _hash("f", p) % 100000, "is_published": p % 13 != 0,
+            "verification_status": "not_verified", "business": {"id": owner, "name": "Owner"},
+            "access_token": "PAGE-TOKEN-NEVER-REQUESTED",
+            "emails": [f"page{p}@example.com"], "about": "Über uns ✨",
+        }
+
+    def business_user(self, b: int, u: int) -> dict[str, Any]:
+        uid = str(USER_BASE + b * 100_000 + u)
+        role = ["ADMIN", "EMPLOYEE", "FINANCE_ANALYST", "DEVELOPER"][u % 4]
+        return {"id": uid, "name": self.name("user", u), "email": f"user{u}@b{b}.example.com",
+                "first_name": "First", "last_name": f"Last{u}", "role": role, "title": None,
+                "two_fac_status": "enabled", "tasks": ["MANAGE"] if role == "ADMIN" else
+                ["ADVERTISE", "ANALYZE"], "marked_for_removal": False,
+                "business": {"id": str(BUSINESS_BASE + b), "name": self.name("business", b)}}
+
+    def system_user(self, b: int, s: int) -> dict[str, Any]:
+        created = EPOCH + s * 3600
+        return {"id": str(SYSTEM_USER_BASE + b * 1000 + s), "name": f"robot-{s}",
+                "role": "ADMIN" if s == 0 else "EMPLOYEE",
+                "system_user_id": SYSTEM_USER_BASE + b * 1000 + s,
+                "created_time": graph_time(created),
+                "created_by": {"id": str(USER_BASE + b * 100_000), "name": "Founder"}}
+
+    def pending_user(self, b: int, r: int) -> dict[str, Any]:
+        created = EPOCH + r * 86400
+        return {"id": str(PENDING_BASE + b * 1000 + r), "email": f"invitee{r}@example.org",
+                "role": "EMPLOYEE", "status": "PENDING", "tasks": ["ANALYZE"],
+                "created_time": graph_time(created), "updated_time": graph_time(created),
+                "expiration_time": graph_time(created + 30 * 86400),
+                "invite_link": "https://business.facebook.com/invitation/?token=SECRET",
+                "owner": {"id": str(BUSINESS_BASE + b), "name": self.name("business", b)}}
+
+    def partners(self, b: int, relationship: str) -> list[dict[str, Any]]:
+        count = self.scale.agencies if relationship == "AGENCY" else self.scale.clients
+        first = b * 100 + (0 if relationship == "AGENCY" else 50)
+        return [self.partner_business(first + n, relationship) for n in range(count)]
+
+    def assigned_users(self, b: int, asset: int, per_asset: int, salt: str
+                       ) -> list[dict[str, Any]]:
+        users = []
+        for k in range(per_asset):
+            u = _hash(self.seed, salt, asset, k) % self.scale.users
+            user = self.business_user(b, u)
+            users.append({"id": user["id"], "name": user["name"], "user_type": "business_user",
+                          "business": user["business"],
+                          "tasks": ["MANAGE", "ADVERTISE"] if k == 0 else ["ANALYZE"],
+                          "permitted_tasks": ["ANALYZE"]})
+        robot = self.system_user(b, asset % self.scale.system_users)
+        users.append({"id": robot["id"], "name": robot["name"], "user_type": "system_user",
+                      "business": {"id": str(BUSINESS_BASE + b)}, "tasks": ["MANAGE"]})
+        if salt == "account" and asset % self.scale.accounts >= self.scale.owned_accounts:
+            partner = PARTNER_BASE + 10_000 + asset
+            users.append({"id": str(partner), "name": "Agency person", "user_type":
+                          "business_user", "business": {"id": str(PARTNER_BASE + 900 + asset),
+                                                        "name": "Client's business"},
+                          "tasks": ["ANALYZE"]})
+        # Same user twice would be a duplicate key: keep the first of each id.
+        unique = {u["id"]: u for u in reversed(users)}
+        return [unique[u["id"]] for u in users if unique.get(u["id"]) is u]
+
+    def asset_group(self, g: int) -> dict[str, Any]:
+        b = g // self.scale.asset_groups
+        return {"id": str(GROUP_BASE + g), "name": self.name("group", g),
+                "owner_business": {"id": str(BUSINESS_BASE + b)}}
+
+    def group_contents(self, g: int, edge: str) -> list[dict[str, Any]]:
+        b, n = divmod(g, self.scale.asset_groups)
+        if edge == "contained_adaccounts":
+            accounts = self.account_indexes(b, "OWNED")
+            return [{"id": f"act_{ACCOUNT_BASE + a}", "name": self.name("account", a)}
+                    for a in accounts if a % self.scale.asset_groups == n]
+        if edge == "contained_pages":
+            return [{"id": str(PAGE_BASE + p), "name": self.name("page", p)}
+                    for p in self.page_indexes(b, "OWNED") if p % self.scale.asset_groups == n]
+        return []

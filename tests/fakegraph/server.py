@@ -1,0 +1,507 @@
+"""The fake Graph API: stdlib HTTP on 127.0.0.1 serving a `Dataset` the way Graph does.
+
+Realism the tap has to cope with: the same edges and field names (checked against Meta's own
+facebook-business field lists, unknown fields answer error 100), opaque cursors and absolute
+`paging.next` URLs that echo an access token, short or empty pages while `next` exists, a
+`limit` cap per edge, `filtering` on update times and effective status, archived and deleted
+objects hidden by default, Graph timestamps and unix integers, Bearer auth (else 190),
+`appsecret_proof`, usage headers from a call budget, and injected faults.
+
+Control endpoints (no auth) under `/__fake/`: `log`, `truth`, `touch`, `clear_log`.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+from facebook_business.adobjects import (
+    ad,
+    adaccount,
+    adset,
+    assigneduser,
+    business,
+    businessassetgroup,
+    businessrolerequest,
+    businessuser,
+    campaign,
+    customaudience,
+    page,
+    savedaudience,
+    systemuser,
+)
+
+from tests.fakegraph.data import Dataset, status_of
+
+DEFAULT_TOKEN = "fake-system-user-token"
+VERSION = "v26.0"
+DEFAULT_CAP = 500
+CAPS = {"assigned_users": 100, "customaudiences": 200}
+
+
+def _fields(node: type) -> frozenset[str]:
+    return frozenset(v for k, v in vars(node.Field).items() if not k.startswith("_"))
+
+
+NODE_FIELDS = {
+    "Business": _fields(business.Business), "AdAccount": _fields(adaccount.AdAccount),
+    "Campaign": _fields(campaign.Campaign), "AdSet": _fields(adset.AdSet), "Ad": _fields(ad.Ad),
+    "CustomAudience": _fields(customaudience.CustomAudience),
+    "SavedAudience": _fields(savedaudience.SavedAudience), "Page": _fields(page.Page),
+    "BusinessUser": _fields(businessuser.BusinessUser),
+    "SystemUser": _fields(systemuser.SystemUser),
+    "BusinessRoleRequest": _fields(businessrolerequest.BusinessRoleRequest),
+    "AssignedUser": _fields(assigneduser.AssignedUser) | {"tasks", "permitted_tasks"},
+    "BusinessAssetGroup": _fields(businessassetgroup.BusinessAssetGroup),
+    "ContainedAsset": frozenset({"id", "name"}),
+}
+CHILD_EDGES = {"campaigns": ("campaigns", "Campaign", "campaign"),
+               "adsets": ("adsets", "AdSet", "adset"), "ads": ("ads", "Ad", "ad"),
+               "customaudiences": ("custom_audiences", "CustomAudience", None),
+               "saved_audiences": ("saved_audiences", "SavedAudience", None)}
+STATUS_FILTERED = {"campaigns", "adsets", "ads"}
+
+
+class GraphErrorResponse(Exception):
+    def __init__(self, status: int, code: int, message: str, subcode: int | None = None,
+                 headers: dict[str, str] | None = None, transient: bool = False) -> None:
+        super().__init__(message)
+        self.status, self.code, self.subcode, self.headers = status, code, subcode, headers or {}
+        self.transient = transient
+
+    def body(self) -> dict[str, Any]:
+        trace = "Fake" + hashlib.sha256(str(self).encode()).hexdigest()[:8]
+        error: dict[str, Any] = {"message": str(self), "type": "OAuthException",
+                                 "code": self.code, "is_transient": self.transient,
+                                 "fbtrace_id": trace}
+        if self.subcode is not None:
+            error["error_subcode"] = self.subcode
+        return {"error": error}
+
+
+@dataclass
+class Faults:
+    """What goes wrong, and when. Times are seconds (the real API speaks in minutes)."""
+
+    transient_rate: float = 0.0
+    throttle_object: str | None = None  # an object key: account id without act_, page id ...
+    throttle_at_call: int = 3  # the n-th request to that object starts the block
+    throttle_seconds: float = 3.0
+    reduce_data_edge: str | None = None  # e.g. "campaigns": limits above the cap fail
+    reduce_data_max_limit: int = 100
+    denied: set[tuple[str, str]] = field(default_factory=set)  # (node id, edge)
+    malformed_at_request: int | None = None
+    expire_token_after: int | None = None
+
+
+@dataclass
+class Route:
+    node: str
+    object_key: str
+    count: int
+    get: Callable[[int], dict[str, Any]]
+    edge: str
+    single: bool = False
+    filter_prefix: str | None = None
+
+
+class FakeGraph:
+    """The server and its state; `start()` serves it on a thread, `url` says where."""
+
+    def __init__(self, scale: str = "small", *, seed: int = 1, latency_ms: float = 0.0,
+                 token: str = DEFAULT_TOKEN, app_secret: str | None = None,
+                 faults: Faults | None = None, app_budget: int = 10_000_000,
+                 object_budget: int = 1_000_000) -> None:
+        self.data = Dataset(scale, seed)
+        self.latency = latency_ms / 1000
+        self.token = token
+        self.app_secret = app_secret
+        self.faults = faults or Faults()
+        self.app_budget, self.object_budget = app_budget, object_budget
+        self.log: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+        self._calls_per_object: dict[str, int] = {}
+        self._blocked_until: dict[str, float] = {}
+        self._rng = random.Random(seed)
+        self._reduce_seen = False
+        self._server: ThreadingHTTPServer | None = None
+
+    # -- lifecycle ------------------------------------------------------------------------
+    def start(self, port: int = 0) -> FakeGraph:
+        graph = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:
+                graph.handle(self)
+
+            def log_message(self, *args: Any) -> None:
+                return
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server:
+            self._server.shutdown()
+            self._server.server_close()
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    # -- HTTP -------------------------------------------------------------------------------
+    def handle(self, request: BaseHTTPRequestHandler) -> None:
+        parts = urlsplit(request.path)
+        params = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
+        if parts.path.startswith("/__fake/"):
+            self._send(request, 200, self.control(parts.path.removeprefix("/__fake/"), params))
+            return
+        if self.latency:
+            time.sleep(self.latency)
+        status, body, headers, entry = 200, None, {}, {"path": parts.path, "params": params,
+                                                      "t": time.monotonic()}
+        try:
+            body, headers = self.answer(request, parts.path, params, entry)
+        except GraphErrorResponse as error:
+            status, body, headers = error.status, error.body(), error.headers
+            entry["code"] = error.code
+        entry["status"] = status
+        with self._lock:
+            entry["n"] = len(self.log) + 1
+            self.log.append(entry)
+        self._send(request, status, body, headers)
+
+    @staticmethod
+    def _send(request: BaseHTTPRequestHandler, status: int, body: Any,
+              headers: dict[str, str] | None = None) -> None:
+        raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+        request.send_response(status)
+        request.send_header("Content-Type", "application/json" if not isinstance(body, bytes)
+                            else "text/plain")
+        request.send_header("Content-Length", str(len(raw)))
+        request.send_header("facebook-api-version", VERSION)
+        for name, value in (headers or {}).items():
+            request.send_header(name, value)
+        request.end_headers()
+        request.wfile.write(raw)
+
+    # -- one Graph request --------------------------------------------------------------------
+    def answer(self, request: BaseHTTPRequestHandler, path: str, params: dict[str, str],
+               entry: dict[str, Any]) -> tuple[Any, dict[str, str]]:
+        with self._lock:
+            number = len(self.log) + 1
+        self._authenticate(request, params, number)
+        segments = path.strip("/").split("/")
+        if not segments or segments[0] != VERSION:
+            raise GraphErrorResponse(400, 2635, f"(#2635) Unknown or deprecated version "
+                                                f"{segments[0] if segments else ''}")
+        route = self.route(segments[1:], params)
+        entry["object"] = route.object_key
+        headers = self._meter(route.object_key, entry)
+        faults = self.faults
+        if (route.object_key, route.edge) in faults.denied:
+            raise GraphErrorResponse(403, 200, "(#200) The user does not have permission to "
+                                               f"access {route.edge} of {route.object_key}",
+                                     headers=headers)
+        if faults.malformed_at_request == number:
+            return b"Service Unavailable", headers
+        if faults.transient_rate and self._rng.random() < faults.transient_rate:
+            raise GraphErrorResponse(500, 2, "An unexpected error has occurred. Please retry "
+                                             "your request later.", headers=headers,
+                                     transient=True)
+        fields = self._fields(route, params)
+        if route.single:
+            return self._project(route.get(0), fields), headers
+        limit = min(int(params.get("limit", 25)), CAPS.get(route.edge, DEFAULT_CAP))
+        if (faults.reduce_data_edge == route.edge
+                and int(params.get("limit", 25)) > faults.reduce_data_max_limit):
+            raise GraphErrorResponse(500, 1, "Please reduce the amount of data you're asking "
+                                             "for, then retry your request", subcode=99,
+                                     headers=headers)
+        return self._page(route, params, fields, limit), headers
+
+    def _authenticate(self, request: BaseHTTPRequestHandler, params: dict[str, str],
+                      number: int) -> None:
+        header = request.headers.get("Authorization", "")
+        token = header.removeprefix("Bearer ") if header.startswith("Bearer ") else \
+            params.get("access_token")
+        if not token:
+            raise GraphErrorResponse(400, 190, "An active access token must be used to query "
+                                               "information about the current user.")
+        if token != self.token:
+            raise GraphErrorResponse(400, 190, "Invalid OAuth access token - Cannot parse "
+                                               "access token", subcode=467)
+        expire = self.faults.expire_token_after
+        if expire is not None and number > expire:
+            raise GraphErrorResponse(400, 190, "Error validating access token: Session has "
+                                               "expired on Tuesday, 24-Nov-26 10:00:00 PST.",
+                                     subcode=463)
+        if self.app_secret:
+            proof = params.get("appsecret_proof")
+            if not proof:
+                raise GraphErrorResponse(400, 100, "API calls from the server require an "
+                                                   "appsecret_proof argument")
+            expected = hmac.new(self.app_secret.encode(), token.encode(),
+                                hashlib.sha256).hexdigest()
+            if not hmac.compare_digest(proof, expected):
+                raise GraphErrorResponse(400, 100, "Invalid appsecret_proof provided in the "
+                                                   "API argument")
+
+    def _meter(self, key: str, entry: dict[str, Any]) -> dict[str, str]:
+        now = time.monotonic()
+        faults = self.faults
+        with self._lock:
+            calls = self._calls_per_object[key] = self._calls_per_object.get(key, 0) + 1
+            total = len(self.log) + 1
+            blocked_until = self._blocked_until.get(key, 0.0)
+            if blocked_until > now:
+                entry["while_blocked"] = True
+            elif key == faults.throttle_object and calls == faults.throttle_at_call:
+                blocked_until = self._blocked_until[key] = now + faults.throttle_seconds
+        app_pct = min(100, round(100 * total / self.app_budget, 2))
+        object_pct = min(100, round(100 * calls / self.object_budget, 2))
+        remaining_minutes = max(0.0, blocked_until - now) / 60
+        usage_type = "pages" if key.startswith("3") else "ads_management"
+        headers = {
+            "X-App-Usage": json.dumps({"call_count": app_pct, "total_time": app_pct / 2,
+                                       "total_cputime": app_pct / 2}),
+            "X-Business-Use-Case-Usage": json.dumps({key: [{
+                "type": usage_type, "call_count": 100 if remaining_minutes else object_pct,
+                "total_cputime": object_pct, "total_time": object_pct,
+                "estimated_time_to_regain_access": round(remaining_minutes, 4),
+                "ads_api_access_tier": "standard_access"}]}),
+        }
+        if remaining_minutes:
+            raise GraphErrorResponse(400, 80004, "There have been too many calls to this "
+                                                 "ad-account. Wait a bit and try again.",
+                                     subcode=2446079, headers=headers)
+        return headers
+
+    def _fields(self, route: Route, params: dict[str, str]) -> list[str]:
+        requested = [f for f in params.get("fields", "id").split(",") if f]
+        unknown = [f for f in requested if f not in NODE_FIELDS[route.node]]
+        if unknown:
+            raise GraphErrorResponse(400, 100, f"(#100) Tried accessing nonexisting field "
+                                               f"({unknown[0]}) on node type ({route.node})")
+        return requested
+
+    @staticmethod
+    def _project(record: dict[str, Any], fields: list[str]) -> dict[str, Any]:
+        return {f: record[f] for f in fields if f in record}
+
+    def _page(self, route: Route, params: dict[str, str], fields: list[str], limit: int
+              ) -> dict[str, Any]:
+        offset = 0
+        if params.get("after"):
+            try:
+                offset = json.loads(base64.urlsafe_b64decode(params["after"]))["o"]
+            except (ValueError, KeyError):
+                raise GraphErrorResponse(400, 100, "(#100) Invalid cursor") from None
+        keep = self._filter(route, params)
+        window = range(offset, min(offset + limit, route.count))
+        data = [self._project(r, fields) for r in map(route.get, window) if keep(r)]
+        body: dict[str, Any] = {"data": data}
+        end = window.stop
+        if end < route.count:
+            cursor = base64.urlsafe_b64encode(json.dumps({"o": end}).encode()).decode()
+            before = base64.urlsafe_b64encode(json.dumps({"o": offset}).encode()).decode()
+            query = {k: v for k, v in params.items() if k != "after"}
+            query.update({"access_token": self.token, "after": cursor})
+            body["paging"] = {"cursors": {"before": before, "after": cursor},
+                              "next": f"{self.url}/{VERSION}/{route.object_key}/{route.edge}?"
+                                      + urlencode(query)}
+        return body
+
+    def _filter(self, route: Route, params: dict[str, str]) -> Callable[[dict], bool]:
+        statuses = {"ACTIVE", "PAUSED", "IN_PROCESS", "WITH_ISSUES"}
+        if "effective_status" in params:
+            statuses = set(json.loads(params["effective_status"])) - {"DELETED"}
+        since: int | None = None
+        for rule in json.loads(params.get("filtering", "[]")):
+            name = rule.get("field", "")
+            if route.filter_prefix and name == f"{route.filter_prefix}.updated_time" and \
+                    rule.get("operator") == "GREATER_THAN":
+                since = int(rule["value"])
+            else:
+                raise GraphErrorResponse(400, 100, f"(#100) Filtering field {name} with "
+                                                   "operation is not supported")
+        check_status = route.edge in STATUS_FILTERED
+
+        def keep(record: dict[str, Any]) -> bool:
+            if check_status and record["effective_status"] not in statuses:
+                return False
+            if since is not None:
+                unix = _unix(record["updated_time"])
+                return unix > since
+            return True
+
+        return keep
+
+    # -- routing -------------------------------------------------------------------------------
+    def route(self, segments: list[str], params: dict[str, str]) -> Route:
+        data = self.data
+        node = segments[0] if segments else ""
+        edge = segments[1] if len(segments) > 1 else ""
+        missing = GraphErrorResponse(400, 100, f"(#100) Unsupported get request. Object with ID "
+                                               f"'{node}' does not exist", subcode=33)
+        if node == "me" and edge == "businesses":
+            ids = data.business_ids()
+            return Route("Business", "me", len(ids), lambda i: data.business(i), edge)
+        if node.startswith("act_"):
+            a = data.account_index(node.removeprefix("act_"))
+            if a is None:
+                raise missing
+            key = node.removeprefix("act_")
+            if edge in CHILD_EDGES:
+                kind, node_type, prefix = CHILD_EDGES[edge]
+                return Route(node_type, key, data.child_count(kind),
+                             lambda i: data.child(kind, a, i), edge, filter_prefix=prefix)
+            if edge == "assigned_users":
+                return self._assigned(params, a, key, "account", data.scale.assigned_per_account)
+            raise missing
+        if not node.isdigit():
+            raise missing
+        if (b := data.business_index(node)) is not None:
+            return self._business_route(b, node, edge)
+        if (p := data.page_index(node)) is not None and edge == "assigned_users":
+            return self._assigned(params, p, node, "page", data.scale.assigned_per_page)
+        if (g := data.group_index(node)) is not None and edge.startswith("contained_"):
+            items = data.group_contents(g, edge)
+            return Route("ContainedAsset", node, len(items), items.__getitem__, edge)
+        raise missing
+
+    def _business_route(self, b: int, node: str, edge: str) -> Route:
+        data = self.data
+        if edge == "":
+            return Route("Business", node, 1, lambda _: data.business(b), edge, single=True)
+        relationship = "OWNED" if edge.startswith("owned_") else "CLIENT"
+        if edge in ("owned_ad_accounts", "client_ad_accounts"):
+            indexes = data.account_indexes(b, relationship)
+            return Route("AdAccount", node, len(indexes),
+                         lambda i: data.ad_account(indexes[i]), edge)
+        if edge in ("owned_pages", "client_pages"):
+            indexes = data.page_indexes(b, relationship)
+            return Route("Page", node, len(indexes), lambda i: data.page(indexes[i]), edge)
+        simple = {
+            "business_users": ("BusinessUser", data.scale.users,
+                               lambda i: data.business_user(b, i)),
+            "system_users": ("SystemUser", data.scale.system_users,
+                             lambda i: data.system_user(b, i)),
+            "pending_users": ("BusinessRoleRequest", data.scale.pending_users,
+                              lambda i: data.pending_user(b, i)),
+            "business_asset_groups": ("BusinessAssetGroup", data.scale.asset_groups,
+                                      lambda i: data.asset_group(b * data.scale.asset_groups
+                                                                 + i)),
+        }
+        if edge in simple:
+            node_type, count, get = simple[edge]
+            return Route(node_type, node, count, get, edge)
+        if edge in ("agencies", "clients"):
+            items = data.partners(b, "AGENCY" if edge == "agencies" else "CLIENT")
+            return Route("Business", node, len(items), items.__getitem__, edge)
+        raise GraphErrorResponse(400, 100, f"(#100) Unknown path components: /{edge}")
+
+    def _assigned(self, params: dict[str, str], index: int, key: str, salt: str,
+                  per_asset: int) -> Route:
+        if "business" not in params:
+            raise GraphErrorResponse(400, 100, "(#100) The parameter business is required")
+        owner = self.data.business_index(params["business"])
+        if owner is None:
+            raise GraphErrorResponse(400, 100, "(#100) Param business must be a valid business")
+        items = self.data.assigned_users(owner, index, per_asset, salt)
+        return Route("AssignedUser", key, len(items), items.__getitem__, "assigned_users")
+
+    # -- control ---------------------------------------------------------------------------------
+    def control(self, command: str, params: dict[str, str]) -> Any:
+        if command == "log":
+            with self._lock:
+                return list(self.log)
+        if command == "clear_log":
+            with self._lock:
+                self.log.clear()
+            return {"ok": True}
+        if command == "touch":
+            return self.data.touch(params["kind"], int(params["count"]))
+        if command == "truth":
+            return {k: sorted(map(list, v)) for k, v in self.truth(
+                include_archived=params.get("include_archived") == "true").items()}
+        raise KeyError(command)
+
+    def truth(self, *, include_archived: bool = False) -> dict[str, set[tuple[str, ...]]]:
+        """The primary keys a complete sync of every business must emit, per stream."""
+        data, scale = self.data, self.data.scale
+        denied = self.faults.denied
+        out: dict[str, set[tuple[str, ...]]] = {}
+
+        def add(stream: str, *key: str) -> None:
+            out.setdefault(stream, set()).add(tuple(key))
+
+        visible = {"ACTIVE", "PAUSED"} | ({"ARCHIVED"} if include_archived else set())
+        for b, bid in enumerate(data.business_ids()):
+            add("businesses", bid)
+            for relationship in ("OWNED", "CLIENT"):
+                edge = f"{relationship.lower()}_ad_accounts"
+                if (bid, edge) in denied:
+                    continue
+                for a in data.account_indexes(b, relationship):
+                    account = str(data.ad_account(a)["account_id"])
+                    add("ad_accounts", bid, f"act_{account}")
+                    for graph_edge, (kind, _, _) in CHILD_EDGES.items():
+                        if (account, graph_edge) in denied:
+                            continue
+                        for i in range(data.child_count(kind)):
+                            if kind in ("campaigns", "adsets", "ads") and \
+                                    status_of(i) not in visible:
+                                continue
+                            add(kind, data.child_id(kind, a, i))
+                    if (account, "assigned_users") not in denied:
+                        for user in data.assigned_users(b, a, scale.assigned_per_account,
+                                                        "account"):
+                            add("ad_account_assignments", bid, account, user["id"])
+            for relationship in ("OWNED", "CLIENT"):
+                if (bid, f"{relationship.lower()}_pages") in denied:
+                    continue
+                for p in data.page_indexes(b, relationship):
+                    page_id = data.page(p)["id"]
+                    add("pages", bid, page_id)
+                    if (page_id, "assigned_users") not in denied:
+                        for user in data.assigned_users(b, p, scale.assigned_per_page, "page"):
+                            add("page_assignments", bid, page_id, user["id"])
+            for u in range(scale.users):
+                add("business_users", bid, data.business_user(b, u)["id"])
+            for s in range(scale.system_users):
+                add("system_users", bid, data.system_user(b, s)["id"])
+            for r in range(scale.pending_users):
+                add("pending_users", bid, data.pending_user(b, r)["id"])
+            for relationship in ("AGENCY", "CLIENT"):
+                for partner in data.partners(b, relationship):
+                    add("partners", bid, partner["id"])
+            for n in range(scale.asset_groups):
+                group = data.asset_group(b * scale.asset_groups + n)
+                add("business_asset_groups", bid, group["id"])
+                for edge, asset_type in (("contained_adaccounts", "AD_ACCOUNT"),
+                                         ("contained_pages", "PAGE")):
+                    for asset in data.group_contents(b * scale.asset_groups + n, edge):
+                        add("business_asset_group_assets", group["id"], asset_type,
+                            asset["id"])
+        return out
+
+
+def _unix(graph_time: str) -> int:
+    return int(datetime.strptime(graph_time, "%Y-%m-%dT%H:%M:%S%z").timestamp())
