@@ -1,7 +1,10 @@
-# The two commands of the README: `make demo` and `make test`. Both set up what they need.
+# The README's two commands: `make demo` (the main job) and `make test`. Both set up what they
+# need: .venv for the tap and its tests, .venv-meltano for Meltano and its plugins.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+MELTANO_VENV := .venv-meltano
+MELTANO := $(MELTANO_VENV)/bin/meltano
 
 $(BIN)/tap-meta-bm: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -9,11 +12,21 @@ $(BIN)/tap-meta-bm: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
-.PHONY: test lint demo bench
-test: $(BIN)/tap-meta-bm
+$(MELTANO):
+	$(PYTHON) -m venv $(MELTANO_VENV)
+	$(MELTANO_VENV)/bin/pip install --quiet meltano==4.4.1
+
+.meltano/installed: meltano.yml pyproject.toml $(MELTANO)
+	$(MELTANO) install
+	touch $@
+
+.PHONY: test demo bench lint
+test: $(BIN)/tap-meta-bm .meltano/installed
 	$(BIN)/ruff check .
-	$(BIN)/pytest
+	MELTANO_BIN=$(CURDIR)/$(MELTANO) $(BIN)/pytest
+
+demo: $(BIN)/tap-meta-bm .meltano/installed
+	MELTANO_BIN=$(CURDIR)/$(MELTANO) $(BIN)/python -m demo
 
 lint: $(BIN)/tap-meta-bm
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
