@@ -9,13 +9,16 @@ are kept in the partition's state, so what that overlap reads again is not emitt
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterable
 from datetime import UTC
 from typing import Any, ClassVar
 
+import requests
 from singer_sdk.helpers.types import Context
 
 from tap_meta_bm.client import GraphStream
+from tap_meta_bm.errors import GraphError
 
 #: State key, per ad account: ids emitted at exactly the bookmark's second.
 IDS_AT_BOOKMARK = "ids_at_bookmark"
@@ -29,6 +32,9 @@ class IncrementalAdAccountStream(GraphStream):
     context_columns = ("business_id", "account_id")
     #: Graph `filtering` field for the server-side filter; None filters client-side only.
     server_filter_field: ClassVar[str | None] = None
+    #: The filter is not documented for this edge: if Graph refuses it, read the edge whole
+    #: (the bookmark is applied client-side either way) instead of failing the run.
+    server_filter_optional: ClassVar[bool] = False
     #: `effective_status` values that list everything but DELETED (with include_archived).
     all_statuses: ClassVar[tuple[str, ...]] = ()
 
@@ -41,10 +47,35 @@ class IncrementalAdAccountStream(GraphStream):
         since = self.get_starting_timestamp(context)
         return since.astimezone(UTC).replace(microsecond=0).isoformat() if since else None
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._server_filter_refused = False
+        self._refusal_lock = threading.Lock()
+
+    def current_query(self) -> tuple[dict[str, Any], frozenset[str]]:
+        replace, drop = super().current_query()
+        return replace, drop | ({"filtering"} if self._server_filter_refused else frozenset())
+
+    def recover_from_request_error(self, error: GraphError, request: requests.PreparedRequest
+                                   ) -> bool:
+        # Only a request that carried the optional filter can be mended by dropping it; other
+        # workers may hold such requests too, so every one of them is resent, warned once.
+        if not self.server_filter_optional or "filtering=" not in str(request.url):
+            return False
+        with self._refusal_lock:
+            first = not self._server_filter_refused
+            self._server_filter_refused = True
+        if first:
+            self.logger.warning(
+                "Graph refused the %s filter on %s (%s); reading the edge whole and applying "
+                "the bookmark to what comes back", self.server_filter_field, self.name,
+                error.reference)
+        return True
+
     def edge_params(self, context: Context | None) -> dict[str, Any]:
         params: dict[str, Any] = {}
         since = self.get_starting_timestamp(context)
-        if since is not None and self.server_filter_field:
+        if since is not None and self.server_filter_field and not self._server_filter_refused:
             params["filtering"] = json.dumps(
                 [{"field": self.server_filter_field, "operator": "GREATER_THAN",
                   "value": int(since.timestamp()) - 1}],

@@ -18,6 +18,7 @@ from singer_sdk.helpers.capabilities import PluginCapabilities, TapCapabilities
 from tap_meta_bm.directory import Directory, bare_account_id
 from tap_meta_bm.errors import ConfigError, TapMetaBMError
 from tap_meta_bm.governor import Governor
+from tap_meta_bm.output import BufferedRecordWriter
 from tap_meta_bm.redaction import protect, redact
 from tap_meta_bm.streams import STREAM_TYPES
 from tap_meta_bm.summary import RunSummary
@@ -48,6 +49,7 @@ class TapMetaBM(Tap):
     """Singer tap for Meta Business Manager."""
 
     name = "tap-meta-bm"
+    message_writer_class = BufferedRecordWriter
     # BATCH is left out: records must go through the ordered, state-exact path.
     capabilities: ClassVar[list] = [
         TapCapabilities.CATALOG,

@@ -45,10 +45,12 @@ def run(streams: list[str], *, state: dict | None = None,
         catalog=catalog(streams, deselect, **config_overrides),
         state=state,
     )
-    out = io.StringIO()
+    raw = io.BytesIO()
+    out = io.TextIOWrapper(raw, encoding="utf-8")  # the tap writes bytes to stdout.buffer
     with contextlib.redirect_stdout(out):
         tap.sync_all()
-    return [json.loads(line) for line in out.getvalue().splitlines() if line.strip()]
+    out.flush()
+    return [json.loads(line) for line in raw.getvalue().decode().splitlines() if line.strip()]
 
 
 def records(messages: list[dict], stream: str) -> list[dict]:

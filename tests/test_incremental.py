@@ -102,7 +102,7 @@ def test_start_date_bounds_the_first_run(graph):
         ]
 
 
-def test_custom_audiences_filter_client_side_on_time_updated(graph):
+def test_custom_audiences_ask_graph_to_filter_and_check_what_comes_back(graph):
     state = {"bookmarks": {"custom_audiences": {"partitions": [
         {"context": {"account_id": "1"}, "replication_key": "time_updated",
          "replication_key_value": "2024-05-02T08:30:00+00:00", "ids_at_bookmark": ["a2"]},
@@ -113,10 +113,12 @@ def test_custom_audiences_filter_client_side_on_time_updated(graph):
         {"id": "a3", "time_updated": T1_UNIX + 60},
     ]))
     messages = run(["custom_audiences"], state=state)
+    # Graph ignored the filter here and sent everything: the bookmark still applies.
     assert [r["id"] for r in records(messages, "custom_audiences")] == ["a3"]
     (sent,) = [query(r) for r in graph.request_history
                if path(r) == "/v26.0/act_1/customaudiences"]
-    assert "filtering" not in sent
+    assert json.loads(sent["filtering"]) == [
+        {"field": "time_updated", "operator": "GREATER_THAN", "value": T1_UNIX - 1}]
     partitions = last_state(messages)["bookmarks"]["custom_audiences"]["partitions"]
     assert partitions[0]["replication_key_value"] == "2024-05-02T08:31:00+00:00"
 
@@ -128,3 +130,26 @@ def test_rerun_with_final_state_emits_nothing_twice(graph):
     second = run(["campaigns"], state=last_state(first))
     assert [r["id"] for r in records(first, "campaigns")] == ["c1", "c2"]
     assert records(second, "campaigns") == []
+
+
+def test_refused_audience_filter_falls_back_to_reading_the_edge_whole(graph, caplog):
+    state = {"bookmarks": {"custom_audiences": {"partitions": [
+        {"context": {"account_id": "1"}, "replication_key": "time_updated",
+         "replication_key_value": "2024-05-02T08:30:00+00:00", "ids_at_bookmark": []},
+        {"context": {"account_id": "2"}, "replication_key": "time_updated",
+         "replication_key_value": "2024-05-02T08:30:00+00:00", "ids_at_bookmark": []},
+    ]}}}
+    refused = {"error": {"message": "(#100) Filtering field time_updated is invalid",
+                         "code": 100, "fbtrace_id": "NF"}}
+    rows = page([{"id": "a1", "time_updated": T1_UNIX - 10},
+                 {"id": "a2", "time_updated": T1_UNIX + 10}])
+    graph.get(f"{BASE}/act_1/customaudiences", [{"status_code": 400, "json": refused},
+                                                {"json": rows}])
+    graph.get(f"{BASE}/act_2/customaudiences", json=page([]))
+    messages = run(["custom_audiences"], state=state)
+    assert [r["id"] for r in records(messages, "custom_audiences")] == ["a2"]
+    sent = [query(r) for r in graph.request_history if path(r).endswith("/customaudiences")]
+    assert ["filtering" in q for q in sent] == [True, False, False]
+    assert [r.getMessage() for r in caplog.records if "refused" in r.getMessage()] == [
+        "Graph refused the time_updated filter on custom_audiences (HTTP 400, code 100, "
+        "fbtrace_id NF); reading the edge whole and applying the bookmark to what comes back"]

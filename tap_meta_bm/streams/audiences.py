@@ -1,7 +1,8 @@
 """Custom (incl. lookalike) and saved audiences of each ad account, incremental on time_updated.
 
-Graph documents no server-side time filter for either edge, so the bookmark is applied to what
-comes back: the edge is read whole, only changed audiences are emitted.
+Both edges take `filtering`, but Meta documents no time field for it: the tap asks for
+`time_updated GREATER_THAN` the bookmark, and if Graph refuses, reads the edge whole. Either
+way the bookmark is also applied to what comes back, so a filter Graph ignores is harmless.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ class CustomAudiencesStream(IncrementalAdAccountStream):
     path = "/act_{account_id}/customaudiences"
     primary_keys = ("id",)
     replication_key = "time_updated"
+    server_filter_field = "time_updated"
+    server_filter_optional = True
     schema = th.PropertiesList(
         *COMMON,
         string("subtype"),
@@ -56,6 +59,8 @@ class SavedAudiencesStream(IncrementalAdAccountStream):
     path = "/act_{account_id}/saved_audiences"
     primary_keys = ("id",)
     replication_key = "time_updated"
+    server_filter_field = "time_updated"
+    server_filter_optional = True
     schema = th.PropertiesList(
         *COMMON,
         th.Property("account", Ref),

@@ -52,13 +52,16 @@ def test_discover_select_all_full_sync_matches_truth(fake_graph, tmp_path):
     assert all("access_token" not in entry["params"] for entry in graph.log)
 
 
-def test_incremental_run_returns_only_what_changed(fake_graph, tmp_path):
-    graph = fake_graph("small")
+@pytest.mark.parametrize("graph_refuses_audience_filter", [False, True])
+def test_incremental_run_returns_only_what_changed(fake_graph, tmp_path,
+                                                   graph_refuses_audience_filter):
+    graph = fake_graph("small", faults=Faults(
+        reject_audience_filter=graph_refuses_audience_filter))
     config = tap_config(graph)
     first = run_tap(tmp_path, config)
     assert first.returncode == 0, first.stderr[-2000:]
-    touched_campaigns = set(graph.data.touch("campaigns", 50))
-    touched_audiences = set(graph.data.touch("custom_audiences", 10))
+    touched_campaigns = set(graph.touch("campaigns", 50))
+    touched_audiences = set(graph.touch("custom_audiences", 10))
     graph.log.clear()
     second = run_tap(tmp_path, config, state=first.state)
     assert second.returncode == 0, second.stderr[-2000:]
@@ -69,6 +72,13 @@ def test_incremental_run_returns_only_what_changed(fake_graph, tmp_path):
     assert campaign_requests and all(
         json.loads(e["params"]["filtering"])[0]["field"] == "campaign.updated_time"
         for e in campaign_requests)
+    audience_items = sum(e.get("items", 0) for e in graph.log
+                         if e["path"].endswith("/customaudiences"))
+    if graph_refuses_audience_filter:
+        assert "Graph refused the time_updated filter on custom_audiences" in second.stderr
+        assert audience_items == len(graph.truth()["custom_audiences"])
+    else:  # the changes, plus the one-second overlap at each account's bookmark
+        assert len(touched_audiences) <= audience_items <= 2 * len(touched_audiences)
     # A third run with the second's state: nothing changed, nothing emitted twice.
     third = run_tap(tmp_path, config, state=second.state)
     assert third.records("campaigns") == [] and third.records("custom_audiences") == []

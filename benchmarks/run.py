@@ -1,0 +1,232 @@
+"""`make bench`: the tap against the fake Graph API, measured, with the MeltanoLabs tap beside it.
+
+For each scenario (scale at a latency) it starts the fake server, warms its page cache with one
+unmeasured run (so the generator's cost is not charged to the tap), then measures:
+
+* full sync, all streams, our default max_workers (median of --repeat runs) and max_workers=1;
+* requests sent vs the minimum possible: the sum over the edges read of
+  max(1, ceil(records on the edge / largest limit the edge accepts));
+* an incremental run after touching 50 campaigns and 10 custom audiences: requests, and the
+  records the campaigns / custom-audience edges returned vs the number changed;
+* peak RSS of the tap process (from wait4), wall seconds, records/s;
+* side by side (`--peer-accounts N` > 0): the MeltanoLabs tap, one ad account per process as it
+  requires, and ours on the same N accounts, campaigns and custom audiences only.
+
+Timings are noisy: the table shows medians; compare ratios, not absolute seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tests.fakegraph import DEFAULT_TOKEN, FakeGraph
+from tests.fakegraph.server import CAPS, DEFAULT_CAP
+
+ROOT = Path(__file__).resolve().parent.parent
+TAP = str(Path(sys.executable).with_name("tap-meta-bm"))
+PEER_VENV = ROOT / ".venv-peer"
+PEER_STREAMS = {"campaigns", "customaudiences"}
+
+
+@dataclass
+class Run:
+    wall: float
+    requests: int
+    records: int
+    rss_mb: float
+    minimum: int
+    state: dict[str, Any] | None
+    edge_items: dict[str, int]
+
+    @property
+    def rate(self) -> float:
+        return self.records / self.wall if self.wall else 0.0
+
+
+def minimum_requests(log: list[dict[str, Any]]) -> tuple[int, dict[str, int]]:
+    items: dict[str, int] = defaultdict(int)
+    for entry in log:
+        if entry.get("status") == 200:
+            items[entry["path"]] += entry.get("items", 1)
+    total = sum(max(1, math.ceil(n / CAPS.get(path.rsplit("/", 1)[-1], DEFAULT_CAP)))
+                for path, n in items.items())
+    return total, dict(items)
+
+
+def run_process(command: list[str], env: dict[str, str] | None = None
+                ) -> tuple[float, float, Path, int]:
+    out = Path(tempfile.mkstemp(suffix=".jsonl")[1])
+    started = time.monotonic()
+    with out.open("wb") as stdout, open(os.devnull, "wb") as stderr:
+        process = subprocess.Popen(command, stdout=stdout, stderr=stderr, env=env)
+        _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    wall = time.monotonic() - started
+    if process.returncode:
+        raise SystemExit(f"{command[0]} failed with {process.returncode}")
+    return wall, usage.ru_maxrss / 1024, out, process.returncode
+
+
+def run_tap(graph: FakeGraph, config: dict[str, Any], *, catalog: dict | None = None,
+            state: dict | None = None) -> Run:
+    workdir = Path(tempfile.mkdtemp())
+    (workdir / "config.json").write_text(json.dumps(
+        {"access_token": DEFAULT_TOKEN, "api_url": graph.url, **config}))
+    command = [TAP, "--config", str(workdir / "config.json")]
+    for name, value in (("catalog", catalog), ("state", state)):
+        if value is not None:
+            (workdir / f"{name}.json").write_text(json.dumps(value))
+            command += [f"--{name}", str(workdir / f"{name}.json")]
+    first = len(graph.log)
+    wall, rss, out, _ = run_process(command)
+    records, last_state = 0, None
+    with out.open("rb") as lines:
+        for line in lines:
+            if line.startswith(b'{"type":"RECORD"'):
+                records += 1
+            elif line.startswith(b'{"type":"STATE"'):
+                last_state = json.loads(line)["value"]
+    out.unlink()
+    log = graph.log[first:]
+    minimum, items = minimum_requests(log)
+    return Run(wall, len(log), records, rss, minimum, last_state, items)
+
+
+def selected_catalog(graph: FakeGraph, streams: set[str]) -> dict:
+    workdir = Path(tempfile.mkdtemp())
+    (workdir / "config.json").write_text(json.dumps(
+        {"access_token": DEFAULT_TOKEN, "api_url": graph.url}))
+    catalog = json.loads(subprocess.run([TAP, "--config", str(workdir / "config.json"),
+                                         "--discover"], capture_output=True, check=True).stdout)
+    for entry in catalog["streams"]:
+        for meta in entry["metadata"]:
+            if meta["breadcrumb"] == []:
+                meta["metadata"]["selected"] = entry["tap_stream_id"] in streams
+    return catalog
+
+
+def ensure_peer() -> Path:
+    python = PEER_VENV / "bin" / "python"
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(PEER_VENV)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "--quiet",
+                        "meltano-tap-facebook==0.9.0"], check=True)
+    return python
+
+
+def run_peer(graph: FakeGraph, accounts: list[str]) -> tuple[float, int, int]:
+    """The MeltanoLabs tap over `accounts`, one process per account; (wall, requests, records)."""
+    python = ensure_peer()
+    workdir = Path(tempfile.mkdtemp())
+    wrapper = str(ROOT / "benchmarks" / "peer_tap.py")
+    env = {**os.environ, "PEER_GRAPH_URL": graph.url}
+    base = {"access_token": DEFAULT_TOKEN, "api_version": "v26.0",
+            "start_date": "2020-01-01T00:00:00Z"}
+    (workdir / "config.json").write_text(json.dumps({**base, "account_id": accounts[0]}))
+    catalog = json.loads(subprocess.run([str(python), wrapper, "--config",
+                                         str(workdir / "config.json"), "--discover"],
+                                        capture_output=True, check=True, env=env).stdout)
+    for entry in catalog["streams"]:
+        for meta in entry["metadata"]:
+            if meta["breadcrumb"] == []:
+                meta["metadata"]["selected"] = entry["tap_stream_id"] in PEER_STREAMS
+    (workdir / "catalog.json").write_text(json.dumps(catalog))
+    first, wall, records = len(graph.log), 0.0, 0
+    for account in accounts:
+        (workdir / "config.json").write_text(json.dumps({**base, "account_id": account}))
+        seconds, _, out, _ = run_process([str(python), wrapper, "--config",
+                                          str(workdir / "config.json"), "--catalog",
+                                          str(workdir / "catalog.json")], env=env)
+        wall += seconds
+        records += sum(1 for line in out.open("rb") if b'"type":"RECORD"' in line[:40]
+                       or b'"type": "RECORD"' in line[:40])
+        out.unlink()
+    return wall, len(graph.log) - first, records
+
+
+def scenario(scale: str, latency: float, args: argparse.Namespace) -> list[str]:
+    graph = FakeGraph(scale, latency_ms=latency).start()
+    rows: list[str] = []
+    config = {"max_workers": args.max_workers}
+    try:
+        if scale != "large":  # large is about memory: one cold run is the measurement
+            run_tap(graph, config)
+        runs = [run_tap(graph, config) for _ in range(1 if scale == "large" else args.repeat)]
+        full = sorted(runs, key=lambda r: r.wall)[len(runs) // 2]
+        label = f"{scale} @{latency:g} ms"
+        rows.append(row(f"{label} full, max_workers={args.max_workers}", full, runs))
+        if scale == "large":
+            return rows
+        serial_runs = [run_tap(graph, {"max_workers": 1})
+                       for _ in range(args.repeat if latency == 0 else 1)]
+        serial = sorted(serial_runs, key=lambda r: r.wall)[len(serial_runs) // 2]
+        rows.append(row(f"{label} full, max_workers=1", serial, serial_runs))
+        rows.append(f"|   ↳ speed-up from concurrency | {serial.wall / full.wall:.1f}x | | | | | |")
+        touched = set(graph.touch("campaigns", 50)) | set(graph.touch("custom_audiences", 10))
+        incremental = run_tap(graph, config, state=full.state)
+        rows.append(row(f"{label} incremental after 60 changes", incremental, [incremental]))
+        returned = sum(n for path, n in incremental.edge_items.items()
+                       if path.endswith(("/campaigns", "/customaudiences")))
+        rows.append(f"|   ↳ campaigns + audiences edges returned {returned} records for "
+                    f"{len(touched)} changes ({returned / len(touched):.1f}x) | | | | | | |")
+        if latency and args.peer_accounts:
+            accounts = [str(200_000_000_000 + a) for a in range(args.peer_accounts)]
+            catalog = selected_catalog(graph, {"campaigns", "custom_audiences"})
+            ours = [run_tap(graph, {**config, "account_ids": accounts}, catalog=catalog)
+                    for _ in range(args.repeat)]
+            mine = sorted(ours, key=lambda r: r.wall)[len(ours) // 2]
+            peer_wall, peer_requests, peer_records = run_peer(graph, accounts)
+            rows.append(row(f"{label} ours, {len(accounts)} accounts, campaigns+audiences",
+                            mine, ours))
+            rows.append(f"| {label} MeltanoLabs tap-facebook, same accounts and streams | "
+                        f"{peer_wall:.2f} | {peer_requests} | | {peer_records} | "
+                        f"{peer_records / peer_wall:.0f} | |")
+            rows.append(f"|   ↳ ours vs MeltanoLabs: {peer_wall / mine.wall:.1f}x faster, "
+                        f"{peer_requests / max(mine.requests, 1):.1f}x fewer requests "
+                        "| | | | | | |")
+    finally:
+        graph.stop()
+    return rows
+
+
+def row(label: str, run: Run, runs: list[Run]) -> str:
+    spread = ""
+    if len(runs) > 1:
+        spread = f" ({min(r.wall for r in runs):.2f}-{max(r.wall for r in runs):.2f})"
+    return (f"| {label} | {run.wall:.2f}{spread} | {run.requests} | {run.minimum} "
+            f"({run.requests / max(run.minimum, 1):.2f}x) | {run.records} | {run.rate:.0f} | "
+            f"{run.rss_mb:.0f} |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scenarios", default="medium:0,medium:50,large:50",
+                        help="scale:latency_ms pairs, comma-separated")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--max-workers", type=int, default=8)
+    parser.add_argument("--peer-accounts", type=int, default=20,
+                        help="accounts for the side-by-side run (0 skips it)")
+    args = parser.parse_args()
+    print("| run | wall s (median, range) | requests | minimum (ratio) | records | "
+          "records/s | peak RSS MB |")
+    print("|---|---|---|---|---|---|---|")
+    for item in args.scenarios.split(","):
+        scale, latency = item.split(":")
+        for line in scenario(scale, float(latency), args):
+            print(line, flush=True)
+
+
+if __name__ == "__main__":
+    main()
