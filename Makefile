@@ -30,3 +30,6 @@ demo: $(BIN)/tap-meta-bm .meltano/installed
 
 lint: $(BIN)/tap-meta-bm
 	$(BIN)/ruff check .
+
+bench: $(BIN)/tap-meta-bm
+	$(BIN)/python -m benchmarks.run

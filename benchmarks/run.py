@@ -215,8 +215,8 @@ def main() -> None:
     parser.add_argument("--scenarios", default="medium:0,medium:50,large:50",
                         help="scale:latency_ms pairs, comma-separated")
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--max-workers", type=int, default=8)
-    parser.add_argument("--peer-accounts", type=int, default=20,
+    parser.add_argument("--max-workers", type=int, default=16)
+    parser.add_argument("--peer-accounts", type=int, default=200,
                         help="accounts for the side-by-side run (0 skips it)")
     args = parser.parse_args()
     print("| run | wall s (median, range) | requests | minimum (ratio) | records | "

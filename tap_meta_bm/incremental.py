@@ -1,9 +1,12 @@
 """Incremental ad-account children: one bookmark per ad account, exact across reruns.
 
-Graph timestamps have one-second resolution, so the filter sent to Graph starts at the
-bookmark's own second (`GREATER_THAN bookmark - 1`): an object updated in that second after the
-previous run read it is never missed. The ids already emitted at exactly the bookmark second
-are kept in the partition's state, so what that overlap reads again is not emitted twice.
+Graph timestamps have one-second resolution. While a bookmark is recent, the filter sent to
+Graph starts at the bookmark's own second (`GREATER_THAN bookmark - 1`): an object updated in
+that second after the previous run read it is never missed, and the ids already emitted at
+exactly that second (kept in the partition's state) are not emitted twice. Once the previous
+read began SETTLE_SECONDS or more after the bookmark, everything stamped with the bookmark's
+second was visible to that read, and the filter is strict (`GREATER_THAN bookmark`): an account
+that did not change costs one request and returns nothing.
 """
 
 from __future__ import annotations
@@ -22,6 +25,10 @@ from tap_meta_bm.errors import GraphError
 
 #: State key, per ad account: ids emitted at exactly the bookmark's second.
 IDS_AT_BOOKMARK = "ids_at_bookmark"
+#: State key, per ad account: unix time at which the run that read it started.
+READ_STARTED = "read_started"
+#: How long after an update Graph's list edges are assumed to show it (generous: minutes).
+SETTLE_SECONDS = 300
 
 
 class IncrementalAdAccountStream(GraphStream):
@@ -76,9 +83,12 @@ class IncrementalAdAccountStream(GraphStream):
         params: dict[str, Any] = {}
         since = self.get_starting_timestamp(context)
         if since is not None and self.server_filter_field and not self._server_filter_refused:
+            bookmark = int(since.timestamp())
+            read_started = self.get_context_state(context).get(READ_STARTED)
+            settled = isinstance(read_started, int) and bookmark <= read_started - SETTLE_SECONDS
             params["filtering"] = json.dumps(
                 [{"field": self.server_filter_field, "operator": "GREATER_THAN",
-                  "value": int(since.timestamp()) - 1}],
+                  "value": bookmark if settled else bookmark - 1}],
                 separators=(",", ":"),
             )
         if self.config["include_archived"] and self.all_statuses:
@@ -108,6 +118,7 @@ class IncrementalAdAccountStream(GraphStream):
         # this account's bookmark can be promoted now rather than at the end of the stream,
         # so a run that dies on a later account resumes after this one.
         state[IDS_AT_BOOKMARK] = sorted(ids_at_newest)
+        state[READ_STARTED] = self._tap.run_started
         self._finalize_state(state)
 
     def _increment_stream_state(self, latest_record: dict[str, Any], *,

@@ -24,6 +24,14 @@ T1 = "2024-05-02T08:30:00+0000"
 T1_UNIX = 1714638600  # 2024-05-02T08:30:00Z
 
 
+NOW = 1_800_000_000  # the runs' start time, frozen
+
+
+@pytest.fixture(autouse=True)
+def frozen_start(monkeypatch):
+    monkeypatch.setattr("tap_meta_bm.tap.time.time", lambda: float(NOW))
+
+
 @pytest.fixture
 def graph():
     with requests_mock.Mocker() as mocker:
@@ -47,9 +55,11 @@ def test_first_run_state_holds_one_bookmark_per_account(graph):
     state = last_state(run(["campaigns"]))
     assert state["bookmarks"]["campaigns"] == {"partitions": [
         {"context": {"account_id": "1"}, "replication_key": "updated_time",
-         "replication_key_value": "2024-05-02T08:30:00+00:00", "ids_at_bookmark": ["c2", "c3"]},
+         "replication_key_value": "2024-05-02T08:30:00+00:00", "ids_at_bookmark": ["c2", "c3"],
+         "read_started": NOW},
         {"context": {"account_id": "2"}, "replication_key": "updated_time",
-         "replication_key_value": "2024-05-01T12:00:00+00:00", "ids_at_bookmark": ["c9"]},
+         "replication_key_value": "2024-05-01T12:00:00+00:00", "ids_at_bookmark": ["c9"],
+         "read_started": NOW},
     ]}
 
 
@@ -153,3 +163,20 @@ def test_refused_audience_filter_falls_back_to_reading_the_edge_whole(graph, cap
     assert [r.getMessage() for r in caplog.records if "refused" in r.getMessage()] == [
         "Graph refused the time_updated filter on custom_audiences (HTTP 400, code 100, "
         "fbtrace_id NF); reading the edge whole and applying the bookmark to what comes back"]
+
+
+@pytest.mark.parametrize(("read_started", "value"), [
+    (None, T1_UNIX - 1),  # unknown: overlap the bookmark second
+    (T1_UNIX + 10, T1_UNIX - 1),  # read right after the bookmark: overlap
+    (T1_UNIX + 300, T1_UNIX),  # read long after: strictly newer only
+])
+def test_overlap_only_while_the_bookmark_is_recent(graph, read_started, value):
+    partition = {"context": {"account_id": "1"}, "replication_key": "updated_time",
+                 "replication_key_value": "2024-05-02T08:30:00+00:00", "ids_at_bookmark": []}
+    if read_started is not None:
+        partition["read_started"] = read_started
+    messages = run(["campaigns"], state={"bookmarks": {"campaigns": {"partitions": [partition]}}})
+    (sent,) = campaign_requests(graph, 1)
+    assert json.loads(sent["filtering"])[0]["value"] == value
+    first = last_state(messages)["bookmarks"]["campaigns"]["partitions"][0]
+    assert first["read_started"] == NOW

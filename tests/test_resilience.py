@@ -174,9 +174,9 @@ def test_expired_token_stops_run_with_plain_message_and_resumable_state(
     states = [json.loads(line)["value"] for line in out.splitlines()
               if json.loads(line)["type"] == "STATE"]
     partitions = states[-1]["bookmarks"]["campaigns"]["partitions"]
-    assert partitions[0] == {"context": {"account_id": "1"}, "replication_key": "updated_time",
-                             "replication_key_value": "2024-01-01T00:00:00+00:00",
-                             "ids_at_bookmark": ["c1"]}
+    assert {k: v for k, v in partitions[0].items() if k != "read_started"} == {
+        "context": {"account_id": "1"}, "replication_key": "updated_time",
+        "replication_key_value": "2024-01-01T00:00:00+00:00", "ids_at_bookmark": ["c1"]}
     assert TOKEN not in out and TOKEN not in err
     # Only one request hit the dead token: nothing else is sent after it.
     assert campaign_paths(graph) == ["/v26.0/act_1/campaigns", "/v26.0/act_2/campaigns"]
