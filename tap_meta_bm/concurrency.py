@@ -4,8 +4,9 @@ The SDK syncs a stream's partitions one after another and keeps one bookmark per
 `PartitionPrefetcher` keeps exactly that contract — records of one partition arrive in their
 original order, partitions are consumed in their listed order, so STATE is only ever written
 for records already emitted — while up to `max_workers` partitions are being fetched ahead.
-Each partition buffers at most `buffer_records` records, so memory stays flat however large
-the business is; a worker whose buffer is full waits for the consumer.
+Memory stays flat however large the business is: each partition buffers at most
+`buffer_records` records (a worker whose buffer is full waits), and no partition more than
+`2 * max_workers` ahead of the one being consumed is started.
 """
 
 from __future__ import annotations
@@ -39,7 +40,9 @@ class PartitionPrefetcher:
         self._index = {self.key(p): i for i, p in enumerate(partitions)}
         self._queues = [queue.Queue(maxsize=max(1, buffer_records // _CHUNK)) for _ in partitions]
         self._next = 0
-        self._next_lock = threading.Lock()
+        self._consumed = 0
+        self._window = 2 * max_workers
+        self._turn = threading.Condition()
         self._cancelled = threading.Event()
         self._threads = [
             threading.Thread(target=self._work, name=f"partition-worker-{n}", daemon=True)
@@ -56,11 +59,18 @@ class PartitionPrefetcher:
         return self.key(partition) in self._index
 
     def _claim(self) -> int | None:
-        with self._next_lock:
+        with self._turn:
+            self._turn.wait_for(lambda: self._cancelled.is_set()
+                                or self._next < self._consumed + self._window)
             if self._next >= len(self._partitions) or self._cancelled.is_set():
                 return None
             self._next += 1
             return self._next - 1
+
+    def _consumed_through(self, index: int) -> None:
+        with self._turn:
+            self._consumed = max(self._consumed, index + 1)
+            self._turn.notify_all()
 
     def _put(self, index: int, item: object) -> bool:
         while not self._cancelled.is_set():
@@ -89,15 +99,20 @@ class PartitionPrefetcher:
 
     def records(self, partition: dict[str, Any]) -> Iterator[dict[str, Any]]:
         """The records of one partition, in the order the API returned them."""
-        source = self._queues[self._index[self.key(partition)]]
+        index = self._index[self.key(partition)]
+        source = self._queues[index]
         while True:
             item = source.get()
             if item is _DONE:
+                self._consumed_through(index)
                 return
             if isinstance(item, _Failure):
+                self._consumed_through(index)
                 raise item.error
             yield from item  # type: ignore[misc]
 
     def cancel(self) -> None:
         """Stop handing out partitions and release workers waiting on full buffers."""
         self._cancelled.set()
+        with self._turn:
+            self._turn.notify_all()

@@ -48,6 +48,7 @@ from tests.fakegraph.data import Dataset, status_of
 DEFAULT_TOKEN = "fake-system-user-token"
 VERSION = "v26.0"
 DEFAULT_CAP = 500
+PAGE_CACHE_ENTRIES = 4000  # pages kept encoded: all of a medium sync, a fraction of a large one
 CAPS = {"assigned_users": 100, "customaudiences": 200}
 
 
@@ -260,8 +261,9 @@ class FakeGraph:
             page_body = self._page(route, params, fields, limit)
             cached = Encoded(json.dumps(page_body).encode())
             cached.items = len(page_body["data"])
-            with self._lock:
-                self._pages[key] = cached
+            with self._lock:  # bounded: the large scale must stay cheap in memory
+                if len(self._pages) < PAGE_CACHE_ENTRIES:
+                    self._pages[key] = cached
         entry["items"] = cached.items
         return cached, headers
 
