@@ -38,7 +38,10 @@ class PartitionPrefetcher:
         self._fetch = fetch
         self._partitions = partitions
         self._index = {self.key(p): i for i, p in enumerate(partitions)}
-        self._queues = [queue.Queue(maxsize=max(1, buffer_records // _CHUNK)) for _ in partitions]
+        self._chunks = max(1, buffer_records // _CHUNK)
+        # Created when a partition is claimed, dropped once consumed: thousands of partitions
+        # must not mean thousands of live buffers.
+        self._queues: dict[int, queue.Queue] = {}
         self._next = 0
         self._consumed = 0
         self._window = 2 * max_workers
@@ -64,18 +67,26 @@ class PartitionPrefetcher:
                                 or self._next < self._consumed + self._window)
             if self._next >= len(self._partitions) or self._cancelled.is_set():
                 return None
+            self._queues[self._next] = queue.Queue(maxsize=self._chunks)
             self._next += 1
+            self._turn.notify_all()
             return self._next - 1
 
     def _consumed_through(self, index: int) -> None:
         with self._turn:
             self._consumed = max(self._consumed, index + 1)
+            self._queues.pop(index, None)
             self._turn.notify_all()
+
+    def _queue(self, index: int) -> queue.Queue:
+        with self._turn:
+            self._turn.wait_for(lambda: index in self._queues)
+            return self._queues[index]
 
     def _put(self, index: int, item: object) -> bool:
         while not self._cancelled.is_set():
             try:
-                self._queues[index].put(item, timeout=0.2)
+                self._queues[index].put(item, timeout=0.2)  # claimed: present until consumed
                 return True
             except queue.Full:
                 continue
@@ -100,7 +111,7 @@ class PartitionPrefetcher:
     def records(self, partition: dict[str, Any]) -> Iterator[dict[str, Any]]:
         """The records of one partition, in the order the API returned them."""
         index = self._index[self.key(partition)]
-        source = self._queues[index]
+        source = self._queue(index)
         while True:
             item = source.get()
             if item is _DONE:

@@ -18,6 +18,7 @@ from datetime import UTC
 from typing import Any, ClassVar
 
 import requests
+from singer_sdk.helpers._state import increment_state
 from singer_sdk.helpers.types import Context
 
 from tap_meta_bm.client import GraphStream
@@ -58,6 +59,7 @@ class IncrementalAdAccountStream(GraphStream):
         super().__init__(*args, **kwargs)
         self._server_filter_refused = False
         self._refusal_lock = threading.Lock()
+        self._partition_state: dict[str, Any] = {}
 
     def current_query(self) -> tuple[dict[str, Any], frozenset[str]]:
         replace, drop = super().current_query()
@@ -99,7 +101,7 @@ class IncrementalAdAccountStream(GraphStream):
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         key = self.replication_key
         bookmark = self._bookmark(context)
-        state = self.get_context_state(context)
+        state = self._partition_state = self.get_context_state(context)
         seen = set(state.get(IDS_AT_BOOKMARK, [])) if bookmark else set()
         newest, ids_at_newest = bookmark, set(seen)
         for record in super().get_records(context):
@@ -125,5 +127,9 @@ class IncrementalAdAccountStream(GraphStream):
                                 context: Context | None = None) -> None:
         # Graph omits null fields; a record without the replication key still counts as data
         # but cannot move the bookmark (the SDK would fail on it).
-        if latest_record.get(self.replication_key) is not None:
-            super()._increment_stream_state(latest_record, context=context)
+        if latest_record.get(self.replication_key) is None:
+            return
+        # The SDK finds the partition's state by scanning every partition, per record: with
+        # thousands of ad accounts that scan dominated. This partition's dict is at hand.
+        increment_state(self._partition_state, replication_key=self.replication_key,
+                        latest_record=latest_record, is_sorted=False, check_sorted=True)

@@ -115,5 +115,6 @@ def test_request_bug_message_names_the_field():
 def test_odd_envelopes_do_not_crash():
     assert classify_graph_error(400, {"error": "plain string"}).action is Action.REQUEST
     assert classify_graph_error(400, {"error": {"code": "190"}}).action is Action.TOKEN
+    assert classify_graph_error(400, {"error": {"code": "¹"}}).action is Action.REQUEST
     weird = classify_graph_error(500, {"error": {"code": True, "error_subcode": [1]}})
     assert weird == GraphError(Action.RETRY, 500, message="")

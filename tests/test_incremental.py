@@ -47,9 +47,10 @@ def campaign_requests(graph, account):
 
 
 def test_first_run_state_holds_one_bookmark_per_account(graph):
+    # Graph lists in no time order: the bookmark is the newest, not the last.
     graph.get(f"{BASE}/act_1/campaigns", json=page([
-        {"id": "c1", "updated_time": T0}, {"id": "c2", "updated_time": T1},
-        {"id": "c3", "updated_time": T1},
+        {"id": "c2", "updated_time": T1}, {"id": "c3", "updated_time": T1},
+        {"id": "c1", "updated_time": T0},
     ]))
     graph.get(f"{BASE}/act_2/campaigns", json=page([{"id": "c9", "updated_time": T0}]))
     state = last_state(run(["campaigns"]))
