@@ -24,6 +24,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass
@@ -64,18 +65,41 @@ def minimum_requests(log: list[dict[str, Any]]) -> tuple[int, dict[str, int]]:
     return total, dict(items)
 
 
+def peak_rss_mb(pid: int) -> float | None:
+    """VmHWM of a running process. (wait4's ru_maxrss would also count the moment between fork
+    and exec, when the child still looks as large as this benchmark process.)"""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
 def run_process(command: list[str], env: dict[str, str] | None = None
-                ) -> tuple[float, float, Path, int]:
+                ) -> tuple[float, float, Path]:
     out = Path(tempfile.mkstemp(suffix=".jsonl")[1])
     started = time.monotonic()
+    peaks = [0.0]
     with out.open("wb") as stdout, open(os.devnull, "wb") as stderr:
         process = subprocess.Popen(command, stdout=stdout, stderr=stderr, env=env)
-        _, status, usage = os.wait4(process.pid, 0)
-    process.returncode = os.waitstatus_to_exitcode(status)
-    wall = time.monotonic() - started
+
+        def sample() -> None:  # VmHWM only grows: the last sample before exit is the peak
+            while process.returncode is None:
+                peaks.append(peak_rss_mb(process.pid) or 0.0)
+                time.sleep(0.05)
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        process.wait()
+        wall = time.monotonic() - started
+        sampler.join()
+    peak = max(peaks)
     if process.returncode:
         raise SystemExit(f"{command[0]} failed with {process.returncode}")
-    return wall, usage.ru_maxrss / 1024, out, process.returncode
+    return wall, peak, out
 
 
 def run_tap(graph: FakeGraph, config: dict[str, Any], *, catalog: dict | None = None,
@@ -89,7 +113,7 @@ def run_tap(graph: FakeGraph, config: dict[str, Any], *, catalog: dict | None = 
             (workdir / f"{name}.json").write_text(json.dumps(value))
             command += [f"--{name}", str(workdir / f"{name}.json")]
     first = len(graph.log)
-    wall, rss, out, _ = run_process(command)
+    wall, rss, out = run_process(command)
     records, last_state = 0, None
     with out.open("rb") as lines:
         for line in lines:
@@ -145,7 +169,7 @@ def run_peer(graph: FakeGraph, accounts: list[str]) -> tuple[float, int, int]:
     first, wall, records = len(graph.log), 0.0, 0
     for account in accounts:
         (workdir / "config.json").write_text(json.dumps({**base, "account_id": account}))
-        seconds, _, out, _ = run_process([str(python), wrapper, "--config",
+        seconds, _, out = run_process([str(python), wrapper, "--config",
                                           str(workdir / "config.json"), "--catalog",
                                           str(workdir / "catalog.json")], env=env)
         wall += seconds
