@@ -432,6 +432,8 @@ class GraphStream(RESTStream[dict[str, str] | None]):
             raise
         finally:
             self._tap.summary.add(self.name, records=count)
+        if self._prefetcher is not None and context == (self.partitions or [None])[-1]:
+            self._prefetcher = None  # the stream is done: let its buffers and index go
 
 
 class GraphFatalErrorAfterRetries(GraphFatalError):

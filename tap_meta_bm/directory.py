@@ -43,6 +43,13 @@ class Directory:
             self._cache[key] = list(stream.fetch(context))
         return self._cache[key]
 
+    def release(self, stream_name: str, business_id: str | None) -> None:
+        """Keep only the ids once the stream itself has emitted its records: partitions need
+        nothing else, and a large business must not hold every ad account and page twice."""
+        key = (stream_name, business_id)
+        if key in self._cache:
+            self._cache[key] = [{"id": record.get("id")} for record in self._cache[key]]
+
     def business_ids(self) -> list[str]:
         configured = self._tap.business_ids
         if configured:
@@ -96,4 +103,5 @@ class DirectoryBackedStream(GraphStream):
 
     def source_records(self, context: Context | None) -> Iterator[dict[str, Any]]:
         business_id = (context or {}).get("business_id")
-        return iter(self._tap.directory.records(self.name, business_id))
+        yield from self._tap.directory.records(self.name, business_id)
+        self._tap.directory.release(self.name, business_id)

@@ -133,6 +133,11 @@ class TapMetaBM(Tap):
     def discover_streams(self) -> list:
         return [stream_type(tap=self) for stream_type in STREAM_TYPES]
 
+    def load_streams(self) -> list:
+        # Sync in STREAM_TYPES order, not by name: the directory-like streams go first, emit
+        # their records and let the directory drop them (see Directory.release).
+        return sorted(super().load_streams(), key=lambda s: STREAM_TYPES.index(type(s)))
+
     def sync_all(self) -> None:
         try:
             super().sync_all()
