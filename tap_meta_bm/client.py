@@ -8,7 +8,6 @@ what the warehouse expects (parents' ids on every row, RFC 3339 UTC timestamps).
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -140,8 +139,8 @@ class GraphStream(RESTStream[dict[str, str] | None]):
     path: str = ""
     #: Several edges into one stream (owned + client ...); overrides `path` when set.
     variants: ClassVar[tuple[EdgeVariant, ...]] = ()
-    #: What one partition is: "business", "ad_account", "business_ad_account", "page",
-    #: "asset_group", or None for a single request sequence.
+    #: What one partition is (see Directory.partitions): "business", "ad_account",
+    #: "business_ad_account", "business_page", "asset_group"; None for no partitions.
     partition_kind: ClassVar[str | None] = None
     #: Columns the tap fills from the partition or variant, never requested from Graph.
     context_columns: ClassVar[tuple[str, ...]] = ()
@@ -193,10 +192,13 @@ class GraphStream(RESTStream[dict[str, str] | None]):
             session.trust_env = False
         return session
 
-    def get_url(self, context: Context | None) -> str:
+    def edge(self, context: Context | None) -> str:
+        """The edge a request context reads, e.g. `/act_123/campaigns`."""
         values = dict(context or {})
-        path = values.pop("edge_path", self.path)
-        return self.url_base + path.format(**values)
+        return values.pop("edge_path", self.path).format(**values)
+
+    def get_url(self, context: Context | None) -> str:
+        return self.url_base + self.edge(context)
 
     @cached_property
     def graph_fields(self) -> str:
@@ -244,9 +246,7 @@ class GraphStream(RESTStream[dict[str, str] | None]):
 
     def where(self, context: Context | None) -> str:
         """Human name of the edge a request reads, for messages: no URL, no secrets."""
-        values = dict(context or {})
-        path = values.pop("edge_path", self.path)
-        return f"{self.name} edge {path.format(**values)}"
+        return f"{self.name} edge {self.edge(context)}"
 
     def request_decorator(self, func: Any) -> Any:
         """Graph's retry policy (the SDK's default treats every retriable failure alike).
@@ -454,5 +454,3 @@ class GraphFatalErrorAfterRetries(GraphFatalError):
 def _one_line(error: BaseException) -> str:
     return " ".join(str(error).split()) or type(error).__name__
 
-
-logging.getLogger("urllib3").setLevel(logging.WARNING)

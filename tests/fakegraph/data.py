@@ -103,21 +103,23 @@ class Dataset:
         b = int(business_id) - BUSINESS_BASE
         return b if 0 <= b < self.scale.businesses else None
 
-    def account_indexes(self, b: int, relationship: str) -> range:
-        first = b * self.scale.accounts
+    @staticmethod
+    def _indexes(b: int, relationship: str, owned: int, total: int) -> range:
+        """Business b's slice of a global index: its owned assets first, then its clients'."""
+        first = b * total
         if relationship == "OWNED":
-            return range(first, first + self.scale.owned_accounts)
-        return range(first + self.scale.owned_accounts, first + self.scale.accounts)
+            return range(first, first + owned)
+        return range(first + owned, first + total)
+
+    def account_indexes(self, b: int, relationship: str) -> range:
+        return self._indexes(b, relationship, self.scale.owned_accounts, self.scale.accounts)
 
     def account_index(self, account_id: str) -> int | None:
         a = int(account_id) - ACCOUNT_BASE
         return a if 0 <= a < self.scale.accounts * self.scale.businesses else None
 
     def page_indexes(self, b: int, relationship: str) -> range:
-        first = b * self.scale.pages
-        if relationship == "OWNED":
-            return range(first, first + self.scale.owned_pages)
-        return range(first + self.scale.owned_pages, first + self.scale.pages)
+        return self._indexes(b, relationship, self.scale.owned_pages, self.scale.pages)
 
     def page_index(self, page_id: str) -> int | None:
         p = int(page_id) - PAGE_BASE

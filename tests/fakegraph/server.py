@@ -27,23 +27,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from facebook_business.adobjects import (
-    ad,
-    adaccount,
-    adset,
-    assigneduser,
-    business,
-    businessassetgroup,
-    businessrolerequest,
-    businessuser,
-    campaign,
-    customaudience,
-    page,
-    savedaudience,
-    systemuser,
-)
-
 from tests.fakegraph.data import Dataset, status_of
+from tests.graph_sdk import CONTAINED_ASSET, node_fields
 
 DEFAULT_TOKEN = "fake-system-user-token"
 VERSION = "v26.0"
@@ -52,22 +37,6 @@ PAGE_CACHE_ENTRIES = 4000  # pages kept encoded: all of a medium sync, a fractio
 CAPS = {"assigned_users": 100, "customaudiences": 200}
 
 
-def _fields(node: type) -> frozenset[str]:
-    return frozenset(v for k, v in vars(node.Field).items() if not k.startswith("_"))
-
-
-NODE_FIELDS = {
-    "Business": _fields(business.Business), "AdAccount": _fields(adaccount.AdAccount),
-    "Campaign": _fields(campaign.Campaign), "AdSet": _fields(adset.AdSet), "Ad": _fields(ad.Ad),
-    "CustomAudience": _fields(customaudience.CustomAudience),
-    "SavedAudience": _fields(savedaudience.SavedAudience), "Page": _fields(page.Page),
-    "BusinessUser": _fields(businessuser.BusinessUser),
-    "SystemUser": _fields(systemuser.SystemUser),
-    "BusinessRoleRequest": _fields(businessrolerequest.BusinessRoleRequest),
-    "AssignedUser": _fields(assigneduser.AssignedUser) | {"tasks", "permitted_tasks"},
-    "BusinessAssetGroup": _fields(businessassetgroup.BusinessAssetGroup),
-    "ContainedAsset": frozenset({"id", "name"}),
-}
 CHILD_EDGES = {"campaigns": ("campaigns", "Campaign", "campaign"),
                "adsets": ("adsets", "AdSet", "adset"), "ads": ("ads", "Ad", "ad"),
                "customaudiences": ("custom_audiences", "CustomAudience", None),
@@ -328,7 +297,7 @@ class FakeGraph:
         # Graph tolerates a Python list's repr (`['id', 'name']`), which some taps send.
         requested = [f.strip(" []'\"") for f in params.get("fields", "id").split(",")]
         requested = [f for f in requested if f]
-        unknown = [f for f in requested if f not in NODE_FIELDS[route.node]]
+        unknown = [f for f in requested if f not in node_fields(route.node)]
         if unknown:
             raise GraphErrorResponse(400, 100, f"(#100) Tried accessing nonexisting field "
                                                f"({unknown[0]}) on node type ({route.node})")
@@ -421,7 +390,7 @@ class FakeGraph:
             return self._assigned(params, p, node, "page", data.scale.assigned_per_page)
         if (g := data.group_index(node)) is not None and edge.startswith("contained_"):
             items = data.group_contents(g, edge)
-            return Route("ContainedAsset", node, len(items), items.__getitem__, edge)
+            return Route(CONTAINED_ASSET, node, len(items), items.__getitem__, edge)
         raise missing
 
     def _business_route(self, b: int, node: str, edge: str) -> Route:
