@@ -329,16 +329,20 @@ class GraphStream(RESTStream[dict[str, str] | None]):
         if error.action is Action.THROTTLE:
             self._tap.governor.throttled(error, key)
         elif error.action is Action.SHRINK:
-            self._shrink_page(error, where)
+            sent = dict(parse_qsl(urlsplit(str(response.request.url)).query)).get("limit")
+            self._shrink_page(error, where, int(sent or self._limit))
         raise GraphRetriableError(error, where)
 
-    def _shrink_page(self, error: GraphError, where: str) -> None:
+    def _shrink_page(self, error: GraphError, where: str, sent_limit: int) -> None:
+        """Half the page size that failed. Concurrent requests sent at the same size fail
+        together: they must halve it once, not once each."""
         with self._limit_lock:
-            if self._limit <= 1:
+            if sent_limit <= 1:
                 raise GraphFatalError(error, f"{where} (even limit=1 is too much data; "
                                              "deselect heavy fields of this stream)")
-            self._limit = max(1, self._limit // 2)
-            limit = self._limit
+            if self._limit <= sent_limit // 2:
+                return  # another request already shrank it below the size that failed
+            self._limit = limit = max(1, sent_limit // 2)
         self._tap.summary.add(self.name, shrinks=1)
         self.logger.warning("Graph asked for less data on %s: page size now %d for the rest "
                             "of the run", where, limit)

@@ -10,7 +10,7 @@ import requests_mock
 
 from tap_meta_bm import tap as tap_module
 from tap_meta_bm.client import MAX_TRANSIENT_ATTEMPTS
-from tap_meta_bm.errors import GraphFatalError
+from tap_meta_bm.errors import GraphFatalError, classify_graph_error
 from tests.helpers import BASE, BUSINESS, TOKEN, mock_empty_graph, page, path, query, records, run
 
 REDUCE = {"error": {"message": "Please reduce the amount of data you're asking for, then retry "
@@ -209,3 +209,16 @@ def test_token_echoed_by_an_error_never_reaches_logs(graph, fake_time, caplog):
     logging.getLogger("tap-meta-bm").error("failure: %s", raised.value)
     assert TOKEN not in "\n".join(r.getMessage() for r in caplog.records)
     assert "***" in caplog.records[-1].getMessage()
+
+
+def test_requests_failing_at_the_same_size_halve_it_once():
+    tap = tap_module.TapMetaBM(config={"access_token": TOKEN, "business_ids": [BUSINESS],
+                                       "page_size": 400})
+    stream = tap.streams["campaigns"]
+    error = classify_graph_error(500, REDUCE)
+    for _ in range(3):  # three workers' requests, all sent with limit=400
+        stream._shrink_page(error, "campaigns edge /act_1/campaigns", 400)
+    assert stream._limit == 200
+    stream._shrink_page(error, "campaigns edge /act_1/campaigns", 200)
+    assert stream._limit == 100
+    assert tap.summary.tally("campaigns").shrinks == 2

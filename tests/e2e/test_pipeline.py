@@ -103,6 +103,7 @@ def test_faults_are_ridden_through_without_losing_a_record(fake_graph, tmp_path)
     assert any(e.get("code") == 80004 for e in graph.log)
     assert "page size now 250 for the rest of the run" in run.stderr
     assert "page size now 31 for the rest of the run" in run.stderr  # 500 halved to <= 50
+    assert "page size now 15 " not in run.stderr  # concurrent failures at 62 halve it once
     assert DEFAULT_TOKEN not in run.stdout + run.stderr
 
 
