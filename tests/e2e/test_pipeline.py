@@ -135,3 +135,12 @@ def test_killed_run_resumes_to_the_same_data_as_a_clean_run(fake_graph, tmp_path
     for stream in ("campaigns", "adsets", "ads", "custom_audiences", "saved_audiences"):
         combined = {r["id"] for r in dying.records(stream) + resumed.records(stream)}
         assert combined == {r["id"] for r in clean.records(stream)}, stream
+
+
+def test_app_secret_proof_is_accepted_by_a_server_that_requires_it(fake_graph, tmp_path):
+    graph = fake_graph("small", app_secret="app-secret-for-e2e")
+    run = run_tap(tmp_path, tap_config(graph, app_secret="app-secret-for-e2e"))
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert_complete(run, graph.truth())
+    assert "app-secret-for-e2e" not in run.stdout + run.stderr
+    assert all(e["params"].get("appsecret_proof") for e in graph.log)

@@ -1,0 +1,119 @@
+"""The fake Graph API behaves the way the tests and the demo rely on (and Graph does)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+
+import pytest
+import requests
+
+from tests.fakegraph import DEFAULT_TOKEN, FakeGraph, Faults
+
+AUTH = {"Authorization": f"Bearer {DEFAULT_TOKEN}"}
+
+
+@pytest.fixture
+def graph():
+    server = FakeGraph("small").start()
+    yield server
+    server.stop()
+
+
+def get(graph, path, headers=AUTH, **params):
+    return requests.get(f"{graph.url}/v26.0{path}", params=params, headers=headers, timeout=10)
+
+
+def test_bearer_token_is_required(graph):
+    answer = get(graph, "/me/businesses", headers={})
+    assert answer.status_code == 400
+    assert answer.json()["error"]["code"] == 190
+    wrong = get(graph, "/me/businesses", headers={"Authorization": "Bearer nope"})
+    assert (wrong.json()["error"]["code"], wrong.json()["error"]["error_subcode"]) == (190, 467)
+
+
+def test_unknown_field_answers_error_100(graph):
+    answer = get(graph, "/act_200000000000/campaigns", fields="id,bogus_field")
+    assert answer.status_code == 400
+    assert answer.json()["error"] == {
+        "message": "(#100) Tried accessing nonexisting field (bogus_field) on node type "
+                   "(Campaign)", "type": "OAuthException", "code": 100, "is_transient": False,
+        "fbtrace_id": answer.json()["error"]["fbtrace_id"]}
+
+
+def test_fields_are_honoured_and_timestamps_are_graph_shaped(graph):
+    (first, *_) = get(graph, "/act_200000000000/campaigns", fields="id,updated_time",
+                      limit=2).json()["data"]
+    assert set(first) == {"id", "updated_time"}
+    assert first["updated_time"].endswith("+0000")
+    audience = get(graph, "/act_200000000000/customaudiences", fields="id,time_updated",
+                   limit=1).json()["data"][0]
+    assert isinstance(audience["time_updated"], int)
+
+
+def test_cursor_paging_with_short_pages_until_next_is_absent(graph):
+    seen, after, pages = [], None, 0
+    while True:
+        params = {"fields": "id", "limit": 10, **({"after": after} if after else {})}
+        body = get(graph, "/act_200000000000/campaigns", **params).json()
+        pages += 1
+        seen += [r["id"] for r in body["data"]]
+        if "next" not in body.get("paging", {}):
+            break
+        assert f"access_token={DEFAULT_TOKEN}" in body["paging"]["next"]  # as Graph echoes it
+        after = body["paging"]["cursors"]["after"]
+    assert pages == 3 and len(seen) == 24  # 25 campaigns, one archived: a short page
+    assert len(set(seen)) == 24
+
+
+def test_limit_is_capped_per_edge(graph):
+    body = get(graph, "/act_200000000000/assigned_users", fields="id", limit=500,
+               business="100000000000").json()
+    assert len(body["data"]) <= 100
+
+
+def test_assigned_users_require_business(graph):
+    answer = get(graph, "/act_200000000000/assigned_users", fields="id")
+    assert answer.json()["error"]["message"] == "(#100) The parameter business is required"
+
+
+def test_filtering_and_archived_objects(graph):
+    every = get(graph, "/act_200000000000/campaigns", fields="id,effective_status",
+                limit=100, effective_status='["ACTIVE","PAUSED","ARCHIVED"]').json()["data"]
+    default = get(graph, "/act_200000000000/campaigns", fields="id", limit=100).json()["data"]
+    assert len(every) == 25 and len(default) == 24
+    touched = graph.touch("campaigns", 1)
+    since = json.dumps([{"field": "campaign.updated_time", "operator": "GREATER_THAN",
+                         "value": graph.data.updated(touched[0], 0) - 1}])
+    changed = get(graph, "/act_200000000000/campaigns", fields="id", limit=100,
+                  filtering=since).json()["data"]
+    assert [r["id"] for r in changed] == touched
+
+
+def test_appsecret_proof_is_checked_when_the_server_has_a_secret():
+    server = FakeGraph("small", app_secret="s3cret-app").start()
+    try:
+        missing = get(server, "/me/businesses")
+        assert missing.json()["error"]["message"] == (
+            "API calls from the server require an appsecret_proof argument")
+        proof = hmac.new(b"s3cret-app", DEFAULT_TOKEN.encode(), hashlib.sha256).hexdigest()
+        assert get(server, "/me/businesses", appsecret_proof=proof).status_code == 200
+        assert get(server, "/me/businesses", appsecret_proof="0" * 64).status_code == 400
+    finally:
+        server.stop()
+
+
+def test_throttle_window_blocks_the_object_and_says_for_how_long():
+    server = FakeGraph("small", faults=Faults(throttle_object="200000000000",
+                                              throttle_at_call=1, throttle_seconds=60)).start()
+    try:
+        answer = get(server, "/act_200000000000/campaigns", fields="id")
+        assert answer.json()["error"]["code"] == 80004
+        usage = json.loads(answer.headers["X-Business-Use-Case-Usage"])["200000000000"][0]
+        assert 0.99 < usage["estimated_time_to_regain_access"] <= 1.0  # minutes
+        assert get(server, "/act_200000000001/campaigns", fields="id").status_code == 200
+        get(server, "/act_200000000000/campaigns", fields="id")
+        assert [e.get("while_blocked", False) for e in server.log] == [False, False, True]
+    finally:
+        server.stop()
