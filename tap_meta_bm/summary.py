@@ -42,11 +42,6 @@ class RunSummary:
         with self._lock:
             return self._tallies[stream]
 
-    @property
-    def total_skipped(self) -> int:
-        with self._lock:
-            return sum(len(t.skipped) for t in self._tallies.values())
-
     def lines(self) -> list[str]:
         """The summary as text lines: a table, then one line per skipped asset."""
         with self._lock:
