@@ -19,7 +19,7 @@ from singer_sdk.helpers.capabilities import PluginCapabilities, TapCapabilities
 from tap_meta_bm.directory import Directory, bare_account_id
 from tap_meta_bm.errors import ConfigError, TapMetaBMError
 from tap_meta_bm.governor import Governor
-from tap_meta_bm.output import BufferedRecordWriter
+from tap_meta_bm.output import BufferedRecordWriter, EncodedStateWriter
 from tap_meta_bm.redaction import protect, redact
 from tap_meta_bm.streams import STREAM_TYPES
 from tap_meta_bm.summary import RunSummary
@@ -98,6 +98,7 @@ class TapMetaBM(Tap):
         #: Unix second the run started: no read of this run can precede it (incremental.py).
         self.run_started = int(time.time())
         super().__init__(*args, **kwargs)
+        self._state_writer = EncodedStateWriter(self.message_writer)
         protect([self.config.get("access_token"), self.config.get("app_secret")])
         self.directory = Directory(self)
         self.governor = Governor(float(self.config["usage_threshold_pct"]), self.logger)
