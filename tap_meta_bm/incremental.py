@@ -46,6 +46,12 @@ class IncrementalAdAccountStream(GraphStream):
     #: `effective_status` values that list everything but DELETED (with include_archived).
     all_statuses: ClassVar[tuple[str, ...]] = ()
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._server_filter_refused = False
+        self._refusal_lock = threading.Lock()
+        self._partition_state: dict[str, Any] = {}
+
     def prepare_partitions(self, partitions: list[dict[str, Any]]) -> None:
         # Workers read each partition's starting point; write them all before they start.
         for partition in partitions:
@@ -54,12 +60,6 @@ class IncrementalAdAccountStream(GraphStream):
     def _bookmark(self, context: Context | None) -> str | None:
         since = self.get_starting_timestamp(context)
         return since.astimezone(UTC).replace(microsecond=0).isoformat() if since else None
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._server_filter_refused = False
-        self._refusal_lock = threading.Lock()
-        self._partition_state: dict[str, Any] = {}
 
     def current_query(self) -> tuple[dict[str, Any], frozenset[str]]:
         replace, drop = super().current_query()
