@@ -273,13 +273,23 @@ class GraphStream(RESTStream[dict[str, str] | None]):
                 transient_failures += 1
                 self._tap.summary.add(self.name, retries=1)
                 if transient_failures >= MAX_TRANSIENT_ATTEMPTS:
-                    raise GraphFatalErrorAfterRetries(self.where(context), failure) from failure
+                    raise self._retries_exhausted(context, failure) from failure
                 wait = backoff.full_jitter(next(delays))
                 self.logger.warning("Retrying %s in %.1f s: %s", self.where(context), wait,
                                     _one_line(failure))
                 time.sleep(wait)
 
         return send_with_retries
+
+    def _retries_exhausted(self, context: Context | None, failure: Exception
+                           ) -> GraphFatalError:
+        where = self.where(context)
+        error = getattr(failure, "error", None) or GraphError(Action.RETRY, 0,
+                                                              message=_one_line(failure))
+        return GraphFatalError(error, where, (
+            f"{where}: still failing after {MAX_TRANSIENT_ATTEMPTS} attempts: "
+            f"{_one_line(failure)}. Meta may be having an outage; rerun later "
+            "(the state already written lets the rerun resume)."))
 
     def _request(self, prepared_request: requests.PreparedRequest, context: Context | None
                  ) -> requests.Response:
@@ -438,21 +448,6 @@ class GraphStream(RESTStream[dict[str, str] | None]):
             self._tap.summary.add(self.name, records=count)
         if self._prefetcher is not None and context == (self.partitions or [None])[-1]:
             self._prefetcher = None  # the stream is done: let its buffers and index go
-
-
-class GraphFatalErrorAfterRetries(GraphFatalError):
-    """A transient fault that outlasted every retry."""
-
-    def __init__(self, where: str, failure: Exception) -> None:
-        Exception.__init__(
-            self,
-            f"{where}: still failing after {MAX_TRANSIENT_ATTEMPTS} attempts: "
-            f"{_one_line(failure)}. Meta may be having an outage; rerun later "
-            "(the state already written lets the rerun resume).",
-        )
-        self.error: GraphError = getattr(failure, "error", None) or GraphError(
-            Action.RETRY, 0, message=_one_line(failure)
-        )
 
 
 def _one_line(error: BaseException) -> str:

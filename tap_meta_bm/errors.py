@@ -179,10 +179,10 @@ class ConfigError(TapMetaBMError):
 
 
 class GraphFatalError(TapMetaBMError, FatalAPIError):
-    """Token rejected or request malformed: carrying on cannot succeed."""
+    """Token rejected, request malformed, or a fault that outlasted its retries."""
 
-    def __init__(self, error: GraphError, where: str) -> None:
-        super().__init__(error.describe(where))
+    def __init__(self, error: GraphError, where: str, message: str | None = None) -> None:
+        super().__init__(message or error.describe(where))
         self.error = error
 
 

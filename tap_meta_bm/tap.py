@@ -99,7 +99,6 @@ class TapMetaBM(Tap):
         self.run_started = int(time.time())
         super().__init__(*args, **kwargs)
         self._state_writer = EncodedStateWriter(self.message_writer)
-        protect([self.config.get("access_token"), self.config.get("app_secret")])
         self.directory = Directory(self)
         self.governor = Governor(float(self.config["usage_threshold_pct"]), self.logger)
 
@@ -108,6 +107,8 @@ class TapMetaBM(Tap):
         for name, value in DEFAULTS.items():
             if self._config.get(name) is None:
                 self._config[name] = value
+        # The SDK validates (with or without raising) in every constructor, before any log
+        # line that could carry the config: the one place to register the secrets.
         protect([self._config.get("access_token"), self._config.get("app_secret")])
         if raise_errors:
             check_config(self._config)
