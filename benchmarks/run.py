@@ -4,8 +4,9 @@ For each scenario (scale at a latency) it starts the fake server, warms its page
 unmeasured run (so the generator's cost is not charged to the tap), then measures:
 
 * full sync, all streams, our default max_workers (median of --repeat runs) and max_workers=1;
-* requests sent vs the minimum possible: the sum over the edges read of
-  max(1, ceil(records on the edge / largest limit the edge accepts));
+* requests sent (Graph calls, as Meta's quotas count them: each call inside a Batch API call is
+  one) vs the minimum possible: the sum over the edges read of
+  max(1, ceil(records on the edge / largest limit the edge accepts)); and HTTP round trips;
 * an incremental run after touching 50 campaigns and 10 custom audiences: requests, and the
   records the campaigns / custom-audience edges returned vs the number changed;
 * peak RSS of the tap process (from wait4), wall seconds, records/s;
@@ -44,6 +45,7 @@ PEER_STREAMS = {"campaigns", "customaudiences"}
 class Run:
     wall: float
     requests: int
+    round_trips: int
     records: int
     rss_mb: float
     minimum: int
@@ -112,7 +114,7 @@ def run_tap(graph: FakeGraph, config: dict[str, Any], *, catalog: dict | None = 
         if value is not None:
             (workdir / f"{name}.json").write_text(json.dumps(value))
             command += [f"--{name}", str(workdir / f"{name}.json")]
-    first = len(graph.log)
+    first, first_trips = len(graph.log), graph.round_trips
     wall, rss, out = run_process(command)
     records, last_state = 0, None
     with out.open("rb") as lines:
@@ -124,7 +126,8 @@ def run_tap(graph: FakeGraph, config: dict[str, Any], *, catalog: dict | None = 
     out.unlink()
     log = graph.log[first:]
     minimum, items = minimum_requests(log)
-    return Run(wall, len(log), records, rss, minimum, last_state, items)
+    return Run(wall, len(log), graph.round_trips - first_trips, records, rss, minimum,
+               last_state, items)
 
 
 def selected_catalog(graph: FakeGraph, streams: set[str]) -> dict:
@@ -196,14 +199,15 @@ def scenario(scale: str, latency: float, args: argparse.Namespace) -> list[str]:
                        for _ in range(args.repeat if latency == 0 else 1)]
         serial = sorted(serial_runs, key=lambda r: r.wall)[len(serial_runs) // 2]
         rows.append(row(f"{label} full, max_workers=1", serial, serial_runs))
-        rows.append(f"|   ↳ speed-up from concurrency | {serial.wall / full.wall:.1f}x | | | | | |")
+        rows.append(f"|   ↳ speed-up from concurrency | {serial.wall / full.wall:.1f}x "
+                    "| | | | | | |")
         touched = set(graph.touch("campaigns", 50)) | set(graph.touch("custom_audiences", 10))
         incremental = run_tap(graph, config, state=full.state)
         rows.append(row(f"{label} incremental after 60 changes", incremental, [incremental]))
         returned = sum(n for path, n in incremental.edge_items.items()
                        if path.endswith(("/campaigns", "/customaudiences")))
         rows.append(f"|   ↳ campaigns + audiences edges returned {returned} records for "
-                    f"{len(touched)} changes ({returned / len(touched):.1f}x) | | | | | | |")
+                    f"{len(touched)} changes ({returned / len(touched):.1f}x) | | | | | | | |")
         if latency and args.peer_accounts:
             accounts = [str(200_000_000_000 + a) for a in range(args.peer_accounts)]
             catalog = selected_catalog(graph, {"campaigns", "custom_audiences"})
@@ -214,11 +218,12 @@ def scenario(scale: str, latency: float, args: argparse.Namespace) -> list[str]:
             rows.append(row(f"{label} ours, {len(accounts)} accounts, campaigns+audiences",
                             mine, ours))
             rows.append(f"| {label} MeltanoLabs tap-facebook, same accounts and streams | "
-                        f"{peer_wall:.2f} | {peer_requests} | | {peer_records} | "
-                        f"{peer_records / peer_wall:.0f} | |")
+                        f"{peer_wall:.2f} | {peer_requests} | {peer_requests} | | "
+                        f"{peer_records} | {peer_records / peer_wall:.0f} | |")
             rows.append(f"|   ↳ ours vs MeltanoLabs: {peer_wall / mine.wall:.1f}x faster, "
-                        f"{peer_requests / max(mine.requests, 1):.1f}x fewer requests "
-                        "| | | | | | |")
+                        f"{peer_requests / max(mine.requests, 1):.1f}x fewer requests, "
+                        f"{peer_requests / max(mine.round_trips, 1):.0f}x fewer round trips "
+                        "| | | | | | | |")
     finally:
         graph.stop()
     return rows
@@ -228,7 +233,8 @@ def row(label: str, run: Run, runs: list[Run]) -> str:
     spread = ""
     if len(runs) > 1:
         spread = f" ({min(r.wall for r in runs):.2f}-{max(r.wall for r in runs):.2f})"
-    return (f"| {label} | {run.wall:.2f}{spread} | {run.requests} | {run.minimum} "
+    return (f"| {label} | {run.wall:.2f}{spread} | {run.requests} | {run.round_trips} "
+            f"| {run.minimum} "
             f"({run.requests / max(run.minimum, 1):.2f}x) | {run.records} | {run.rate:.0f} | "
             f"{run.rss_mb:.0f} |")
 
@@ -243,9 +249,9 @@ def main() -> None:
     parser.add_argument("--peer-accounts", type=int, default=200,
                         help="accounts for the side-by-side run (0 skips it)")
     args = parser.parse_args()
-    print("| run | wall s (median, range) | requests | minimum (ratio) | records | "
-          "records/s | peak RSS MB |")
-    print("|---|---|---|---|---|---|---|")
+    print("| run | wall s (median, range) | requests | HTTP round trips | minimum (ratio) | "
+          "records | records/s | peak RSS MB |")
+    print("|---|---|---|---|---|---|---|---|")
     for item in args.scenarios.split(","):
         scale, latency = item.split(":")
         for line in scenario(scale, float(latency), args):

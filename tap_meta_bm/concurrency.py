@@ -45,7 +45,11 @@ class PartitionPrefetcher:
         self._next = 0
         self._consumed = 0
         self._window = 2 * max_workers
-        self._turn = threading.Condition()
+        # Two conditions on one lock, each woken only for what its waiters need: with one,
+        # every claim and every consumed partition woke all workers and the consumer.
+        lock = threading.Lock()
+        self._room = threading.Condition(lock)  # workers: the window has room, or it is over
+        self._claimed = threading.Condition(lock)  # the consumer: its partition was claimed
         self._cancelled = threading.Event()
         self._threads = [
             threading.Thread(target=self._work, name=f"partition-worker-{n}", daemon=True)
@@ -62,25 +66,27 @@ class PartitionPrefetcher:
         return self.key(partition) in self._index
 
     def _claim(self) -> int | None:
-        with self._turn:
-            self._turn.wait_for(lambda: self._cancelled.is_set()
+        with self._room:
+            self._room.wait_for(lambda: self._cancelled.is_set()
+                                or self._next >= len(self._partitions)
                                 or self._next < self._consumed + self._window)
             if self._next >= len(self._partitions) or self._cancelled.is_set():
+                self._room.notify_all()  # nothing left to claim: let every worker end
                 return None
             self._queues[self._next] = queue.Queue(maxsize=self._chunks)
             self._next += 1
-            self._turn.notify_all()
+            self._claimed.notify()
             return self._next - 1
 
     def _consumed_through(self, index: int) -> None:
-        with self._turn:
+        with self._room:
             self._consumed = max(self._consumed, index + 1)
             self._queues.pop(index, None)
-            self._turn.notify_all()
+            self._room.notify()  # one partition consumed: room for one more
 
     def _queue(self, index: int) -> queue.Queue:
-        with self._turn:
-            self._turn.wait_for(lambda: index in self._queues)
+        with self._claimed:
+            self._claimed.wait_for(lambda: index in self._queues)
             return self._queues[index]
 
     def _put(self, index: int, item: object) -> bool:
@@ -125,5 +131,5 @@ class PartitionPrefetcher:
     def cancel(self) -> None:
         """Stop handing out partitions and release workers waiting on full buffers."""
         self._cancelled.set()
-        with self._turn:
-            self._turn.notify_all()
+        with self._room:
+            self._room.notify_all()

@@ -18,6 +18,8 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from requests.structures import CaseInsensitiveDict
+
 from tap_meta_bm.errors import APP_WIDE_THROTTLE_CODES, GraphError
 
 APP = "app"  # the key for limits that bind every request of this app and token
@@ -93,6 +95,17 @@ class Governor:
             if until <= now:  # that was pacing, not a block: one pause per request
                 return waited
 
+    def clear(self, object_key: str) -> bool:
+        """True when a request to `object_key` could go out now, without a wait or a pause."""
+        with self._lock:
+            if self._halt is not None:
+                return False
+            now = self._clock()
+            until = max(
+                self._blocked_until.get(APP, 0.0), self._blocked_until.get(object_key, 0.0)
+            )
+            return until <= now and self._pace_seconds(object_key) <= 0
+
     def halt(self, reason: BaseException) -> None:
         """Refuse every further request (the token is dead): other threads stop at once."""
         with self._lock:
@@ -108,7 +121,8 @@ class Governor:
     # -- what Meta tells us ---------------------------------------------------------------
     def observe(self, headers: Mapping[str, str], object_key: str) -> None:
         """Record usage from one response's headers (any response, success or error)."""
-        lowered = {k.lower(): v for k, v in headers.items()}
+        lowered = headers if isinstance(headers, CaseInsensitiveDict) else {
+            k.lower(): v for k, v in headers.items()}
         blocks: dict[str, tuple[float, str]] = {}
         usage: dict[str, float] = {}
 

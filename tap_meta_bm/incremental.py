@@ -18,8 +18,8 @@ from datetime import UTC
 from typing import Any, ClassVar
 
 import requests
-from singer_sdk.helpers._state import increment_state
 from singer_sdk.helpers.types import Context
+from singer_sdk.streams._state import StreamStateManager
 
 from tap_meta_bm.client import GraphStream
 from tap_meta_bm.errors import GraphError
@@ -50,12 +50,32 @@ class IncrementalAdAccountStream(GraphStream):
         super().__init__(*args, **kwargs)
         self._server_filter_refused = False
         self._refusal_lock = threading.Lock()
-        self._partition_state: dict[str, Any] = {}
+        self._starts_written = False
+
+    @property
+    def state_manager(self) -> StreamStateManager:
+        if self._state_manager is None:
+            self._state_manager = IndexedStateManager(
+                tap_name=self.tap_name,
+                stream_name=self.name,
+                tap_state=self._tap_state,
+                state_partitioning_keys=self.state_partitioning_keys,
+                is_sorted=self.is_sorted,
+                check_sorted=self.check_sorted,
+            )
+        return self._state_manager
 
     def prepare_partitions(self, partitions: list[dict[str, Any]]) -> None:
-        # Workers read each partition's starting point; write them all before they start.
+        # Requests are prepared ahead (by workers, for batches) from each partition's starting
+        # point: write them all first.
         for partition in partitions:
             self._write_starting_replication_value(partition)
+        self._starts_written = True
+
+    def _write_starting_replication_value(self, context: Context | None) -> None:
+        # The SDK writes it again as it reaches each partition: once is enough (and logged).
+        if not self._starts_written:
+            super()._write_starting_replication_value(context)
 
     def _bookmark(self, context: Context | None) -> str | None:
         since = self.get_starting_timestamp(context)
@@ -101,9 +121,10 @@ class IncrementalAdAccountStream(GraphStream):
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         key = self.replication_key
         bookmark = self._bookmark(context)
-        state = self._partition_state = self.get_context_state(context)
+        state = self.get_context_state(context)
         seen = set(state.get(IDS_AT_BOOKMARK, [])) if bookmark else set()
         newest, ids_at_newest = bookmark, set(seen)
+        latest: str | None = None  # the newest value emitted by this run
         for record in super().get_records(context):
             updated = record.get(key)
             if bookmark and updated is not None and (
@@ -115,21 +136,53 @@ class IncrementalAdAccountStream(GraphStream):
                     newest, ids_at_newest = updated, {record["id"]}
                 elif updated == newest:
                     ids_at_newest.add(record["id"])
+                if latest is None or updated > latest:
+                    latest = updated
             yield record
-        # Reached only after every record above was emitted and counted into the bookmark:
-        # this account's bookmark can be promoted now rather than at the end of the stream,
-        # so a run that dies on a later account resumes after this one.
+        # Reached only after every record above was emitted: this account's bookmark moves
+        # now rather than at the end of the stream, so a run that dies on a later account
+        # resumes after this one.
+        if latest is not None:
+            state["replication_key"] = key
+            state["replication_key_value"] = latest
         state[IDS_AT_BOOKMARK] = sorted(ids_at_newest)
         state[READ_STARTED] = self._tap.run_started
         self._finalize_state(state)
 
     def _increment_stream_state(self, latest_record: dict[str, Any], *,
                                 context: Context | None = None) -> None:
-        # Graph omits null fields; a record without the replication key still counts as data
-        # but cannot move the bookmark (the SDK would fail on it).
-        if latest_record.get(self.replication_key) is None:
-            return
-        # The SDK finds the partition's state by scanning every partition, per record: with
-        # thousands of ad accounts that scan dominated. This partition's dict is at hand.
-        increment_state(self._partition_state, replication_key=self.replication_key,
-                        latest_record=latest_record, is_sorted=False, check_sorted=True)
+        """The bookmark is kept by `get_records`, once per account, not per record.
+
+        Records of one account come in no particular order, so the SDK would keep a
+        "not resumable" progress marker per account (and warn once per account) until the
+        account ends; `get_records` sets the bookmark exactly when the account ends instead.
+        A record without the replication key (Graph omits nulls) never moves it.
+        """
+
+
+class IndexedStateManager(StreamStateManager):
+    """Finds a partition's state by its key instead of scanning every partition.
+
+    The SDK looks a partition up in a list on every call (the bookmark, the filter, the
+    starting value ... several per request): with thousands of ad accounts, quadratic.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._index: dict[tuple, dict] = {}
+        self._indexed: list[dict] | None = None
+
+    def get_context_state(self, context: Context | None) -> dict:
+        partition = self.get_state_partition_context(context) if context else None
+        if not partition:
+            return super().get_context_state(context)
+        partitions = self.stream_state.get("partitions")
+        if partitions is not self._indexed:  # new or replaced state: index it afresh
+            self._index = {}
+            self._indexed = partitions
+        key = tuple(sorted(partition.items()))
+        state = self._index.get(key)
+        if state is None:
+            state = self._index[key] = super().get_context_state(context)
+            self._indexed = self.stream_state.get("partitions")
+        return state

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 class StreamTally:
     records: int = 0
     requests: int = 0
+    batches: int = 0
     retries: int = 0
     waits: int = 0
     wait_seconds: float = 0.0
@@ -48,13 +49,13 @@ class RunSummary:
             rows = sorted(self._tallies.items())
         out = [
             "Run summary:",
-            f"  {'stream':<26}{'records':>9}{'requests':>10}{'retries':>9}"
+            f"  {'stream':<26}{'records':>9}{'requests':>10}{'batches':>9}{'retries':>9}"
             f"{'waits':>7}{'wait s':>8}{'shrinks':>9}{'skipped':>9}",
         ]
         for name, t in rows:
             out.append(
-                f"  {name:<26}{t.records:>9}{t.requests:>10}{t.retries:>9}{t.waits:>7}"
-                f"{t.wait_seconds:>8.1f}{t.shrinks:>9}{len(t.skipped):>9}"
+                f"  {name:<26}{t.records:>9}{t.requests:>10}{t.batches:>9}{t.retries:>9}"
+                f"{t.waits:>7}{t.wait_seconds:>8.1f}{t.shrinks:>9}{len(t.skipped):>9}"
             )
         skipped = [(name, why) for name, t in rows for why in t.skipped]
         if skipped:

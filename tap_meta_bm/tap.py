@@ -6,12 +6,13 @@ import hashlib
 import hmac
 import re
 import sys
+import threading
 import time
+from datetime import datetime
 from functools import cached_property
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
-import pendulum
 from singer_sdk import Tap
 from singer_sdk import typing as th
 from singer_sdk.helpers.capabilities import PluginCapabilities, TapCapabilities
@@ -87,7 +88,8 @@ class TapMetaBM(Tap):
                  "First `limit` tried per page (1-500); halved automatically when Graph asks "
                  "for less data."),
         _setting("max_workers", th.IntegerType,
-                 "Ad accounts / pages fetched concurrently (1 = one after another)."),
+                 "Ad accounts / pages fetched concurrently; above 1, their first pages also "
+                 "travel up to 50 per Batch API call (1 = one request at a time)."),
         _setting("request_timeout", th.IntegerType, "Seconds before one request times out."),
         _setting("usage_threshold_pct", th.NumberType,
                  "Start pacing requests when a usage header passes this percentage (1-100)."),
@@ -101,6 +103,8 @@ class TapMetaBM(Tap):
         self._state_writer = EncodedStateWriter(self.message_writer)
         self.directory = Directory(self)
         self.governor = Governor(float(self.config["usage_threshold_pct"]), self.logger)
+        #: One HTTP session per thread, shared by every stream: connections are reused.
+        self.http_sessions = threading.local()
 
     # -- config -----------------------------------------------------------------------
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
@@ -169,9 +173,9 @@ def check_config(config: dict[str, Any]) -> None:
             if isinstance(value, bool) or not pattern.match(str(value)):
                 raise ConfigError(f"{name}: {value!r} is not {what}.")
     if config.get("start_date") is not None:
-        try:
-            pendulum.parse(str(config["start_date"]))
-        except (ValueError, pendulum.parsing.exceptions.ParserError):
+        try:  # the parser the SDK applies to start_date when it reads the first bookmark
+            datetime.fromisoformat(str(config["start_date"]))
+        except ValueError:
             raise ConfigError(f"start_date: {config['start_date']!r} is not a date-time; "
                               "use e.g. 2024-01-01T00:00:00Z.") from None
     version = str(config.get("api_version"))

@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import requests
+
 from tap_meta_bm.tap import TapMetaBM
 
 BASE = "https://graph.facebook.com/v26.0"
@@ -61,6 +63,15 @@ def last_state(messages: list[dict]) -> dict:
     return [m for m in messages if m["type"] == "STATE"][-1]["value"]
 
 
+def comparable_state(state: dict) -> dict:
+    """A state without `read_started` (the second a run began), to compare two runs' states."""
+    copy = json.loads(json.dumps(state))
+    for stream in copy.get("bookmarks", {}).values():
+        for partition in stream.get("partitions", []):
+            partition.pop("read_started", None)
+    return copy
+
+
 def query(request: Any) -> dict[str, str]:
     """A mocked request's query string as a flat dict (values kept exactly as sent)."""
     return {k: v[0] for k, v in parse_qs(urlsplit(request.url).query).items()}
@@ -74,6 +85,27 @@ def mock_empty_graph(mocker: Any) -> None:
     """Every edge answers an empty page; tests register the edges they care about after this
     (requests-mock tries the most recent registration first)."""
     mocker.get(re.compile(r"^https://graph\.facebook\.com/"), json={"data": []})
+
+
+def batch_calls(request: Any) -> list[dict[str, str]]:
+    """The sub-requests of a mocked Batch API call."""
+    return json.loads(parse_qs(request.text)["batch"][0])
+
+
+def mock_batch(mocker: Any) -> None:
+    """`POST /v26.0/` answers each sub-request with what the GET mocks answer it (sent under
+    the batch's own Authorization header), in Graph's batch answer format."""
+
+    def respond(request: Any, context: Any) -> list[dict[str, Any]]:
+        answers = []
+        for call in batch_calls(request):
+            sub = requests.get(f"{BASE}/{call['relative_url']}",
+                               headers={"Authorization": request.headers["Authorization"]})
+            answers.append({"code": sub.status_code, "body": sub.text, "headers": [
+                {"name": k, "value": v} for k, v in sub.headers.items()]})
+        return answers
+
+    mocker.post(f"{BASE}/", json=respond)
 
 
 def page(data: list[dict], after: str | None = None) -> dict:

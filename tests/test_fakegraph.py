@@ -117,3 +117,35 @@ def test_throttle_window_blocks_the_object_and_says_for_how_long():
         assert [e.get("while_blocked", False) for e in server.log] == [False, False, True]
     finally:
         server.stop()
+
+
+def batch(graph, calls, headers=AUTH, **form):
+    return requests.post(f"{graph.url}/v26.0/", headers=headers, timeout=10,
+                         data={"batch": json.dumps(calls), **form})
+
+
+def test_batch_answers_each_call_in_order_and_logs_each_as_a_call(graph):
+    alone = get(graph, "/act_200000000000/campaigns", fields="id", limit=2)
+    first = len(graph.log)
+    answer = batch(graph, [
+        {"method": "GET", "relative_url": "act_200000000000/campaigns?fields=id&limit=2"},
+        {"method": "GET", "relative_url": "act_200000000000/campaigns?fields=bogus"},
+    ])
+    assert answer.status_code == 200
+    ok, bad = answer.json()
+    assert (ok["code"], json.loads(ok["body"])) == (200, alone.json())
+    assert {h["name"] for h in ok["headers"]} >= {"X-App-Usage", "X-Business-Use-Case-Usage"}
+    assert (bad["code"], json.loads(bad["body"])["error"]["code"]) == (400, 100)
+    assert [(e["path"], e["status"], e.get("batch")) for e in graph.log[first:]] == [
+        ("/v26.0/act_200000000000/campaigns", 200, True),
+        ("/v26.0/act_200000000000/campaigns", 400, True)]
+
+
+def test_batch_needs_the_token_and_at_most_fifty_calls(graph):
+    call = {"method": "GET", "relative_url": "act_200000000000/campaigns?fields=id"}
+    [denied] = batch(graph, [call], headers={}).json()
+    assert (denied["code"], json.loads(denied["body"])["error"]["code"]) == (400, 190)
+    too_many = batch(graph, [call] * 51)
+    assert too_many.status_code == 400
+    assert too_many.json()["error"]["message"] == ("Too many requests in batch message. "
+                                                   "Maximum batch size is 50")

@@ -106,3 +106,15 @@ def test_garbage_headers_are_ignored(governor):
     governor.observe({"X-App-Usage": "not json", "X-Business-Use-Case-Usage": "[1,2]",
                       "X-Ad-Account-Usage": json.dumps({"acc_id_util_pct": "lots"})}, "1")
     assert governor.wait_turn("1") == 0
+
+
+def test_clear_means_no_block_no_pause_and_no_halt(governor, clock):
+    assert governor.clear("123")
+    governor.observe(buc("123", 2), "123")
+    assert not governor.clear("123") and governor.clear("456")
+    clock.now += 121
+    assert governor.clear("123")
+    governor.observe({"X-App-Usage": json.dumps({"call_count": 90})}, "456")
+    assert not governor.clear("456")  # usage above the threshold: requests are paced
+    governor.halt(RuntimeError("token"))
+    assert not governor.clear("789")

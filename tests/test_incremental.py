@@ -7,6 +7,7 @@ import json
 import pytest
 import requests_mock
 
+from tap_meta_bm.incremental import IndexedStateManager
 from tests.helpers import (
     BASE,
     BUSINESS,
@@ -181,3 +182,15 @@ def test_overlap_only_while_the_bookmark_is_recent(graph, read_started, value):
     assert json.loads(sent["filtering"])[0]["value"] == value
     first = last_state(messages)["bookmarks"]["campaigns"]["partitions"][0]
     assert first["read_started"] == NOW
+
+
+def test_partition_states_are_found_by_key_and_created_once():
+    first = {"context": {"account_id": "1"}, "replication_key_value": "a"}
+    state = {"bookmarks": {"campaigns": {"partitions": [first]}}}
+    manager = IndexedStateManager(stream_name="campaigns", tap_state=state,
+                                  state_partitioning_keys=["account_id"])
+    assert manager.get_context_state({"account_id": "1", "business_id": "9"}) is first
+    created = manager.get_context_state({"account_id": "2"})
+    assert manager.get_context_state({"account_id": "2"}) is created
+    assert state["bookmarks"]["campaigns"]["partitions"] == [first, {"context": {
+        "account_id": "2"}}]

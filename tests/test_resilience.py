@@ -11,7 +11,18 @@ import requests_mock
 from tap_meta_bm import tap as tap_module
 from tap_meta_bm.client import MAX_TRANSIENT_ATTEMPTS
 from tap_meta_bm.errors import GraphFatalError, classify_graph_error
-from tests.helpers import BASE, BUSINESS, TOKEN, mock_empty_graph, page, path, query, records, run
+from tests.helpers import (
+    BASE,
+    BUSINESS,
+    TOKEN,
+    mock_batch,
+    mock_empty_graph,
+    page,
+    path,
+    query,
+    records,
+    run,
+)
 
 REDUCE = {"error": {"message": "Please reduce the amount of data you're asking for, then retry "
                                "your request", "code": 1, "error_subcode": 99,
@@ -47,6 +58,7 @@ def fake_time(monkeypatch):
 def graph():
     with requests_mock.Mocker() as mocker:
         mock_empty_graph(mocker)
+        mock_batch(mocker)
         mocker.get(f"{BASE}/{BUSINESS}/owned_ad_accounts",
                    json=page([{"id": "act_1"}, {"id": "act_2"}]))
         yield mocker

@@ -113,6 +113,7 @@ class FakeGraph:
         self._blocked_until: dict[str, float] = {}
         self._rng = random.Random(seed)
         self._pages: dict[tuple, Encoded] = {}
+        self.round_trips = 0  # HTTP requests received; a batch is one, its calls are many
         self._server: ThreadingHTTPServer | None = None
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -130,6 +131,9 @@ class FakeGraph:
 
             def do_GET(self) -> None:
                 graph.handle(self)
+
+            def do_POST(self) -> None:
+                graph.handle_batch(self)
 
             def log_message(self, *args: Any) -> None:
                 return
@@ -158,10 +162,17 @@ class FakeGraph:
             return
         if self.latency:
             time.sleep(self.latency)
-        status, body, headers, entry = 200, None, {}, {"path": parts.path, "params": params,
-                                                      "t": time.monotonic()}
+        with self._lock:
+            self.round_trips += 1
+        self._send(request, *self._call(request, parts.path, params))
+
+    def _call(self, request: BaseHTTPRequestHandler, path: str, params: dict[str, str],
+              **tags: Any) -> tuple[int, Any, dict[str, str]]:
+        """One Graph call, alone or inside a batch: answered and logged."""
+        status, body, headers = 200, None, {}
+        entry = {"path": path, "params": params, "t": time.monotonic(), **tags}
         try:
-            body, headers = self.answer(request, parts.path, params, entry)
+            body, headers = self.answer(request, path, params, entry)
         except GraphErrorResponse as error:
             status, body, headers = error.status, error.body(), error.headers
             entry["code"] = error.code
@@ -169,7 +180,55 @@ class FakeGraph:
         with self._lock:
             entry["n"] = len(self.log) + 1
             self.log.append(entry)
-        self._send(request, status, body, headers)
+        return status, body, headers
+
+    def handle_batch(self, request: BaseHTTPRequestHandler) -> None:
+        """`POST /{version}/` with `batch=[{"method","relative_url"}]`: each sub-request is a
+        call of its own (logged, metered, faulted), answered as `{"code","headers","body"}`."""
+        length = int(request.headers.get("Content-Length") or 0)
+        form = {k: v[-1] for k, v in parse_qs(request.rfile.read(length).decode(),
+                                              keep_blank_values=True).items()}
+        if self.latency:
+            time.sleep(self.latency)
+        with self._lock:
+            self.round_trips += 1
+        try:
+            calls = self._batch_calls(urlsplit(request.path).path, form)
+        except GraphErrorResponse as error:
+            self._send(request, error.status, error.body(), error.headers)
+            return
+        answers = []
+        for call in calls:
+            parts = urlsplit(f"/{VERSION}/{call['relative_url']}")
+            params = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
+            if "appsecret_proof" in form:
+                params["appsecret_proof"] = form["appsecret_proof"]
+            status, body, headers = self._call(request, parts.path, params, batch=True)
+            answers.append({
+                "code": status,
+                "headers": [{"name": k, "value": v}
+                            for k, v in {"facebook-api-version": VERSION, **headers}.items()],
+                "body": body.decode() if isinstance(body, bytes) else json.dumps(body),
+            })
+        self._send(request, 200, answers)
+
+    @staticmethod
+    def _batch_calls(path: str, form: dict[str, str]) -> list[dict[str, str]]:
+        if path.rstrip("/") != f"/{VERSION}":
+            raise GraphErrorResponse(400, 100, f"Unsupported post request to {path}")
+        try:
+            calls = json.loads(form.get("batch", ""))
+        except ValueError:
+            raise GraphErrorResponse(400, 100, "The parameter batch is required") from None
+        if not isinstance(calls, list) or not all(
+                isinstance(c, dict) and c.get("method") == "GET"
+                and isinstance(c.get("relative_url"), str) for c in calls):
+            raise GraphErrorResponse(400, 100, "Each batch entry needs method GET and a "
+                                               "relative_url")
+        if len(calls) > 50:
+            raise GraphErrorResponse(400, 100, "Too many requests in batch message. Maximum "
+                                               "batch size is 50")
+        return calls
 
     @staticmethod
     def _send(request: BaseHTTPRequestHandler, status: int, body: Any,
