@@ -140,9 +140,10 @@ class FirstPageBatcher:
             for position, slot in group:
                 slot.prepared = self._prepare(self._contexts[position])
             answers = self._send([slot.prepared for _, slot in group if slot.prepared]) or []
-            for (_, slot), item in zip(group, answers, strict=False):
+            for n, ((_, slot), item) in enumerate(zip(group, answers, strict=False)):
                 if slot.prepared is not None:
                     slot.response = sub_response(slot.prepared, item)
+                answers[n] = None  # each body held once, as text or as bytes, never both
         finally:
             for _, slot in group:
                 slot.answered.set()

@@ -4,20 +4,45 @@ The SDK syncs a stream's partitions one after another and keeps one bookmark per
 `PartitionPrefetcher` keeps exactly that contract — records of one partition arrive in their
 original order, partitions are consumed in their listed order, so STATE is only ever written
 for records already emitted — while up to `max_workers` partitions are being fetched ahead.
-Memory stays flat however large the business is: each partition buffers at most
-`buffer_records` records (a worker whose buffer is full waits), and no partition more than
+Memory stays flat however large the business is: the partitions ahead of the one being
+consumed buffer at most `buffer_records` records between them (a worker over that budget
+waits, unless its partition is the one being consumed), and no partition more than
 `2 * max_workers` ahead of the one being consumed is started.
 """
 
 from __future__ import annotations
 
+import ctypes
+import os
 import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+#: glibc mallopt parameters, and the values set (see `tune_malloc`).
+M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES = -3, 128 * 1024
+M_ARENA_MAX, MALLOC_ARENAS = -8, 2
+
 _DONE = object()
 _CHUNK = 200  # records handed over per queue operation: keeps locking off the per-record path
+
+
+def tune_malloc() -> None:
+    """What MALLOC_ARENA_MAX=2 and MALLOC_MMAP_THRESHOLD_=131072 would do (where not set).
+
+    glibc gives every thread an arena of its own, and after a large block is freed it raises
+    the size above which blocks get their own mapping, so later page bodies (megabytes in a
+    batch) land in the arenas and stay there: most of the peak RSS of a sync, and growing with
+    its length. Two shared arenas and a fixed threshold return large blocks to the system when
+    freed. Nothing happens where the C library has no `mallopt` (it is glibc's).
+    """
+    mallopt = getattr(ctypes.CDLL(None), "mallopt", None)
+    if mallopt is None:
+        return
+    if "MALLOC_ARENA_MAX" not in os.environ:
+        mallopt(M_ARENA_MAX, MALLOC_ARENAS)
+    if "MALLOC_MMAP_THRESHOLD_" not in os.environ:
+        mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)
 
 
 class _Failure:
@@ -38,7 +63,8 @@ class PartitionPrefetcher:
         self._fetch = fetch
         self._partitions = partitions
         self._index = {self.key(p): i for i, p in enumerate(partitions)}
-        self._chunks = max(1, buffer_records // _CHUNK)
+        self._budget = max(1, buffer_records // _CHUNK)  # chunks buffered, all partitions
+        self._buffered = 0
         # Created when a partition is claimed, dropped once consumed: thousands of partitions
         # must not mean thousands of live buffers.
         self._queues: dict[int, queue.Queue] = {}
@@ -50,6 +76,7 @@ class PartitionPrefetcher:
         lock = threading.Lock()
         self._room = threading.Condition(lock)  # workers: the window has room, or it is over
         self._claimed = threading.Condition(lock)  # the consumer: its partition was claimed
+        self._drained = threading.Condition(lock)  # workers: budget freed, or head reached
         self._cancelled = threading.Event()
         self._threads = [
             threading.Thread(target=self._work, name=f"partition-worker-{n}", daemon=True)
@@ -73,7 +100,7 @@ class PartitionPrefetcher:
             if self._next >= len(self._partitions) or self._cancelled.is_set():
                 self._room.notify_all()  # nothing left to claim: let every worker end
                 return None
-            self._queues[self._next] = queue.Queue(maxsize=self._chunks)
+            self._queues[self._next] = queue.Queue()  # bounded by the budget, see _put
             self._next += 1
             self._claimed.notify()
             return self._next - 1
@@ -83,6 +110,7 @@ class PartitionPrefetcher:
             self._consumed = max(self._consumed, index + 1)
             self._queues.pop(index, None)
             self._room.notify()  # one partition consumed: room for one more
+            self._drained.notify_all()  # the next partition is the head now
 
     def _queue(self, index: int) -> queue.Queue:
         with self._claimed:
@@ -90,13 +118,22 @@ class PartitionPrefetcher:
             return self._queues[index]
 
     def _put(self, index: int, item: object) -> bool:
-        while not self._cancelled.is_set():
-            try:
-                self._queues[index].put(item, timeout=0.2)  # claimed: present until consumed
-                return True
-            except queue.Full:
-                continue
-        return False
+        with self._drained:
+            if isinstance(item, list):
+                # The partition being consumed never waits: it is what frees the budget.
+                self._drained.wait_for(lambda: self._cancelled.is_set()
+                                       or index == self._consumed
+                                       or self._buffered < self._budget)
+                self._buffered += 1
+            if self._cancelled.is_set():
+                return False
+            self._queues[index].put(item)  # claimed: present until consumed
+        return True
+
+    def _taken(self) -> None:
+        with self._drained:
+            self._buffered -= 1
+            self._drained.notify_all()
 
     def _work(self) -> None:
         while (index := self._claim()) is not None:
@@ -126,6 +163,7 @@ class PartitionPrefetcher:
             if isinstance(item, _Failure):
                 self._consumed_through(index)
                 raise item.error
+            self._taken()
             yield from item  # type: ignore[misc]
 
     def cancel(self) -> None:
@@ -133,3 +171,4 @@ class PartitionPrefetcher:
         self._cancelled.set()
         with self._room:
             self._room.notify_all()
+            self._drained.notify_all()

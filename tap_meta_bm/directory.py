@@ -33,6 +33,7 @@ class Directory:
     def __init__(self, tap: TapMetaBM) -> None:
         self._tap = tap
         self._cache: dict[tuple[str, str | None], list[Record]] = {}
+        self._partitions: dict[str, list[Partition]] = {}
 
     def records(self, stream_name: str, business_id: str | None) -> list[Record]:
         """The records `stream_name` yields for one business (fetched on first use)."""
@@ -57,6 +58,12 @@ class Directory:
         return [str(r["id"]) for r in self.records("businesses", None)]
 
     def partitions(self, kind: str) -> list[Partition]:
+        """The partitions of one kind, built once and shared by every stream of that kind."""
+        if kind not in self._partitions:
+            self._partitions[kind] = self._build_partitions(kind)
+        return self._partitions[kind]
+
+    def _build_partitions(self, kind: str) -> list[Partition]:
         builders: dict[str, Callable[[], list[Partition]]] = {
             "business": lambda: [{"business_id": b} for b in self.business_ids()],
             "ad_account": lambda: self._ad_accounts(unique=True),

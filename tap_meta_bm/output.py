@@ -9,13 +9,14 @@ the records it covers, and a process that dies loses only records no emitted STA
 
 STATE is the largest object the tap holds (one bookmark per ad account and stream: 10,000 at
 the benchmark's large scale). The SDK's state writer deep-copies it to remember what it last
-sent, and deep-copies it again to encode it. Here it is encoded once, and the encoded line is
-what is remembered and compared.
+sent, and deep-copies it again to encode it. Here it is encoded once, and a digest of the
+encoded line is what is remembered and compared.
 """
 
 from __future__ import annotations
 
 import atexit
+import hashlib
 import sys
 from typing import Any
 
@@ -43,9 +44,17 @@ def write_line(line: bytes | bytearray) -> None:
 @atexit.register
 def _write_out() -> None:
     if _records:
-        sys.stdout.buffer.write(_records)
+        _write_all(_records)
         _records.clear()
     sys.stdout.flush()
+
+
+def _write_all(data: bytes | bytearray) -> None:
+    # Under PYTHONUNBUFFERED stdout is the raw file, whose write may take only part of a
+    # block (a pipe interrupted by a signal): write the rest.
+    view = memoryview(data)
+    while view:
+        view = view[sys.stdout.buffer.write(view) or 0:]
 
 
 class BufferedRecordWriter(MsgSpecWriter):
@@ -57,14 +66,18 @@ class BufferedRecordWriter(MsgSpecWriter):
 
 
 class EncodedStateWriter(StateWriter):
-    """Writes a STATE message only when the state changed, comparing encoded lines."""
+    """Writes a STATE message only when the state changed, comparing digests of encoded lines
+    (the line itself is megabytes with thousands of ad accounts: no copy of it is kept)."""
 
     def __init__(self, message_writer: Any) -> None:
         super().__init__(message_writer)
-        self._last_line: bytes | None = None
+        self._last_digest: bytes | None = None
 
     def write_state(self, state: dict[str, Any]) -> None:
-        line = bytes(serialize_jsonl({"type": "STATE", "value": state}))
-        if line != self._last_line:
-            write_line(line)
-            self._last_line = line
+        line = serialize_jsonl({"type": "STATE", "value": state})
+        digest = hashlib.blake2b(line, digest_size=16).digest()
+        if digest != self._last_digest:
+            _write_out()
+            _write_all(line)
+            sys.stdout.flush()
+            self._last_digest = digest

@@ -17,6 +17,7 @@ from singer_sdk import Tap
 from singer_sdk import typing as th
 from singer_sdk.helpers.capabilities import PluginCapabilities, TapCapabilities
 
+from tap_meta_bm.concurrency import tune_malloc
 from tap_meta_bm.directory import Directory, bare_account_id
 from tap_meta_bm.errors import ConfigError, TapMetaBMError
 from tap_meta_bm.governor import Governor
@@ -105,6 +106,7 @@ class TapMetaBM(Tap):
         self.governor = Governor(float(self.config["usage_threshold_pct"]), self.logger)
         #: One HTTP session per thread, shared by every stream: connections are reused.
         self.http_sessions = threading.local()
+        tune_malloc()
 
     # -- config -----------------------------------------------------------------------
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from tap_meta_bm.concurrency import PartitionPrefetcher
@@ -49,3 +51,25 @@ def test_a_failure_is_raised_when_its_partition_is_reached():
     with pytest.raises(RuntimeError, match="partition 5 failed"):
         list(prefetcher.records(PARTITIONS[5]))
     prefetcher.cancel()
+
+
+def test_partitions_ahead_share_one_record_budget():
+    produced = [0]
+
+    def fetch(partition):
+        for i in range(1000):
+            produced[0] += 1
+            yield {"n": partition["n"], "i": i}
+
+    partitions = PARTITIONS[:10]
+    prefetcher = PartitionPrefetcher(fetch, partitions, max_workers=4, buffer_records=400)
+    settled, last = 0, -1
+    while settled < 20:  # wait until the workers stop producing (they are over budget)
+        settled = settled + 1 if produced[0] == last else 0
+        last = produced[0]
+        time.sleep(0.01)
+    # The head partition runs free; the others hold 2 chunks in all, plus one chunk being
+    # filled per worker. Without a shared budget, 4 partitions would hold 1000 records each.
+    assert produced[0] <= 1000 + 2 * 200 + 4 * 200
+    for partition in partitions:
+        assert [r["i"] for r in prefetcher.records(partition)] == list(range(1000))
