@@ -180,7 +180,7 @@ class IndexedStateManager(StreamStateManager):
         if partitions is not self._indexed:  # new or replaced state: index it afresh
             self._index = {}
             self._indexed = partitions
-        key = tuple(sorted(partition.items()))
+        key = tuple(partition.values())  # always in state_partitioning_keys' order
         state = self._index.get(key)
         if state is None:
             state = self._index[key] = super().get_context_state(context)
