@@ -33,9 +33,10 @@ DEFAULTS: dict[str, Any] = {
     # Graph's largest commonly accepted `limit`; halved automatically on "reduce the amount of
     # data", so a heavy edge costs a few retries, never a failed run.
     "page_size": 500,
-    # Chosen by benchmarks/run.py (medium scale, 50 ms latency): 1 -> 96 s, 8 -> 14 s,
-    # 16 -> 8.7 s, 32 -> 6.4 s. 16 takes most of the gain while keeping the number of calls
-    # in flight modest for Meta's per-app limits; the governor paces all of them.
+    # Chosen by benchmarks/run.py (medium scale, 50 ms latency): 1 -> 94 s (one request at a
+    # time); 2 to 16 -> about 5 s, since first pages ride 50 to a batch. Later pages of large
+    # accounts still travel alone, one per worker: 16 overlaps those while keeping calls in
+    # flight modest for Meta's per-app limits; the governor paces all of them.
     "max_workers": 16,
     "request_timeout": 300,
     "usage_threshold_pct": 75,
