@@ -25,6 +25,7 @@ from typing import Any
 import requests
 from requests.structures import CaseInsensitiveDict
 
+from tap_meta_bm.concurrency import context_key
 from tap_meta_bm.errors import parse_body
 
 #: Graph's own limit of sub-requests per batch.
@@ -40,10 +41,6 @@ class _Slot:
     prepared: requests.PreparedRequest | None = None
     response: requests.Response | None = None
     answered: threading.Event = field(default_factory=threading.Event)
-
-
-def context_key(context: Context) -> tuple:
-    return tuple(sorted(context.items()))
 
 
 def sub_response(prepared: requests.PreparedRequest, item: Any) -> requests.Response | None:
@@ -121,12 +118,14 @@ class FirstPageBatcher:
             return self._answers.pop(prepared, None)
 
     def _claim_from(self, index: int) -> list[tuple[int, _Slot]]:
-        """Claim `index` and the unclaimed contexts after it, one batch's worth."""
+        """Claim `index` and the unclaimed contexts after it, one batch's worth; those that
+        may not be batched now (a blocked object) are claimed too, and go alone."""
         group: list[tuple[int, _Slot]] = []
-        position = index
-        while position < len(self._contexts) and len(group) < self._size:
+        position, examined = index, 0
+        while position < len(self._contexts) and examined < self._size:
             if not self._claimed[position]:
                 self._claimed[position] = 1
+                examined += 1
                 if self._may_batch(self._contexts[position]):
                     slot = self._slots[position] = _Slot()
                     group.append((position, slot))

@@ -27,6 +27,11 @@ _DONE = object()
 _CHUNK = 200  # records handed over per queue operation: keeps locking off the per-record path
 
 
+def context_key(context: dict[str, Any]) -> tuple:
+    """A partition or request context as a dictionary key."""
+    return tuple(sorted(context.items()))
+
+
 def tune_malloc() -> None:
     """What MALLOC_ARENA_MAX=2 and MALLOC_MMAP_THRESHOLD_=131072 would do (where not set).
 
@@ -62,7 +67,7 @@ class PartitionPrefetcher:
     ) -> None:
         self._fetch = fetch
         self._partitions = partitions
-        self._index = {self.key(p): i for i, p in enumerate(partitions)}
+        self._index = {context_key(p): i for i, p in enumerate(partitions)}
         self._budget = max(1, buffer_records // _CHUNK)  # chunks buffered, all partitions
         self._buffered = 0
         # Created when a partition is claimed, dropped once consumed: thousands of partitions
@@ -85,12 +90,8 @@ class PartitionPrefetcher:
         for thread in self._threads:
             thread.start()
 
-    @staticmethod
-    def key(partition: dict[str, Any]) -> tuple:
-        return tuple(sorted(partition.items()))
-
     def __contains__(self, partition: dict[str, Any]) -> bool:
-        return self.key(partition) in self._index
+        return context_key(partition) in self._index
 
     def _claim(self) -> int | None:
         with self._room:
@@ -153,7 +154,7 @@ class PartitionPrefetcher:
 
     def records(self, partition: dict[str, Any]) -> Iterator[dict[str, Any]]:
         """The records of one partition, in the order the API returned them."""
-        index = self._index[self.key(partition)]
+        index = self._index[context_key(partition)]
         source = self._queue(index)
         while True:
             item = source.get()

@@ -200,6 +200,16 @@ def test_batcher_leaves_out_what_may_not_be_batched_and_what_got_no_answer():
     assert recorder.sent == [["4", "5", "6", "7", "8", "9"]]
 
 
+def test_a_run_of_objects_that_may_not_be_batched_costs_one_batch_window_only():
+    recorder = Recorder()
+    paced = {"on": True}
+    pages, contexts = batcher(recorder, count=120, may_batch=lambda c: not paced["on"])
+    assert pages.first_page(contexts[0]) is None  # 0..49 examined while paced: all go alone
+    paced["on"] = False
+    assert pages.first_page(contexts[50]) is not None
+    assert recorder.sent == [[str(n) for n in range(50, 100)]]
+
+
 def test_batch_of_one_is_not_sent():
     recorder = Recorder()
     pages, contexts = batcher(recorder, count=3, size=1)
