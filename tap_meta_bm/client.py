@@ -315,6 +315,8 @@ class GraphStream(RESTStream[dict[str, str] | None]):
                 self._tap.summary.add(self.name, batches=1)
                 return answers
             error = classify_graph_error(response.status_code, graph_payload(response))
+            if error is not None and error.action is Action.THROTTLE:
+                self._tap.governor.throttled(error, APP)  # the pages alone must wait too
             failure = error.describe("a batch call") if error else "not a list of answers"
         self.logger.warning("Batch of %d first pages of %s failed (%s); sending them one by "
                             "one", len(first_pages), self.name, failure)

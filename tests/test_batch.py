@@ -146,6 +146,16 @@ def test_failed_batch_call_falls_back_to_one_request_per_page(graph, caplog):
     assert warning.endswith("); sending them one by one")
 
 
+def test_throttled_batch_call_blocks_the_app_before_pages_go_alone(graph, fake_time):
+    graph.post(f"{BASE}/", status_code=400, json={"error": {
+        "message": "(#4) Application request limit reached", "code": 4, "fbtrace_id": "A"}})
+    messages = run(["campaigns"], max_workers=4)
+    assert len(records(messages, "campaigns")) == sum(range(1, 13))
+    # No page went alone before the governor's fallback block (60 s) had passed.
+    assert fake_time.sleeps[0] == 60.0
+    assert len([u for u in campaign_gets(graph) if "after=" not in u]) == 12
+
+
 def test_denied_account_inside_a_batch_is_skipped_and_reported(graph, caplog):
     graph.get(f"{BASE}/act_2/campaigns", status_code=403, json=DENIED)
     with caplog.at_level(logging.WARNING):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 import requests_mock
@@ -29,29 +28,6 @@ REDUCE = {"error": {"message": "Please reduce the amount of data you're asking f
                     "fbtrace_id": "R1"}}
 TRANSIENT = {"error": {"message": "An unexpected error has occurred. Please retry your request "
                                   "later.", "code": 2, "is_transient": True, "fbtrace_id": "T"}}
-
-
-class FakeTime:
-    """Monotonic clock and sleep that advance together; no test ever really sleeps."""
-
-    def __init__(self):
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-
-    def monotonic(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.sleeps.append(round(seconds, 3))
-        self.now += seconds
-
-
-@pytest.fixture
-def fake_time(monkeypatch):
-    fake = FakeTime()
-    monkeypatch.setattr(time, "monotonic", fake.monotonic)
-    monkeypatch.setattr(time, "sleep", fake.sleep)
-    return fake
 
 
 @pytest.fixture
