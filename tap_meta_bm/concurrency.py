@@ -63,7 +63,7 @@ class PartitionPrefetcher:
         fetch: Callable[[dict[str, Any]], Iterable[dict[str, Any]]],
         partitions: list[dict[str, Any]],
         max_workers: int,
-        buffer_records: int = 5000,
+        buffer_records: int = 2000,
     ) -> None:
         self._fetch = fetch
         self._partitions = partitions
