@@ -478,9 +478,7 @@ class GraphStream(RESTStream[dict[str, str] | None]):
             record[name] = columns.get(name)
         for name in self._timestamp_properties:
             value = record.get(name)
-            if value.__class__ is str and len(value) == 24 and value.endswith("+0000"):
-                record[name] = value[:19] + "+00:00"  # Graph's usual form, inline: hot path
-            elif value is not None:
+            if value is not None:
                 record[name] = to_rfc3339(value)
         return record
 

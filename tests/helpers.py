@@ -92,13 +92,17 @@ def batch_calls(request: Any) -> list[dict[str, str]]:
     return json.loads(parse_qs(request.text)["batch"][0])
 
 
-def mock_batch(mocker: Any) -> None:
+def mock_batch(mocker: Any, unanswered: str | None = None) -> None:
     """`POST /v26.0/` answers each sub-request with what the GET mocks answer it (sent under
-    the batch's own Authorization header), in Graph's batch answer format."""
+    the batch's own Authorization header), in Graph's batch answer format; sub-requests whose
+    relative URL starts with `unanswered` get `null`, as when they time out inside the batch."""
 
-    def respond(request: Any, context: Any) -> list[dict[str, Any]]:
-        answers = []
+    def respond(request: Any, context: Any) -> list[dict[str, Any] | None]:
+        answers: list[dict[str, Any] | None] = []
         for call in batch_calls(request):
+            if unanswered and call["relative_url"].startswith(unanswered):
+                answers.append(None)
+                continue
             sub = requests.get(f"{BASE}/{call['relative_url']}",
                                headers={"Authorization": request.headers["Authorization"]})
             answers.append({"code": sub.status_code, "body": sub.text, "headers": [
