@@ -12,16 +12,10 @@ waits, unless its partition is the one being consumed), and no partition more th
 
 from __future__ import annotations
 
-import ctypes
-import os
 import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
-
-#: glibc mallopt parameters, and the values set (see `tune_malloc`).
-M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES = -3, 128 * 1024
-M_ARENA_MAX, MALLOC_ARENAS = -8, 2
 
 _DONE = object()
 _CHUNK = 200  # records handed over per queue operation: keeps locking off the per-record path
@@ -30,24 +24,6 @@ _CHUNK = 200  # records handed over per queue operation: keeps locking off the p
 def context_key(context: dict[str, Any]) -> tuple:
     """A partition or request context as a dictionary key."""
     return tuple(sorted(context.items()))
-
-
-def tune_malloc() -> None:
-    """What MALLOC_ARENA_MAX=2 and MALLOC_MMAP_THRESHOLD_=131072 would do (where not set).
-
-    glibc gives every thread an arena of its own, and after a large block is freed it raises
-    the size above which blocks get their own mapping, so later page bodies (megabytes in a
-    batch) land in the arenas and stay there: most of the peak RSS of a sync, and growing with
-    its length. Two shared arenas and a fixed threshold return large blocks to the system when
-    freed. Nothing happens where the C library has no `mallopt` (it is glibc's).
-    """
-    mallopt = getattr(ctypes.CDLL(None), "mallopt", None)
-    if mallopt is None:
-        return
-    if "MALLOC_ARENA_MAX" not in os.environ:
-        mallopt(M_ARENA_MAX, MALLOC_ARENAS)
-    if "MALLOC_MMAP_THRESHOLD_" not in os.environ:
-        mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)
 
 
 class _Failure:

@@ -17,12 +17,12 @@ from singer_sdk import Tap
 from singer_sdk import typing as th
 from singer_sdk.helpers.capabilities import PluginCapabilities, TapCapabilities
 
-from tap_meta_bm.concurrency import tune_malloc
 from tap_meta_bm.directory import Directory, bare_account_id
 from tap_meta_bm.errors import ConfigError, TapMetaBMError
 from tap_meta_bm.governor import Governor
 from tap_meta_bm.output import BufferedRecordWriter, EncodedStateWriter
 from tap_meta_bm.redaction import protect, redact
+from tap_meta_bm.runtime import tune_process
 from tap_meta_bm.streams import STREAM_TYPES
 from tap_meta_bm.summary import RunSummary
 
@@ -107,7 +107,6 @@ class TapMetaBM(Tap):
         self.governor = Governor(float(self.config["usage_threshold_pct"]), self.logger)
         #: One HTTP session per thread, shared by every stream: connections are reused.
         self.http_sessions = threading.local()
-        tune_malloc()
 
     # -- config -----------------------------------------------------------------------
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
@@ -199,6 +198,7 @@ def check_config(config: dict[str, Any]) -> None:
 
 def main() -> None:
     """Console entry: the SDK's CLI, with the tap's own errors printed as one plain line."""
+    tune_process()
     try:
         TapMetaBM.cli()
     except TapMetaBMError as error:
