@@ -52,12 +52,14 @@ class PartitionPrefetcher:
         self._next = 0
         self._consumed = 0
         self._window = 2 * max_workers
-        # Two conditions on one lock, each woken only for what its waiters need: with one,
-        # every claim and every consumed partition woke all workers and the consumer.
-        lock = threading.Lock()
-        self._room = threading.Condition(lock)  # workers: the window has room, or it is over
-        self._claimed = threading.Condition(lock)  # the consumer: its partition was claimed
-        self._drained = threading.Condition(lock)  # workers: budget freed, or head reached
+        # Conditions on one lock, each woken only for what its waiters need: waking every
+        # worker for every claim, consumed chunk or consumed partition (most of them to go
+        # back to sleep) was tens of thousands of context switches per run.
+        self._lock = threading.Lock()
+        self._room = threading.Condition(self._lock)  # workers: the window has room, or over
+        self._claimed = threading.Condition(self._lock)  # the consumer: its partition claimed
+        #: Workers waiting for budget, by partition index, each on a condition of its own.
+        self._over_budget: dict[int, threading.Condition] = {}
         self._cancelled = threading.Event()
         self._threads = [
             threading.Thread(target=self._work, name=f"partition-worker-{n}", daemon=True)
@@ -83,11 +85,13 @@ class PartitionPrefetcher:
             return self._next - 1
 
     def _consumed_through(self, index: int) -> None:
-        with self._room:
+        with self._lock:
             self._consumed = max(self._consumed, index + 1)
             self._queues.pop(index, None)
             self._room.notify()  # one partition consumed: room for one more
-            self._drained.notify_all()  # the next partition is the head now
+            head = self._over_budget.pop(self._consumed, None)
+            if head is not None:  # the head never waits for budget: it is what frees it
+                head.notify()
 
     def _queue(self, index: int) -> queue.Queue:
         with self._claimed:
@@ -95,12 +99,15 @@ class PartitionPrefetcher:
             return self._queues[index]
 
     def _put(self, index: int, item: object) -> bool:
-        with self._drained:
+        with self._lock:
             if isinstance(item, list):
                 # The partition being consumed never waits: it is what frees the budget.
-                self._drained.wait_for(lambda: self._cancelled.is_set()
-                                       or index == self._consumed
-                                       or self._buffered < self._budget)
+                while not (self._cancelled.is_set() or index == self._consumed
+                           or self._buffered < self._budget):
+                    # Whoever wakes this worker takes it off `_over_budget` first, so each
+                    # freed chunk wakes a different worker.
+                    waiting = self._over_budget[index] = threading.Condition(self._lock)
+                    waiting.wait()
                 self._buffered += 1
             if self._cancelled.is_set():
                 return False
@@ -108,9 +115,10 @@ class PartitionPrefetcher:
         return True
 
     def _taken(self) -> None:
-        with self._drained:
+        with self._lock:
             self._buffered -= 1
-            self._drained.notify_all()
+            if self._over_budget:  # one chunk's room: for the waiter nearest the head
+                self._over_budget.pop(min(self._over_budget)).notify()
 
     def _work(self) -> None:
         while (index := self._claim()) is not None:
@@ -146,6 +154,8 @@ class PartitionPrefetcher:
     def cancel(self) -> None:
         """Stop handing out partitions and release workers waiting on full buffers."""
         self._cancelled.set()
-        with self._room:
+        with self._lock:
             self._room.notify_all()
-            self._drained.notify_all()
+            for waiting in self._over_budget.values():
+                waiting.notify()
+            self._over_budget.clear()

@@ -1,4 +1,5 @@
-"""PartitionPrefetcher: order kept, failures raised in order, lookahead bounded."""
+"""PartitionPrefetcher: order kept, failures raised in order, lookahead bounded, and a
+worker woken only when it can go on."""
 
 from __future__ import annotations
 
@@ -73,3 +74,50 @@ def test_partitions_ahead_share_one_record_budget():
     assert produced[0] <= 1000 + 2 * 200 + 4 * 200
     for partition in partitions:
         assert [r["i"] for r in prefetcher.records(partition)] == list(range(1000))
+
+
+class _Waiter:
+    def __init__(self) -> None:
+        self.notified = 0
+
+    def notify(self) -> None:
+        self.notified += 1
+
+
+def test_a_freed_chunk_wakes_only_the_waiting_worker_nearest_the_head():
+    prefetcher = PartitionPrefetcher(lambda p: iter(()), [], max_workers=4)
+    waiters = {7: _Waiter(), 3: _Waiter(), 5: _Waiter()}
+    prefetcher._over_budget = dict(waiters)
+    prefetcher._buffered = 2
+
+    prefetcher._taken()
+
+    assert prefetcher._buffered == 1
+    assert {n: w.notified for n, w in waiters.items()} == {7: 0, 3: 1, 5: 0}
+    assert sorted(prefetcher._over_budget) == [5, 7]  # 3 re-registers if it still must wait
+
+
+def test_a_consumed_partition_wakes_only_the_new_heads_worker():
+    prefetcher = PartitionPrefetcher(lambda p: iter(()), [], max_workers=4)
+    waiters = {1: _Waiter(), 2: _Waiter()}
+    prefetcher._over_budget = dict(waiters)
+
+    prefetcher._consumed_through(0)
+
+    assert {n: w.notified for n, w in waiters.items()} == {1: 1, 2: 0}
+    assert list(prefetcher._over_budget) == [2]
+
+
+def test_cancel_releases_workers_waiting_for_budget():
+    def fetch(partition):
+        yield from ({"n": partition["n"], "i": i} for i in range(1000))
+
+    prefetcher = PartitionPrefetcher(fetch, PARTITIONS[:6], max_workers=4, buffer_records=200)
+    deadline = time.monotonic() + 10
+    while not prefetcher._over_budget:  # the workers behind the head fill the budget and wait
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    prefetcher.cancel()
+    for thread in prefetcher._threads:
+        thread.join(timeout=5)
+    assert not any(thread.is_alive() for thread in prefetcher._threads)
