@@ -3,6 +3,9 @@ within each ad account, same final state."""
 
 from __future__ import annotations
 
+import logging
+import math
+import os
 import re
 
 import pytest
@@ -63,3 +66,16 @@ def test_parallel_run_state_is_emitted_after_its_records(graph):
                     "partitions", []):
                 if "replication_key_value" in partition:
                     assert partition["context"]["account_id"] in seen
+
+
+@pytest.mark.parametrize("workers", [1, 8])
+def test_http_requests_are_counted_in_one_metric_line_per_stream(graph, caplog, workers):
+    caplog.set_level(logging.INFO, logger="singer_sdk.metrics")
+    run(["campaigns"], max_workers=workers)
+    points = [record.args[0] for record in caplog.records
+              if record.name == "singer_sdk.metrics" and record.args
+              and record.args[0].metric.value == "http_request_count"]
+    pages = sum(math.ceil(5 * n / 7) for n in range(1, 13))  # 7 campaigns a page
+    assert [(p.tags, p.value) for p in points if p.tags["stream"] == "campaigns"] == [
+        ({"stream": "campaigns", "endpoint": "/act_{account_id}/campaigns", "pid": os.getpid()},
+         pages)]
