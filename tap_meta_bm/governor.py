@@ -10,7 +10,6 @@ request until its time has passed; work on other objects (other threads) goes on
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -20,7 +19,7 @@ from typing import Any
 
 from requests.structures import CaseInsensitiveDict
 
-from tap_meta_bm.errors import APP_WIDE_THROTTLE_CODES, GraphError
+from tap_meta_bm.errors import APP_WIDE_THROTTLE_CODES, GraphError, parse_body
 
 APP = "app"  # the key for limits that bind every request of this app and token
 APP_USAGE = "x-app-usage"
@@ -44,13 +43,7 @@ def _number(value: Any) -> float:
 
 
 def _json_header(headers: Mapping[str, str], name: str) -> Any:
-    raw = headers.get(name)
-    if not raw:
-        return None
-    try:
-        return json.loads(raw)
-    except ValueError:
-        return None
+    return parse_body(headers.get(name))
 
 
 class Governor:

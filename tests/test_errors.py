@@ -78,7 +78,18 @@ def test_decided_by_code_not_http_status():
 def test_parse_body_returns_none_for_non_json():
     assert parse_body(b"Service Unavailable") is None
     assert parse_body(b"") is None
+    assert parse_body(None) is None
+    assert parse_body(b'{"data": [') is None  # cut off mid-body
+    assert parse_body(b'{"name": "\xff"}') is None  # not UTF-8
     assert parse_body(b'{"data": []}') == {"data": []}
+
+
+def test_parse_body_decodes_graph_values_exactly():
+    body = ('{"id": "120210000000000001", "n": 12345678901234567890123, "x": 0.1, '
+            '"name": "Acme \u00e9 🚀", "ok": true, "none": null}')
+    assert parse_body(body.encode()) == parse_body(body) == {
+        "id": "120210000000000001", "n": 12345678901234567890123, "x": 0.1,
+        "name": "Acme é 🚀", "ok": True, "none": None}
 
 
 def test_token_message_is_plain_and_actionable():
