@@ -12,6 +12,7 @@ that did not change costs one request and returns nothing.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections.abc import Iterable
 from datetime import UTC
@@ -71,6 +72,17 @@ class IncrementalAdAccountStream(GraphStream):
         for partition in partitions:
             self._write_starting_replication_value(partition)
         self._starts_written = True
+        self._log_starting_points(partitions)
+
+    def _log_starting_points(self, partitions: list[dict[str, Any]]) -> None:
+        # One line per stream; the SDK's line per ad account is at DEBUG (IndexedStateManager).
+        starts = [self.get_starting_replication_key_value(p) for p in partitions]
+        known = sorted(str(start) for start in starts if start)
+        earliest = f" (earliest {known[0]})" if known else ""
+        self.logger.info(
+            "Starting incremental sync of '%s' for %d ad accounts: %d from a bookmark or "
+            "start_date%s, %d from the beginning", self.name, len(partitions), len(known),
+            earliest, len(partitions) - len(known))
 
     def _write_starting_replication_value(self, context: Context | None) -> None:
         # The SDK writes it again as it reaches each partition: once is enough (and logged).
@@ -160,15 +172,23 @@ class IncrementalAdAccountStream(GraphStream):
         """
 
 
+class _InfoAsDebug(logging.LoggerAdapter):
+    def info(self, msg: object, *args: Any, **kwargs: Any) -> None:
+        self.debug(msg, *args, **kwargs)
+
+
 class IndexedStateManager(StreamStateManager):
     """Finds a partition's state by its key instead of scanning every partition.
 
     The SDK looks a partition up in a list on every call (the bookmark, the filter, the
     starting value ... several per request): with thousands of ad accounts, quadratic.
+    Its one INFO line, a partition's starting bookmark, goes to DEBUG: thousands of them
+    would bury the log; the stream logs their summary instead.
     """
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self._logger = _InfoAsDebug(self._logger, {})
         self._index: dict[tuple, dict] = {}
         self._indexed: list[dict] | None = None
 

@@ -194,3 +194,21 @@ def test_partition_states_are_found_by_key_and_created_once():
     assert manager.get_context_state({"account_id": "2"}) is created
     assert state["bookmarks"]["campaigns"]["partitions"] == [first, {"context": {
         "account_id": "2"}}]
+
+
+def test_starting_points_are_logged_once_per_stream_not_per_account(graph, caplog):
+    graph.get(f"{BASE}/act_1/campaigns", json=page([]))
+    graph.get(f"{BASE}/act_2/campaigns", json=page([]))
+    state = {"bookmarks": {"campaigns": {"partitions": [
+        {"context": {"account_id": "2"}, "replication_key": "updated_time",
+         "replication_key_value": "2024-05-02T08:30:00+00:00", "ids_at_bookmark": []},
+    ]}}}
+    caplog.set_level("INFO")
+    run(["campaigns"], state=state)
+    run(["campaigns"])
+    assert [r.getMessage() for r in caplog.records
+            if r.levelname == "INFO" and "Starting incremental" in r.getMessage()] == [
+        "Starting incremental sync of 'campaigns' for 2 ad accounts: 1 from a bookmark or "
+        "start_date (earliest 2024-05-02T08:30:00+00:00), 1 from the beginning",
+        "Starting incremental sync of 'campaigns' for 2 ad accounts: 0 from a bookmark or "
+        "start_date, 2 from the beginning"]
