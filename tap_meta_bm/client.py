@@ -621,7 +621,8 @@ class GraphStream(RESTStream[dict[str, str] | None]):
         if context is None or workers <= 1 or len(partitions) <= 1:
             return self.fetch(context)
         if self._prefetcher is None or context not in self._prefetcher:
-            self._prefetcher = PartitionPrefetcher(self.fetch, partitions, workers)
+            self._prefetcher = PartitionPrefetcher(self.fetch, partitions, workers,
+                                                   page_records=self._limit if self.paged else 1)
         return self._prefetcher.records(dict(context))
 
     def prepare_partitions(self, partitions: list[dict[str, Any]]) -> None:
