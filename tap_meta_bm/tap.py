@@ -90,7 +90,8 @@ class TapMetaBM(Tap):
                  "First `limit` tried per page (1-500); halved automatically when Graph asks "
                  "for less data."),
         _setting("max_workers", th.IntegerType,
-                 "Ad accounts / pages fetched concurrently; above 1, their first pages also "
+                 "Ad accounts / pages fetched concurrently (fewer while their pages would not "
+                 "fit the 2,000-record read-ahead budget); above 1, their first pages also "
                  "travel up to 50 per Batch API call (1 = one request at a time)."),
         _setting("request_timeout", th.IntegerType, "Seconds before one request times out."),
         _setting("usage_threshold_pct", th.NumberType,
