@@ -11,6 +11,9 @@ unmeasured run (so the generator's cost is not charged to the tap), then measure
   audiences (one unmeasured, then median of --repeat): requests, and the records the
   campaigns / custom-audience edges returned vs the number changed;
 * peak RSS of the tap process (its VmHWM, sampled every 50 ms), wall seconds, records/s;
+* at 0 ms, the machine's yardstick (`sdk_yardstick.py`: the SDK alone writing as many
+  campaign-shaped records from memory, run after each full sync, median) and our records/s as
+  a multiple of its records/s, which the machine's drift from hour to hour changes much less;
 * side by side (`--peer-accounts N` > 0): the MeltanoLabs tap, one ad account per process as it
   requires, and ours on the same N accounts, campaigns and custom audiences only.
 
@@ -190,7 +193,11 @@ def scenario(scale: str, latency: float, args: argparse.Namespace) -> list[str]:
     try:
         if scale != "large":  # large is about memory: one cold run is the measurement
             run_tap(graph, config)
-        runs = [run_tap(graph, config) for _ in range(1 if scale == "large" else args.repeat)]
+        runs, yardsticks = [], []
+        for _ in range(1 if scale == "large" else args.repeat):
+            runs.append(run_tap(graph, config))
+            if not latency:  # interleaved: both see the machine as it is at the moment
+                yardsticks.append(run_yardstick())
         full = sorted(runs, key=lambda r: r.wall)[len(runs) // 2]
         label = f"{scale} @{latency:g} ms"
         rows.append(row(f"{label} full, max_workers={args.max_workers}", full, runs))
@@ -202,6 +209,8 @@ def scenario(scale: str, latency: float, args: argparse.Namespace) -> list[str]:
         rows.append(row(f"{label} full, max_workers=1", serial, serial_runs))
         rows.append(f"|   ↳ speed-up from concurrency | {serial.wall / full.wall:.1f}x "
                     "| | | | | | |")
+        if yardsticks:
+            rows.extend(yardstick_rows(label, full, yardsticks))
         touched = set(graph.touch("campaigns", 50)) | set(graph.touch("custom_audiences", 10))
         # Every incremental run from the full run's state reads the same changes; the first
         # one is the fake's first sight of those filters (a second of its CPU, on a machine
@@ -235,11 +244,38 @@ def scenario(scale: str, latency: float, args: argparse.Namespace) -> list[str]:
     return rows
 
 
+def run_yardstick() -> Run:
+    """The SDK alone on this machine now: `sdk_yardstick.py`."""
+    config = Path(tempfile.mkstemp(suffix=".json")[1])
+    config.write_text("{}")
+    command = [sys.executable, "-m", "benchmarks.sdk_yardstick", "--config", str(config)]
+    wall, rss, out = run_process(command, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    with out.open("rb") as lines:
+        records = sum(line.startswith(b'{"type":"RECORD"') for line in lines)
+    out.unlink()
+    config.unlink()
+    return Run(wall, 0, 0, records, rss, 0, None, {})
+
+
+def yardstick_rows(label: str, full: Run, runs: list[Run]) -> list[str]:
+    """The yardstick's median, and our rate as a multiple of its rate: what the machine's
+    drift changes much less."""
+    sdk = sorted(runs, key=lambda r: r.wall)[len(runs) // 2]
+    return [f"| {label} SDK alone: campaigns from memory, its default path (yardstick) | "
+            f"{wall_cell(sdk, runs)} | | | | {sdk.records} | {sdk.rate:.0f} | {sdk.rss_mb:.0f} |",
+            f"|   ↳ ours end to end vs the SDK alone from memory: {full.rate / sdk.rate:.2f}x "
+            "its records/s | | | | | | | |"]
+
+
+def wall_cell(run: Run, runs: list[Run]) -> str:
+    """The median's wall seconds, with the range when there were several runs."""
+    if len(runs) < 2:
+        return f"{run.wall:.2f}"
+    return f"{run.wall:.2f} ({min(r.wall for r in runs):.2f}-{max(r.wall for r in runs):.2f})"
+
+
 def row(label: str, run: Run, runs: list[Run]) -> str:
-    spread = ""
-    if len(runs) > 1:
-        spread = f" ({min(r.wall for r in runs):.2f}-{max(r.wall for r in runs):.2f})"
-    return (f"| {label} | {run.wall:.2f}{spread} | {run.requests} | {run.round_trips} "
+    return (f"| {label} | {wall_cell(run, runs)} | {run.requests} | {run.round_trips} "
             f"| {run.minimum} "
             f"({run.requests / max(run.minimum, 1):.2f}x) | {run.records} | {run.rate:.0f} | "
             f"{run.rss_mb:.0f} |")
