@@ -12,8 +12,8 @@ unmeasured run (so the generator's cost is not charged to the tap), then measure
   campaigns / custom-audience edges returned vs the number changed;
 * peak RSS of the tap process (its VmHWM, sampled every 50 ms), wall seconds, records/s;
 * at 0 ms, the machine's yardstick (`sdk_yardstick.py`: the SDK alone writing as many
-  campaign-shaped records from memory, run after each full sync, median) and our records/s as
-  a multiple of its records/s, which the machine's drift from hour to hour changes much less;
+  campaign-shaped records from memory as the full sync before it emitted, median) and our
+  records/s as a multiple of its records/s, which the machine's drift changes much less;
 * side by side (`--peer-accounts N` > 0): the MeltanoLabs tap, one ad account per process as it
   requires, and ours on the same N accounts, campaigns and custom audiences only.
 
@@ -197,15 +197,15 @@ def scenario(scale: str, latency: float, args: argparse.Namespace) -> list[str]:
         for _ in range(1 if scale == "large" else args.repeat):
             runs.append(run_tap(graph, config))
             if not latency:  # interleaved: both see the machine as it is at the moment
-                yardsticks.append(run_yardstick())
-        full = sorted(runs, key=lambda r: r.wall)[len(runs) // 2]
+                yardsticks.append(run_yardstick(runs[-1].records))
+        full = median_run(runs)
         label = f"{scale} @{latency:g} ms"
         rows.append(row(f"{label} full, max_workers={args.max_workers}", full, runs))
         if scale == "large":
             return rows
         serial_runs = [run_tap(graph, {"max_workers": 1})
                        for _ in range(args.repeat if latency == 0 else 1)]
-        serial = sorted(serial_runs, key=lambda r: r.wall)[len(serial_runs) // 2]
+        serial = median_run(serial_runs)
         rows.append(row(f"{label} full, max_workers=1", serial, serial_runs))
         rows.append(f"|   ↳ speed-up from concurrency | {serial.wall / full.wall:.1f}x "
                     "| | | | | | |")
@@ -217,7 +217,7 @@ def scenario(scale: str, latency: float, args: argparse.Namespace) -> list[str]:
         # whose two cores the tap shares): unmeasured, like the full runs' warm-up.
         run_tap(graph, config, state=full.state)
         incrementals = [run_tap(graph, config, state=full.state) for _ in range(args.repeat)]
-        incremental = sorted(incrementals, key=lambda r: r.wall)[len(incrementals) // 2]
+        incremental = median_run(incrementals)
         rows.append(row(f"{label} incremental after 60 changes", incremental, incrementals))
         returned = sum(n for path, n in incremental.edge_items.items()
                        if path.endswith(("/campaigns", "/customaudiences")))
@@ -228,7 +228,7 @@ def scenario(scale: str, latency: float, args: argparse.Namespace) -> list[str]:
             catalog = selected_catalog(graph, {"campaigns", "custom_audiences"})
             ours = [run_tap(graph, {**config, "account_ids": accounts}, catalog=catalog)
                     for _ in range(args.repeat)]
-            mine = sorted(ours, key=lambda r: r.wall)[len(ours) // 2]
+            mine = median_run(ours)
             peer_wall, peer_requests, peer_records = run_peer(graph, accounts)
             rows.append(row(f"{label} ours, {len(accounts)} accounts, campaigns+audiences",
                             mine, ours))
@@ -244,23 +244,28 @@ def scenario(scale: str, latency: float, args: argparse.Namespace) -> list[str]:
     return rows
 
 
-def run_yardstick() -> Run:
-    """The SDK alone on this machine now: `sdk_yardstick.py`."""
+def median_run(runs: list[Run]) -> Run:
+    """The run of median wall time (the slower middle one of an even number)."""
+    return sorted(runs, key=lambda r: r.wall)[len(runs) // 2]
+
+
+def run_yardstick(records: int) -> Run:
+    """The SDK alone on this machine now, writing `records` records: `sdk_yardstick.py`."""
     config = Path(tempfile.mkstemp(suffix=".json")[1])
-    config.write_text("{}")
+    config.write_text(json.dumps({"records": records}))
     command = [sys.executable, "-m", "benchmarks.sdk_yardstick", "--config", str(config)]
     wall, rss, out = run_process(command, env={**os.environ, "PYTHONPATH": str(ROOT)})
     with out.open("rb") as lines:
-        records = sum(line.startswith(b'{"type":"RECORD"') for line in lines)
+        written = sum(line.startswith(b'{"type":"RECORD"') for line in lines)
     out.unlink()
     config.unlink()
-    return Run(wall, 0, 0, records, rss, 0, None, {})
+    return Run(wall, 0, 0, written, rss, 0, None, {})
 
 
 def yardstick_rows(label: str, full: Run, runs: list[Run]) -> list[str]:
     """The yardstick's median, and our rate as a multiple of its rate: what the machine's
     drift changes much less."""
-    sdk = sorted(runs, key=lambda r: r.wall)[len(runs) // 2]
+    sdk = median_run(runs)
     return [f"| {label} SDK alone: campaigns from memory, its default path (yardstick) | "
             f"{wall_cell(sdk, runs)} | | | | {sdk.records} | {sdk.rate:.0f} | {sdk.rss_mb:.0f} |",
             f"|   ↳ ours end to end vs the SDK alone from memory: {full.rate / sdk.rate:.2f}x "

@@ -1,10 +1,10 @@
 """The machine's yardstick: the Singer SDK alone, emitting campaign-shaped records from memory.
 
 No HTTP, no threads, no tap-meta-bm code on the record path: a bare SDK stream with our
-campaigns schema, yielding 40,000 copies of the fake Graph API's campaigns, written by the
-SDK's default path, start-up included as in the tap's runs. How fast this runs says how fast
-the machine is at the moment, which drifts by a fifth or more from one hour to the next; the
-tap's records/s divided by this one's is a number that drifts much less.
+campaigns schema, yielding `records` copies (as many as the tap's run emitted) of the fake
+Graph API's campaigns, written by the SDK's default path, start-up included as in the tap's
+runs. How fast this runs says how fast the machine is at the moment, which drifts by a fifth or
+more from one hour to the next; the tap's records/s divided by this one's drifts much less.
 """
 
 from __future__ import annotations
@@ -18,8 +18,6 @@ from singer_sdk import typing as th
 from tap_meta_bm.streams.ads import CampaignsStream
 from tests.fakegraph.data import Dataset
 
-RECORDS = 40_000  # as many as a medium sync emits
-
 
 class InMemoryCampaigns(Stream):
     name = "campaigns"
@@ -30,13 +28,15 @@ class InMemoryCampaigns(Stream):
         # measured too.
         dataset = Dataset("medium")
         campaigns = [dataset.child("campaigns", 0, i) for i in range(dataset.scale.campaigns)]
-        for n in range(RECORDS):
+        for n in range(self.config["records"]):
             yield dict(campaigns[n % len(campaigns)])
 
 
 class SdkYardstick(Tap):
     name = "sdk-yardstick"
-    config_jsonschema = th.PropertiesList().to_dict()
+    config_jsonschema = th.PropertiesList(
+        th.Property("records", th.IntegerType, default=40_000),
+    ).to_dict()
 
     def discover_streams(self) -> list[Stream]:
         return [InMemoryCampaigns(self)]
