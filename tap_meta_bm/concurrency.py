@@ -151,7 +151,7 @@ class PartitionPrefetcher:
             # its own, and the budget goes to partitions that are consumed later.
             return False
         ahead = len(self._reading) - (self._consumed in self._reading)
-        if not ahead:
+        if not ahead:  # one partition ahead whenever there is room, whatever a page may hold
             return self._buffered < self._budget
         return self._buffered + (ahead + 1) * self._page_estimate() <= self._budget
 
