@@ -8,6 +8,7 @@ what the warehouse expects (parents' ids on every row, RFC 3339 UTC timestamps).
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -226,6 +227,12 @@ class GraphStream(RESTStream[dict[str, str] | None]):
         self._prefetcher: PartitionPrefetcher | None = None
         self._batcher: FirstPageBatcher | None = None
         self._state_written_at = time.monotonic()
+        #: Graph names of fields Graph stopped reading during this run (see `_drop_field`).
+        self._dropped_fields: set[str] = set()
+        self._fields_param: str | None = None
+        self._fields_lock = threading.Lock()
+        #: Set once Graph asked this stream's Page edges for the Page's own token.
+        self._wants_page_token = False
 
     # -- URL, auth, parameters ------------------------------------------------------------
     @property
@@ -270,17 +277,31 @@ class GraphStream(RESTStream[dict[str, str] | None]):
         return self.url_base + self.edge(context)
 
     @cached_property
-    def graph_fields(self) -> str:
-        """`fields=`: the selected properties (keys and replication key always), in Graph names."""
+    def requested_fields(self) -> tuple[str, ...]:
+        """The selected properties (keys and replication key always), in Graph names."""
         mask = self.mask
-        always = {*self.primary_keys, self.replication_key}
         names = [
             self.graph_names.get(name, name)
             for name in self.schema["properties"]
             if name not in self.context_columns
-            and (name in always or mask.get(("properties", name), False))
+            and (name in self._essential_columns or mask.get(("properties", name), False))
         ]
-        return ",".join(dict.fromkeys(names))
+        return tuple(dict.fromkeys(names))
+
+    @cached_property
+    def _essential_columns(self) -> frozenset[str]:
+        """Columns without which a record cannot be keyed or bookmarked."""
+        return frozenset({*self.primary_keys, self.replication_key} - {None})
+
+    @property
+    def graph_fields(self) -> str:
+        """`fields=`: the requested fields, less any Graph stopped reading during this run."""
+        fields = self._fields_param
+        if fields is None:
+            with self._fields_lock:
+                fields = self._fields_param = ",".join(
+                    name for name in self.requested_fields if name not in self._dropped_fields)
+        return fields
 
     def edge_params(self, context: Context | None) -> dict[str, Any]:
         """Parameters particular to one stream's edge (filters, `business=` ...)."""
@@ -425,33 +446,102 @@ class GraphStream(RESTStream[dict[str, str] | None]):
 
     def _request(self, prepared_request: requests.PreparedRequest, context: Context | None
                  ) -> requests.Response:
-        key = self.meter_key(context)
         response = self._batcher.answer(prepared_request) if self._batcher else None
-        if response is None:
-            response = self._send_alone(prepared_request, key)
+        if response is not None:
+            return self._checked(response, context)
+        return self._exchange(prepared_request, context, self._page_token(context))
+
+    def _exchange(self, prepared_request: requests.PreparedRequest, context: Context | None,
+                  page_token: str | None = None) -> requests.Response:
+        """Send one request alone (with a Page's token, when given) and check the answer."""
+        response = self._send_alone(prepared_request, self.meter_key(context), page_token)
+        return self._checked(response, context, sent_with_page_token=page_token is not None)
+
+    def _checked(self, response: requests.Response, context: Context | None,
+                 sent_with_page_token: bool = False) -> requests.Response:
+        key = self.meter_key(context)
         self._tap.summary.add(self.name, requests=1)
         self._tap.governor.observe(response.headers, key)
-        self._raise_for_graph_error(response, context, key)
+        self._raise_for_graph_error(response, context, key, sent_with_page_token)
         return response
 
-    def _send_alone(self, prepared_request: requests.PreparedRequest, key: str
-                    ) -> requests.Response:
+    def _send_alone(self, prepared_request: requests.PreparedRequest, key: str,
+                    page_token: str | None = None) -> requests.Response:
         waited = self._tap.governor.wait_turn(key)
         if waited:
             self._tap.summary.add(self.name, waits=1, wait_seconds=waited)
         # A page is prepared once; a retry after "reduce the amount of data" (or after Graph
-        # refused an optional filter) must go out as the request is now, not as it was.
-        query = self.current_query()
-        if query != getattr(prepared_request, _PREPARED_QUERY, None):
+        # refused an optional filter or a field) must go out as the request is now, not as
+        # it was. Requests the stream did not prepare from its query go as they were built.
+        prepared_query = getattr(prepared_request, _PREPARED_QUERY, None)
+        replace, drop = self.current_query() if prepared_query else ({}, frozenset())
+        stale = prepared_query is not None and (replace, drop) != prepared_query
+        if page_token is not None:
             prepared_request = prepared_request.copy()
-            prepared_request.url = _rewrite_query(str(prepared_request.url), *query)
+            prepared_request.headers["Authorization"] = f"Bearer {page_token}"
+            proof = self._tap.proof_for(page_token)
+            if proof:  # the proof is of the token that travels
+                replace, stale = {**replace, "appsecret_proof": proof}, True
+        if stale:
+            if page_token is None:
+                prepared_request = prepared_request.copy()
+            prepared_request.url = _rewrite_query(str(prepared_request.url), replace, drop)
         return self.requests_session.send(
             prepared_request, timeout=self.timeout, allow_redirects=self.allow_redirects
         )
 
+    # -- Page tokens (see page_tokens.py) ----------------------------------------------------
+    def _needs_page_token(self, context: Context | None) -> bool:
+        return self._wants_page_token and bool((context or {}).get("page_id"))
+
+    def _page_token(self, context: Context | None) -> str | None:
+        """The Page's own token for a Page edge that wants one; None: the system user's."""
+        if not self._needs_page_token(context):
+            return None
+        page_id = str((context or {})["page_id"])
+        token = self._tap.page_tokens.get(page_id, self._read_page_token)
+        if token is None:
+            raise AssetSkipped(GraphError(Action.SKIP, 200, message=(
+                f"Graph wants Page {page_id}'s own access token, and the system user cannot "
+                "get it: it holds no task on the Page (assign the Page to the system user "
+                "with Manage, and grant pages_manage_metadata)")), self.where(context))
+        return token
+
+    def _read_page_token(self, page_id: str) -> str | None:
+        """`GET /{page_id}?fields=access_token`, with the system user's token."""
+        params = {"fields": "access_token"}
+        proof = self._tap.appsecret_proof
+        if proof:
+            params["appsecret_proof"] = proof
+        prepared = self.build_prepared_request(method="GET", url=f"{self.url_base}/{page_id}",
+                                               params=params)
+        context = {"page_id": page_id, "edge_path": "/{page_id}"}
+        response = self.request_decorator(self._exchange)(prepared, context)
+        token = graph_payload(response).get("access_token")
+        return token if isinstance(token, str) else None
+
+    def _want_page_token(self, error: GraphError, context: Context | None, where: str,
+                         sent_with_page_token: bool) -> None:
+        """Graph wants a Page token here: from now on this stream's Page edges get one."""
+        if not (context or {}).get("page_id"):
+            raise GraphFatalError(error, where)  # not a Page edge: a request bug
+        if sent_with_page_token:  # the Page's own token was refused as well
+            raise AssetSkipped(dataclasses.replace(error, action=Action.SKIP, message=(
+                f"Graph refused the Page's own token as well ({error.message})")), where)
+        with self._fields_lock:
+            first, self._wants_page_token = not self._wants_page_token, True
+        if first:
+            self.logger.info(
+                "Graph wants Page access tokens for %s [%s]: reading each Page's token with "
+                "the system user's token (kept in memory only, never written)", self.name,
+                error.reference)
+
     def current_query(self) -> tuple[dict[str, Any], frozenset[str]]:
         """Query parameters to set and to drop on every request as it is sent."""
-        return ({"limit": self._limit} if self.paged else {}), frozenset()
+        replace: dict[str, Any] = {"fields": self.graph_fields}
+        if self.paged:
+            replace["limit"] = self._limit
+        return replace, frozenset()
 
     def recover_from_request_error(self, error: GraphError, request: requests.PreparedRequest
                                    ) -> bool:
@@ -459,7 +549,7 @@ class GraphStream(RESTStream[dict[str, str] | None]):
         return False
 
     def _raise_for_graph_error(self, response: requests.Response, context: Context | None,
-                               key: str) -> None:
+                               key: str, sent_with_page_token: bool = False) -> None:
         error = classify_graph_error(response.status_code, graph_payload(response))
         if error is None:
             return
@@ -468,6 +558,12 @@ class GraphStream(RESTStream[dict[str, str] | None]):
             fatal = GraphFatalError(error, where)
             self._tap.governor.halt(fatal)
             raise fatal
+        if error.action is Action.DROP_FIELD:
+            self._drop_field(error, response.request, where)
+            raise GraphRetriableError(error, where)
+        if error.action is Action.PAGE_TOKEN:
+            self._want_page_token(error, context, where, sent_with_page_token)
+            raise GraphRetriableError(error, where)
         if error.action is Action.REQUEST:
             if self.recover_from_request_error(error, response.request):
                 raise GraphRetriableError(error, where)
@@ -480,6 +576,34 @@ class GraphStream(RESTStream[dict[str, str] | None]):
             sent = dict(parse_qsl(urlsplit(str(response.request.url)).query)).get("limit")
             self._shrink_page(error, where, int(sent or self._limit))
         raise GraphRetriableError(error, where)
+
+    def _drop_field(self, error: GraphError, request: requests.PreparedRequest, where: str
+                    ) -> None:
+        """Graph stopped reading a field (Meta removes and renames fields with every version):
+        ask without it for the rest of the run, in every partition and batch, and say so once.
+        Records already read keep it; the column is null from here on."""
+        name = str(error.field)
+        sent = dict(parse_qsl(urlsplit(str(request.url)).query)).get("fields", "").split(",")
+        if name not in sent:  # not a field this request asked for: nothing to drop
+            raise GraphFatalError(error, where)
+        column = next((c for c, g in self.graph_names.items() if g == name), name)
+        version = self.config["api_version"]
+        if column in self._essential_columns:
+            role = "replication key" if column == self.replication_key else "key"
+            raise GraphFatalError(error, where, (
+                f"{where}: Graph {version} no longer reads '{name}', the {role} of stream "
+                f"{self.name}, so the stream cannot be synced [{error.reference}]. Pin "
+                "api_version to the version that worked, or deselect the stream."))
+        with self._fields_lock:
+            first = name not in self._dropped_fields
+            self._dropped_fields.add(name)
+            self._fields_param = None
+        if first:
+            self.logger.warning(
+                "Graph %s no longer reads field '%s' of stream %s [%s]; reading %s without it "
+                "for the rest of the run: the column stays null; deselect it or pin "
+                "api_version", version, name, self.name, error.reference, self.name)
+            self._tap.summary.dropped_field(self.name, column)
 
     def _shrink_page(self, error: GraphError, where: str, sent_limit: int) -> None:
         """Half the page size that failed. Concurrent requests sent at the same size fail
@@ -614,7 +738,9 @@ class GraphStream(RESTStream[dict[str, str] | None]):
                  for request_context in self.request_contexts(partition)],
                 prepare=lambda c: self._prepare_alone(c, GraphCursorPaginator()),
                 send=self._send_batch,
-                may_batch=lambda c: self._tap.governor.clear(self.meter_key(c)),
+                # A Page token never travels in a batch (it would sit in the batch's body).
+                may_batch=lambda c: not self._needs_page_token(c)
+                and self._tap.governor.clear(self.meter_key(c)),
                 # One worker means one call at a time: a batch's calls run concurrently at Meta.
                 size=MAX_BATCH if workers > 1 else 1,
             )

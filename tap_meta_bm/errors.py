@@ -2,15 +2,21 @@
 
 Meta documents that error *messages* change; codes and subcodes do not. So every decision
 here is made on `error.code` / `error.error_subcode` / `is_transient`, never on the HTTP status
-(400, 403, 429 and 500 all carry the same codes). The single exception is Graph's "reduce the
-amount of data" answer, which arrives under codes 1, 2 and 100 with no stable subcode of its
-own in the cases seen; its wording has been stable for a decade and retrying it unchanged can
-never succeed, so it is recognised by text as a last resort.
+(400, 403, 429 and 500 all carry the same codes). Three answers share their code with others
+and differ only in their text, so they are recognised by it, each as narrowly as the answers
+seen allow:
+- "reduce the amount of data" (codes 1, 2 and 100, no stable subcode of its own in the cases
+  seen); its wording has been stable for a decade and retrying it unchanged can never succeed;
+- "Tried accessing nonexisting field (x)" (code 100): Graph stopped reading a field, as it does
+  with every version; the request succeeds without it;
+- "must be called with a Page Access Token" (code 190, no subcode) and "A page access token is
+  required" (code 210): the token is fine, the edge wants the Page's own token instead.
 """
 
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +33,8 @@ class Action(enum.Enum):
     SHRINK = "shrink"  # halve `limit` for this edge and send again
     RETRY = "retry"  # transient: bounded exponential backoff with jitter
     REQUEST = "request"  # our request is wrong (field, parameter, version): stop
+    DROP_FIELD = "drop_field"  # Graph no longer reads a field asked for: ask without it
+    PAGE_TOKEN = "page_token"  # this Page edge wants the Page's own token: get it, send again
 
 
 TOKEN_CODES = frozenset({190, 102, 104})
@@ -38,6 +46,9 @@ REQUEST_BUG_CODES = frozenset({100, 2500, 2635})
 OBJECT_MISSING_OR_DENIED = (100, 33)
 REDUCE_DATA_SUBCODES = frozenset({99, 1487534})
 REDUCE_DATA_TEXT = "reduce the amount of data"
+NONEXISTING_FIELD = re.compile(r"nonexisting field \(([^()\s]+)\)")
+PAGE_TOKEN_TEXT = "page access token"
+PAGE_TOKEN_CODES = frozenset({190, 210})
 
 _TOKEN_SUBCODES = {
     458: "the app is not installed for this user",
@@ -61,6 +72,8 @@ class GraphError:
     message: str = ""
     user_message: str = ""
     fbtrace_id: str | None = None
+    #: The field Graph named, for DROP_FIELD.
+    field: str | None = None
 
     @property
     def reference(self) -> str:
@@ -87,7 +100,12 @@ class GraphError:
                 "needs the asset assigned with a task that allows reading it, and the app "
                 "needs business_management / ads_read."
             )
-        if self.action is Action.REQUEST:
+        if self.action is Action.PAGE_TOKEN:
+            return (
+                f"{where} wants a Page access token: {detail} [{self.reference}]. The tap "
+                "gets one for Page edges only; elsewhere this is a request bug."
+            )
+        if self.action in (Action.REQUEST, Action.DROP_FIELD):
             return (
                 f"Graph refused the request for {where}: {detail} [{self.reference}]. "
                 "Check the field, parameter or api_version it names."
@@ -107,12 +125,16 @@ def _as_int(value: Any) -> int | None:
 
 def _action_for(code: int | None, subcode: int | None, message: str, transient: bool,
                 http_status: int) -> Action:
+    if code in PAGE_TOKEN_CODES and subcode is None and PAGE_TOKEN_TEXT in message.lower():
+        return Action.PAGE_TOKEN
     if code in TOKEN_CODES:
         return Action.TOKEN
     if subcode in REDUCE_DATA_SUBCODES or (
         code in {1, 2, 100} and REDUCE_DATA_TEXT in message.lower()
     ):
         return Action.SHRINK
+    if code == 100 and NONEXISTING_FIELD.search(message):
+        return Action.DROP_FIELD
     if code in THROTTLE_CODES:
         return Action.THROTTLE
     if code == 10 or (code is not None and 200 <= code <= 299) or (
@@ -163,14 +185,17 @@ def classify_graph_error(http_status: int, payload: Any) -> GraphError | None:
     subcode = _as_int(envelope.get("error_subcode"))
     message = str(envelope.get("message") or "")
     transient = envelope.get("is_transient") is True
+    action = _action_for(code, subcode, message, transient, http_status)
+    named = NONEXISTING_FIELD.search(message) if action is Action.DROP_FIELD else None
     return GraphError(
-        action=_action_for(code, subcode, message, transient, http_status),
+        action=action,
         http_status=http_status,
         code=code,
         subcode=subcode,
         message=message,
         user_message=str(envelope.get("error_user_msg") or ""),
         fbtrace_id=str(envelope["fbtrace_id"]) if envelope.get("fbtrace_id") else None,
+        field=named.group(1) if named else None,
     )
 
 

@@ -20,6 +20,7 @@ class StreamTally:
     wait_seconds: float = 0.0
     shrinks: int = 0
     skipped: list[str] = field(default_factory=list)
+    dropped_fields: list[str] = field(default_factory=list)
 
 
 class RunSummary:
@@ -39,6 +40,10 @@ class RunSummary:
         with self._lock:
             self._tallies[stream].skipped.append(why)
 
+    def dropped_field(self, stream: str, column: str) -> None:
+        with self._lock:
+            self._tallies[stream].dropped_fields.append(column)
+
     def tally(self, stream: str) -> StreamTally:
         with self._lock:
             return self._tallies[stream]
@@ -57,6 +62,10 @@ class RunSummary:
                 f"  {name:<26}{t.records:>9}{t.requests:>10}{t.batches:>9}{t.retries:>9}"
                 f"{t.waits:>7}{t.wait_seconds:>8.1f}{t.shrinks:>9}{len(t.skipped):>9}"
             )
+        dropped = [f"{name}.{column}" for name, t in rows for column in t.dropped_fields]
+        if dropped:
+            out.append(f"  Fields Graph no longer reads (null from then on): "
+                       f"{', '.join(dropped)}")
         skipped = [(name, why) for name, t in rows for why in t.skipped]
         if skipped:
             out.append(f"  PARTIAL: {len(skipped)} asset edge(s) skipped:")

@@ -21,6 +21,7 @@ from tap_meta_bm.directory import Directory, bare_account_id
 from tap_meta_bm.errors import ConfigError, TapMetaBMError
 from tap_meta_bm.governor import Governor
 from tap_meta_bm.output import BufferedRecordWriter, EncodedStateWriter
+from tap_meta_bm.page_tokens import PageTokens
 from tap_meta_bm.redaction import protect, redact
 from tap_meta_bm.runtime import tune_process
 from tap_meta_bm.streams import STREAM_TYPES
@@ -108,6 +109,7 @@ class TapMetaBM(Tap):
         self.governor = Governor(float(self.config["usage_threshold_pct"]), self.logger)
         #: One HTTP session per thread, shared by every stream: connections are reused.
         self.http_sessions = threading.local()
+        self.page_tokens = PageTokens()
 
     # -- config -----------------------------------------------------------------------
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
@@ -131,12 +133,15 @@ class TapMetaBM(Tap):
 
     @cached_property
     def appsecret_proof(self) -> str | None:
-        """HMAC-SHA256 of the token keyed by the app secret, as Graph requires."""
+        """The proof of the system user's token (see `proof_for`)."""
+        return self.proof_for(self.config["access_token"])
+
+    def proof_for(self, token: str) -> str | None:
+        """HMAC-SHA256 of a token keyed by the app secret, as Graph requires with it."""
         secret = self.config.get("app_secret")
         if not secret:
             return None
-        token = self.config["access_token"].encode()
-        return hmac.new(secret.encode(), token, hashlib.sha256).hexdigest()
+        return hmac.new(secret.encode(), token.encode(), hashlib.sha256).hexdigest()
 
     # -- streams ------------------------------------------------------------------------
     def discover_streams(self) -> list:

@@ -5,6 +5,9 @@ from __future__ import annotations
 import time
 
 import pytest
+import requests_mock
+
+from tests.helpers import BASE, BUSINESS, mock_batch, mock_empty_graph, page
 
 
 class FakeTime:
@@ -28,3 +31,15 @@ def fake_time(monkeypatch):
     monkeypatch.setattr(time, "monotonic", fake.monotonic)
     monkeypatch.setattr(time, "sleep", fake.sleep)
     return fake
+
+
+@pytest.fixture
+def two_account_graph():
+    """Graph mocked: one business with ad accounts act_1 and act_2, every other edge empty,
+    batches answered from the GET mocks."""
+    with requests_mock.Mocker() as mocker:
+        mock_empty_graph(mocker)
+        mock_batch(mocker)
+        mocker.get(f"{BASE}/{BUSINESS}/owned_ad_accounts",
+                   json=page([{"id": "act_1"}, {"id": "act_2"}]))
+        yield mocker

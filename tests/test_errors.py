@@ -51,9 +51,20 @@ def envelope(code, subcode=None, message="msg", transient=False, **extra):
     (502, {"not": "graph"}, Action.RETRY),
     (200, None, Action.RETRY),  # "Service Unavailable" 200 with an HTML or text body
     (504, None, Action.RETRY),
-    # request bug: stop and say what is wrong
+    # a field Graph no longer reads: ask without it
     (400, envelope(100, message="(#100) Tried accessing nonexisting field (bogus)"),
-     Action.REQUEST),
+     Action.DROP_FIELD),
+    (400, envelope(100, message="(#100) Tried accessing nonexisting field "
+                                "(invited_user_type) on node type (BusinessUser)"),
+     Action.DROP_FIELD),
+    # a Page edge that wants the Page's own token (the token itself is fine)
+    (400, envelope(190, message="(#190) This method must be called with a Page Access Token"),
+     Action.PAGE_TOKEN),
+    (400, envelope(210, message="(#210) A page access token is required to request this "
+                                "resource."), Action.PAGE_TOKEN),
+    (400, envelope(190, 467, "Invalid OAuth access token - page access token"), Action.TOKEN),
+    # request bug: stop and say what is wrong
+    (400, envelope(100, message="(#100) Unknown fields: bogus"), Action.REQUEST),
     (400, envelope(2500, message="Error parsing graph query"), Action.REQUEST),
     (400, envelope(2635, message="You are calling a deprecated version"), Action.REQUEST),
     (404, {"foo": 1}, Action.REQUEST),
@@ -113,9 +124,11 @@ def test_skip_message_names_asset_and_missing_permission():
     )
 
 
-def test_request_bug_message_names_the_field():
+def test_nonexisting_field_names_the_field():
     error = classify_graph_error(400, envelope(
         100, message="(#100) Tried accessing nonexisting field (bogus) on node type (Campaign)"))
+    assert error.field == "bogus"
+    assert classify_graph_error(400, envelope(100, message="(#100) Other")).field is None
     assert error.describe("campaigns edge /act_1/campaigns") == (
         "Graph refused the request for campaigns edge /act_1/campaigns: (#100) Tried "
         "accessing nonexisting field (bogus) on node type (Campaign) [HTTP 400, code 100, "

@@ -149,3 +149,70 @@ def test_batch_needs_the_token_and_at_most_fifty_calls(graph):
     assert too_many.status_code == 400
     assert too_many.json()["error"]["message"] == ("Too many requests in batch message. "
                                                    "Maximum batch size is 50")
+
+
+@pytest.mark.parametrize(("path", "field", "node"), [
+    ("/100000000000/business_users", "invited_user_type", "BusinessUser"),
+    ("/100000000000/system_users", "system_user_id", "SystemUser"),
+    ("/100000000000", "payment_account_id", "Business"),
+])
+def test_write_only_and_hidden_fields_answer_what_graph_answers(graph, path, field, node):
+    answer = get(graph, path, fields=f"id,{field}")
+    assert answer.status_code == 400
+    assert answer.json()["error"]["message"] == (
+        f"(#100) Tried accessing nonexisting field ({field}) on node type ({node})")
+
+
+def test_edge_fields_are_read_on_their_edge_only(graph):
+    robots = get(graph, "/100000000000/system_users", fields="id,role").json()["data"]
+    assert {r["role"] for r in robots} == {"ADMIN", "EMPLOYEE"}
+    assigned = get(graph, "/act_200000000000/assigned_users", fields="id,tasks",
+                   business="100000000000").json()["data"]
+    assert all("tasks" in user for user in assigned)
+    assert get(graph, "/act_200000000000/campaigns", fields="id,tasks").json()["error"][
+        "code"] == 100
+
+
+def test_a_dropped_field_is_refused_after_the_given_call():
+    server = FakeGraph("small", faults=Faults(drop_field=("Campaign", "objective"),
+                                              drop_field_after=2)).start()
+    try:
+        answers = [get(server, "/act_200000000000/campaigns", fields="id,objective")
+                   for _ in range(3)]
+    finally:
+        server.stop()
+    assert [a.status_code for a in answers] == [200, 200, 400]
+    assert answers[2].json()["error"]["message"] == (
+        "(#100) Tried accessing nonexisting field (objective) on node type (Campaign)")
+
+
+PAGE = "300000000000"
+
+
+def test_page_edge_wants_the_page_token_when_told_to():
+    server = FakeGraph("small", faults=Faults(page_token_required=True)).start()
+    try:
+        refused = get(server, f"/{PAGE}/assigned_users", business="100000000000")
+        token = get(server, f"/{PAGE}", fields="access_token").json()["access_token"]
+        page_auth = {"Authorization": f"Bearer {token}"}
+        served = get(server, f"/{PAGE}/assigned_users", headers=page_auth,
+                     business="100000000000")
+        elsewhere = get(server, "/300000000001/assigned_users", headers=page_auth,
+                        business="100000000000")
+    finally:
+        server.stop()
+    assert (refused.status_code, refused.json()["error"]["code"],
+            refused.json()["error"]["message"]) == (
+        400, 190, "(#190) This method must be called with a Page Access Token")
+    assert served.status_code == 200 and served.json()["data"]
+    assert elsewhere.json()["error"]["message"] == (
+        "(#190) The Page access token was not issued for object 300000000001")
+
+
+def test_page_without_a_task_hands_out_no_token():
+    server = FakeGraph("small", faults=Faults(pages_without_task={PAGE})).start()
+    try:
+        body = get(server, f"/{PAGE}", fields="id,access_token").json()
+    finally:
+        server.stop()
+    assert body == {"id": PAGE}

@@ -1,47 +1,30 @@
-"""Every field and edge the tap asks Graph for exists in Meta's official SDK (facebook-business).
+"""Every field and edge the tap asks Graph for is one Graph can read (tests/graph_sdk.py).
 
-The live API is out of reach from CI; the SDK's generated `adobjects` are Meta's own machine-made
-description of it, so a misspelt or invented name fails here rather than in a user's run.
+The live API is out of reach from CI; Meta's SDK, corrected by the documented exceptions, says
+what each edge returns and what that node reads, so a write-only, misspelt or invented name
+fails here rather than in a user's first run.
 """
 
 from __future__ import annotations
 
-import inspect
-
 import pytest
-from facebook_business.adobjects import adaccount, page
 
 from tap_meta_bm.tap import TapMetaBM
-from tests.graph_sdk import CONTAINED_ASSET, has_edge, node_fields
+from tests.graph_sdk import edge_target, get_edges, readable_fields
 from tests.helpers import config
 
-NODE_OF_STREAM = {
-    "businesses": "Business",
-    "ad_accounts": "AdAccount",
-    "campaigns": "Campaign",
-    "adsets": "AdSet",
-    "ads": "Ad",
-    "custom_audiences": "CustomAudience",
-    "saved_audiences": "SavedAudience",
-    "pages": "Page",
-    "business_users": "BusinessUser",
-    "system_users": "SystemUser",
-    "pending_users": "BusinessRoleRequest",
-    "partners": "Business",
-    "ad_account_assignments": "AssignedUser",
-    "page_assignments": "AssignedUser",
-    "business_asset_groups": "BusinessAssetGroup",
-    "business_asset_group_assets": CONTAINED_ASSET,
-}
-#: The node whose SDK class declares each edge the tap reads (None: the node itself).
-EDGE_OWNER = {
-    "owned_ad_accounts": "Business", "client_ad_accounts": "Business",
-    "owned_pages": "Business", "client_pages": "Business", "business_users": "Business",
-    "system_users": "Business", "pending_users": "Business", "agencies": "Business",
-    "clients": "Business", "business_asset_groups": "Business", "campaigns": "AdAccount",
-    "adsets": "AdAccount", "ads": "AdAccount", "customaudiences": "AdAccount",
-    "saved_audiences": "AdAccount",
-}
+#: The node type a path's leading placeholder stands for.
+OWNER_OF = {"{business_id}": "Business", "act_{account_id}": "AdAccount",
+            "{page_id}": "Page", "{group_id}": "BusinessAssetGroup", "me": "User"}
+
+
+def edges_read(stream) -> list[tuple[str, str | None]]:
+    """(owner node, edge) per path a stream reads; edge None for a node read by id."""
+    out = []
+    for path in [v.path for v in stream.variants] or [stream.path]:
+        owner, _, edge = path.strip("/").partition("/")
+        out.append((OWNER_OF[owner], edge or None))
+    return out
 
 
 @pytest.fixture(scope="module")
@@ -49,33 +32,74 @@ def streams():
     return TapMetaBM(config=config()).streams
 
 
-@pytest.mark.parametrize("name", sorted(NODE_OF_STREAM))
-def test_every_requested_field_exists(streams, name):
-    requested = set(streams[name].graph_fields.split(","))
-    assert requested - node_fields(NODE_OF_STREAM[name]) == set()
+@pytest.fixture(scope="module")
+def unconfigured_streams():
+    """Without business_ids, businesses are read from /me/businesses."""
+    return TapMetaBM(config=config(business_ids=None)).streams
+
+
+def requested(stream) -> set[str]:
+    return set(stream.graph_fields.split(","))
+
+
+@pytest.mark.parametrize("name", sorted(TapMetaBM(config=config()).streams))
+def test_every_requested_field_is_readable_on_its_edge(streams, name):
+    stream = streams[name]
+    for owner, edge in edges_read(stream):
+        node = edge_target(owner, edge) if edge else owner
+        unreadable = requested(stream) - readable_fields(node, owner, edge)
+        assert unreadable == set(), f"{name}: /{owner}/{edge or ''} cannot read {unreadable}"
+
+
+def test_businesses_from_me_read_only_business_fields(unconfigured_streams):
+    stream = unconfigured_streams["businesses"]
+    assert edges_read(stream) == [("User", "businesses")]
+    assert requested(stream) <= readable_fields(edge_target("User", "businesses"))
+
+
+@pytest.mark.parametrize("name", sorted(TapMetaBM(config=config()).streams))
+def test_every_edge_is_a_get_edge(streams, name):
+    for owner, edge in edges_read(streams[name]):
+        if edge is not None:
+            assert edge in get_edges(owner), f"{name}: {owner} has no GET edge /{edge}"
+
+
+@pytest.mark.parametrize("name", ["ad_account_assignments", "page_assignments"])
+def test_assignments_send_the_business_parameter_their_edge_declares(streams, name):
+    stream = streams[name]
+    [(owner, edge)] = edges_read(stream)
+    assert "business" in get_edges(owner)[edge].params
+    assert stream.edge_params({"business_id": "111"}) == {"business": "111"}
 
 
 def test_page_schema_never_asks_for_the_page_access_token(streams):
-    assert "access_token" not in streams["pages"].graph_fields.split(",")
+    assert "access_token" not in requested(streams["pages"])
 
 
-@pytest.mark.parametrize("name", sorted(NODE_OF_STREAM))
-def test_every_edge_exists(streams, name):
-    stream = streams[name]
-    for path in [v.path for v in stream.variants] or [stream.path]:
-        edge = path.rsplit("/", 1)[-1]
-        if edge.startswith("{") or path == "/me/businesses":
-            continue  # a node read by id; /me/businesses is the User node's edge
-        if edge == "assigned_users":
-            owners = ["AdAccount", "Page"]
-        elif edge.startswith("contained_"):
-            owners = ["BusinessAssetGroup"]
-        else:
-            owners = [EDGE_OWNER[edge]]
-        for owner in owners:
-            assert has_edge(owner, edge), f"{name}: {owner} has no edge /{edge}"
+# The source of truth itself: the documented corrections to the SDK's field lists.
+def test_create_parameters_are_not_readable():
+    assert "invited_user_type" not in readable_fields("BusinessUser", "Business",
+                                                      "business_users")
+    assert "invited_user_type" in readable_fields("BusinessRoleRequest", "Business",
+                                                  "pending_users")
+    assert {"role", "system_user_id"} & readable_fields("SystemUser") == set()
 
 
-def test_assigned_users_declares_the_business_parameter():
-    for owner in (adaccount.AdAccount, page.Page):
-        assert "'business': 'string'" in inspect.getsource(owner.get_assigned_users)
+def test_edge_fields_are_readable_on_their_edge_only():
+    assert "role" in readable_fields("SystemUser", "Business", "system_users")
+    assert {"tasks", "permitted_tasks"} <= readable_fields("AssignedUser", "Page",
+                                                           "assigned_users")
+    assert "tasks" not in readable_fields("AssignedUser")
+    assert "permitted_tasks" in readable_fields("AdAccount", "Business", "client_ad_accounts")
+    assert "permitted_tasks" not in readable_fields("AdAccount", "Business",
+                                                    "owned_ad_accounts")
+
+
+def test_not_visible_fields_are_not_readable():
+    assert "payment_account_id" not in readable_fields("Business")
+
+
+def test_post_only_edges_are_not_edges():
+    # POST /{business_id}/adaccount creates an ad account; nothing reads it.
+    assert "adaccount" not in get_edges("Business")
+    assert "client_businesses" not in get_edges("Business")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-import requests_mock
 
 from tap_meta_bm import tap as tap_module
 from tap_meta_bm.client import MAX_TRANSIENT_ATTEMPTS
@@ -14,8 +13,6 @@ from tests.helpers import (
     BASE,
     BUSINESS,
     TOKEN,
-    mock_batch,
-    mock_empty_graph,
     page,
     path,
     query,
@@ -31,13 +28,8 @@ TRANSIENT = {"error": {"message": "An unexpected error has occurred. Please retr
 
 
 @pytest.fixture
-def graph():
-    with requests_mock.Mocker() as mocker:
-        mock_empty_graph(mocker)
-        mock_batch(mocker)
-        mocker.get(f"{BASE}/{BUSINESS}/owned_ad_accounts",
-                   json=page([{"id": "act_1"}, {"id": "act_2"}]))
-        yield mocker
+def graph(two_account_graph):
+    return two_account_graph
 
 
 def campaign_paths(graph):

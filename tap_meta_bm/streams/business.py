@@ -29,7 +29,6 @@ class BusinessesStream(DirectoryBackedStream):
         string("vertical"),
         th.Property("vertical_id", th.IntegerType),
         th.Property("is_hidden", th.BooleanType),
-        string("payment_account_id"),
         string("profile_picture_uri"),
         timestamp("user_access_expire_time"),
     ).to_dict()

@@ -34,7 +34,6 @@ class BusinessUsersStream(BusinessPeopleStream):
         string("ip_permission"),
         string("pending_email"),
         th.Property("marked_for_removal", th.BooleanType),
-        th.Property("invited_user_type", Strings),
     ).to_dict()
 
 
@@ -45,8 +44,7 @@ class SystemUsersStream(BusinessPeopleStream):
         string("business_id"),
         string("id"),
         string("name"),
-        string("role"),
-        th.Property("system_user_id", th.IntegerType),
+        string("role", description="Admin or Employee (read on this edge only)."),
         th.Property("created_by", Ref),
         timestamp("created_time"),
         string("finance_permission"),

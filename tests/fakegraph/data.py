@@ -290,9 +290,18 @@ class Dataset:
             "link": f"https://www.facebook.com/{PAGE_BASE + p}", "fan_count": _hash(p) % 100000,
             "followers_count": _hash("f", p) % 100000, "is_published": p % 13 != 0,
             "verification_status": "not_verified", "business": {"id": owner, "name": "Owner"},
-            "access_token": "PAGE-TOKEN-NEVER-REQUESTED",
+            "access_token": self.page_token(str(PAGE_BASE + p)),
             "emails": [f"page{p}@example.com"], "about": "Über uns ✨",
         }
+
+    def page_token(self, page_id: str) -> str:
+        """The Page's own access token: what `/{page_id}?fields=access_token` hands out."""
+        return f"fake-page-token-{page_id}-{_hash(self.seed, 'page-token', page_id):x}"
+
+    def page_of_token(self, token: str) -> str | None:
+        """The page a Page token belongs to; None for anything that is not one."""
+        page_id = token.removeprefix("fake-page-token-").partition("-")[0]
+        return page_id if token == self.page_token(page_id) else None
 
     def business_user(self, b: int, u: int) -> dict[str, Any]:
         uid = str(USER_BASE + b * 100_000 + u)
@@ -307,7 +316,6 @@ class Dataset:
         created = EPOCH + s * 3600
         return {"id": str(SYSTEM_USER_BASE + b * 1000 + s), "name": f"robot-{s}",
                 "role": "ADMIN" if s == 0 else "EMPLOYEE",
-                "system_user_id": SYSTEM_USER_BASE + b * 1000 + s,
                 "created_time": graph_time(created),
                 "created_by": {"id": str(USER_BASE + b * 100_000), "name": "Founder"}}
 

@@ -1,7 +1,8 @@
 """The fake Graph API: stdlib HTTP on 127.0.0.1 serving a `Dataset` the way Graph does.
 
-Realism the tap has to cope with: the same edges and field names (checked against Meta's own
-facebook-business field lists, unknown fields answer error 100), opaque cursors and absolute
+Realism the tap has to cope with: the same edges and field names (what Graph reads on each
+node and edge, from `tests/graph_sdk.py`: a write-only, unknown or dropped field answers the
+error 100 Graph sends), Page edges that want a Page token, opaque cursors and absolute
 `paging.next` URLs that echo an access token, short or empty pages while `next` exists, a
 `limit` cap per edge, `filtering` on update times and effective status, archived and deleted
 objects hidden by default, Graph timestamps and unix integers, Bearer auth (else 190),
@@ -28,7 +29,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from tests.fakegraph.data import Dataset, status_of
-from tests.graph_sdk import CONTAINED_ASSET, node_fields
+from tests.graph_sdk import CONTAINED_ASSET, readable_fields
 
 DEFAULT_TOKEN = "fake-system-user-token"
 VERSION = "v26.0"
@@ -81,17 +82,26 @@ class Faults:
     malformed_at_request: int | None = None
     reject_audience_filter: bool = False  # answer 100 to `filtering` on audience time_updated
     expire_token_after: int | None = None
+    #: (node type, field): Graph stops reading it, as a new API version does, once this many
+    #: calls were answered (0: from the start).
+    drop_field: tuple[str, str] | None = None
+    drop_field_after: int = 0
+    #: `/{page_id}/assigned_users` refuses the system-user token and wants the Page's token.
+    page_token_required: bool = False
+    #: Pages on which the system user holds no task: they do not hand out their Page token.
+    pages_without_task: set[str] = field(default_factory=set)
 
 
 @dataclass
 class Route:
-    node: str
+    node: str  # the node type returned
     object_key: str
     count: int
     get: Callable[[int], dict[str, Any]]
     edge: str
     single: bool = False
     filter_prefix: str | None = None
+    owner: str | None = None  # the node type the edge hangs off (None: a node read by id)
 
 
 class FakeGraph:
@@ -253,12 +263,14 @@ class FakeGraph:
                entry: dict[str, Any]) -> tuple[Any, dict[str, str]]:
         with self._lock:
             number = len(self.log) + 1
-        self._authenticate(request, params, number)
+        page_of_token = self._authenticate(request, params, number)
         segments = path.strip("/").split("/")
         if not segments or segments[0] != VERSION:
             raise GraphErrorResponse(400, 2635, f"(#2635) Unknown or deprecated version "
                                                 f"{segments[0] if segments else ''}")
+        entry["page_token"] = page_of_token is not None
         route = self.route(segments[1:], params)
+        self._authorize(route, page_of_token)
         entry["object"] = route.object_key
         headers = self._meter(route.object_key, entry)
         faults = self.faults
@@ -296,14 +308,17 @@ class FakeGraph:
         return cached, headers
 
     def _authenticate(self, request: BaseHTTPRequestHandler, params: dict[str, str],
-                      number: int) -> None:
+                      number: int) -> str | None:
+        """Checks the token (and its proof); returns the page a Page token is for, None for
+        the system user's token."""
         header = request.headers.get("Authorization", "")
         token = header.removeprefix("Bearer ") if header.startswith("Bearer ") else \
             params.get("access_token")
         if not token:
             raise GraphErrorResponse(400, 190, "An active access token must be used to query "
                                                "information about the current user.")
-        if token != self.token:
+        page_id = self.data.page_of_token(token)
+        if token != self.token and page_id is None:
             raise GraphErrorResponse(400, 190, "Invalid OAuth access token - Cannot parse "
                                                "access token", subcode=467)
         expire = self.faults.expire_token_after
@@ -321,6 +336,18 @@ class FakeGraph:
             if not hmac.compare_digest(proof, expected):
                 raise GraphErrorResponse(400, 100, "Invalid appsecret_proof provided in the "
                                                    "API argument")
+        return page_id
+
+    def _authorize(self, route: Route, page_of_token: str | None) -> None:
+        """A Page token reads its own page's edges only; with `page_token_required`, a
+        page's `assigned_users` reads with nothing else (Meta's reference asks for one)."""
+        if page_of_token is not None and route.object_key != page_of_token:
+            raise GraphErrorResponse(400, 190, "(#190) The Page access token was not issued "
+                                               f"for object {route.object_key}")
+        if (page_of_token is None and self.faults.page_token_required
+                and route.owner == "Page" and route.edge == "assigned_users"):
+            raise GraphErrorResponse(400, 190, "(#190) This method must be called with a "
+                                               "Page Access Token")
 
     def _meter(self, key: str, entry: dict[str, Any]) -> dict[str, str]:
         now = time.monotonic()
@@ -356,7 +383,11 @@ class FakeGraph:
         # Graph tolerates a Python list's repr (`['id', 'name']`), which some taps send.
         requested = [f.strip(" []'\"") for f in params.get("fields", "id").split(",")]
         requested = [f for f in requested if f]
-        unknown = [f for f in requested if f not in node_fields(route.node)]
+        readable = readable_fields(route.node, route.owner, route.edge or None)
+        dropped = self.faults.drop_field
+        if dropped and dropped[0] == route.node and len(self.log) >= self.faults.drop_field_after:
+            readable = readable - {dropped[1]}
+        unknown = [f for f in requested if f not in readable]
         if unknown:
             raise GraphErrorResponse(400, 100, f"(#100) Tried accessing nonexisting field "
                                                f"({unknown[0]}) on node type ({route.node})")
@@ -428,7 +459,8 @@ class FakeGraph:
                                                f"'{node}' does not exist", subcode=33)
         if node == "me" and edge == "businesses":
             ids = data.business_ids()
-            return Route("Business", "me", len(ids), lambda i: data.business(i), edge)
+            return Route("Business", "me", len(ids), lambda i: data.business(i), edge,
+                         owner="User")
         if node.startswith("act_"):
             a = data.account_index(node.removeprefix("act_"))
             if a is None:
@@ -437,19 +469,25 @@ class FakeGraph:
             if edge in CHILD_EDGES:
                 kind, node_type, prefix = CHILD_EDGES[edge]
                 return Route(node_type, key, data.child_count(kind),
-                             lambda i: data.child(kind, a, i), edge, filter_prefix=prefix)
+                             lambda i: data.child(kind, a, i), edge, filter_prefix=prefix,
+                             owner="AdAccount")
             if edge == "assigned_users":
-                return self._assigned(params, a, key, "account", data.scale.assigned_per_account)
+                return self._assigned(params, a, key, "AdAccount",
+                                      data.scale.assigned_per_account)
             raise missing
         if not node.isdigit():
             raise missing
         if (b := data.business_index(node)) is not None:
             return self._business_route(b, node, edge)
-        if (p := data.page_index(node)) is not None and edge == "assigned_users":
-            return self._assigned(params, p, node, "page", data.scale.assigned_per_page)
+        if (p := data.page_index(node)) is not None:
+            if edge == "assigned_users":
+                return self._assigned(params, p, node, "Page", data.scale.assigned_per_page)
+            if edge == "":
+                return Route("Page", node, 1, lambda _: self._page_node(p), edge, single=True)
         if (g := data.group_index(node)) is not None and edge.startswith("contained_"):
             items = data.group_contents(g, edge)
-            return Route(CONTAINED_ASSET, node, len(items), items.__getitem__, edge)
+            return Route(CONTAINED_ASSET, node, len(items), items.__getitem__, edge,
+                         owner="BusinessAssetGroup")
         raise missing
 
     def _business_route(self, b: int, node: str, edge: str) -> Route:
@@ -460,10 +498,11 @@ class FakeGraph:
         if edge in ("owned_ad_accounts", "client_ad_accounts"):
             indexes = data.account_indexes(b, relationship)
             return Route("AdAccount", node, len(indexes),
-                         lambda i: data.ad_account(indexes[i]), edge)
+                         lambda i: data.ad_account(indexes[i]), edge, owner="Business")
         if edge in ("owned_pages", "client_pages"):
             indexes = data.page_indexes(b, relationship)
-            return Route("Page", node, len(indexes), lambda i: data.page(indexes[i]), edge)
+            return Route("Page", node, len(indexes), lambda i: data.page(indexes[i]), edge,
+                         owner="Business")
         simple = {
             "business_users": ("BusinessUser", data.scale.users,
                                lambda i: data.business_user(b, i)),
@@ -477,21 +516,30 @@ class FakeGraph:
         }
         if edge in simple:
             node_type, count, get = simple[edge]
-            return Route(node_type, node, count, get, edge)
+            return Route(node_type, node, count, get, edge, owner="Business")
         if edge in ("agencies", "clients"):
             items = data.partners(b, "AGENCY" if edge == "agencies" else "CLIENT")
-            return Route("Business", node, len(items), items.__getitem__, edge)
+            return Route("Business", node, len(items), items.__getitem__, edge,
+                         owner="Business")
         raise GraphErrorResponse(400, 100, f"(#100) Unknown path components: /{edge}")
 
-    def _assigned(self, params: dict[str, str], index: int, key: str, salt: str,
+    def _assigned(self, params: dict[str, str], index: int, key: str, owner_type: str,
                   per_asset: int) -> Route:
         if "business" not in params:
             raise GraphErrorResponse(400, 100, "(#100) The parameter business is required")
         owner = self.data.business_index(params["business"])
         if owner is None:
             raise GraphErrorResponse(400, 100, "(#100) Param business must be a valid business")
+        salt = "account" if owner_type == "AdAccount" else "page"
         items = self.data.assigned_users(owner, index, per_asset, salt)
-        return Route("AssignedUser", key, len(items), items.__getitem__, "assigned_users")
+        return Route("AssignedUser", key, len(items), items.__getitem__, "assigned_users",
+                     owner=owner_type)
+
+    def _page_node(self, p: int) -> dict[str, Any]:
+        page = self.data.page(p)
+        if page["id"] in self.faults.pages_without_task:
+            page.pop("access_token")  # Graph leaves out what the caller may not see
+        return page
 
     # -- control ---------------------------------------------------------------------------------
     def control(self, command: str, params: dict[str, str]) -> Any:
