@@ -23,6 +23,7 @@ $(MELTANO):
 .PHONY: test demo bench lint
 test: $(BIN)/tap-meta-bm .meltano/installed
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	MELTANO_BIN=$(CURDIR)/$(MELTANO) $(BIN)/pytest
 
 demo: $(BIN)/tap-meta-bm .meltano/installed
@@ -30,6 +31,7 @@ demo: $(BIN)/tap-meta-bm .meltano/installed
 
 lint: $(BIN)/tap-meta-bm
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 bench: $(BIN)/tap-meta-bm
 	$(BIN)/python -m benchmarks.run

@@ -109,11 +109,11 @@ def run_process(command: list[str], env: dict[str, str] | None = None
 
 
 def run_tap(graph: FakeGraph, config: dict[str, Any], *, catalog: dict | None = None,
-            state: dict | None = None) -> Run:
+            state: dict | None = None, tap: str = TAP) -> Run:
     workdir = Path(tempfile.mkdtemp())
     (workdir / "config.json").write_text(json.dumps(
         {"access_token": DEFAULT_TOKEN, "api_url": graph.url, **config}))
-    command = [TAP, "--config", str(workdir / "config.json")]
+    command = [tap, "--config", str(workdir / "config.json")]
     for name, value in (("catalog", catalog), ("state", state)):
         if value is not None:
             (workdir / f"{name}.json").write_text(json.dumps(value))

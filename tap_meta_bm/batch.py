@@ -6,7 +6,7 @@ trip that exceeds the cost of the records. `FirstPageBatcher` sends up to `MAX_B
 first pages in one `POST /{version}/` with `batch=[{"method":"GET","relative_url":...}]`.
 
 The batch only changes how a first page travels, never what happens to it: each sub-response
-becomes the response of the request it stands for and goes through the stream's one error
+becomes the response of the request it stands for and goes through the client's one error
 policy (retry, skip, throttle, shrink, stop) exactly as if it had been sent alone; a failed
 retry is sent alone. Batching saves round trips, not quota (each sub-request is a call), so an
 object the governor holds back is not batched at all, and neither is anything while usage is
@@ -20,25 +20,23 @@ import string
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import requests
 from requests.structures import CaseInsensitiveDict
 
-from tap_meta_bm.concurrency import context_key
 from tap_meta_bm.errors import parse_body
 
 #: Graph's own limit of sub-requests per batch.
 MAX_BATCH = 50
 
-Context = dict[str, Any]
+Read = TypeVar("Read")
 
 
 @dataclass
 class _Slot:
-    """The first page of one request context: prepared, then answered (or not)."""
+    """The first page of one read: sent, then answered (or not)."""
 
-    prepared: requests.PreparedRequest | None = None
     response: requests.Response | None = None
     answered: threading.Event = field(default_factory=threading.Event)
 
@@ -64,8 +62,8 @@ def sub_response(prepared: requests.PreparedRequest, item: Any) -> requests.Resp
     return response
 
 
-class FirstPageBatcher:
-    """Sends the first pages of `contexts` ahead, in order, `MAX_BATCH` at a time, on demand.
+class FirstPageBatcher(Generic[Read]):
+    """Sends the first pages of `reads` ahead, in order, `MAX_BATCH` at a time, on demand.
 
     Thread-safe: whichever worker first needs a first page that was not sent yet sends it with
     the next ones that were not sent either; workers needing one of those wait for that batch.
@@ -74,27 +72,26 @@ class FirstPageBatcher:
 
     def __init__(
         self,
-        contexts: Sequence[Context],
-        prepare: Callable[[Context], requests.PreparedRequest],
+        reads: Sequence[Read],
+        prepare: Callable[[Read], requests.PreparedRequest],
         send: Callable[[list[requests.PreparedRequest]], list[Any] | None],
-        may_batch: Callable[[Context], bool],
+        may_batch: Callable[[Read], bool],
         size: int = MAX_BATCH,
     ) -> None:
-        self._contexts = list(contexts)
+        self._reads = list(reads)
         self._size = min(size, MAX_BATCH)
-        self._index = {context_key(c): i for i, c in enumerate(self._contexts)}
+        self._index = {id(read): i for i, read in enumerate(self._reads)}
         self._prepare = prepare
         self._send = send
         self._may_batch = may_batch
         self._lock = threading.Lock()
-        self._claimed = bytearray(len(self._contexts))
+        self._claimed = bytearray(len(self._reads))
         self._slots: dict[int, _Slot] = {}
-        self._answers: dict[requests.PreparedRequest, requests.Response] = {}
 
-    def first_page(self, context: Context) -> requests.PreparedRequest | None:
-        """The prepared first-page request of `context` if it was answered in a batch (its
-        answer is then `answer(prepared)`); None means: prepare and send it as usual."""
-        index = self._index.get(context_key(context))
+    def first_page(self, read: Read) -> requests.Response | None:
+        """The answer to `read`'s first page if it came in a batch; None means: send it
+        alone. A retry of a batched answer is always sent alone."""
+        index = self._index.get(id(read))
         if index is None:
             return None
         with self._lock:
@@ -107,26 +104,18 @@ class FirstPageBatcher:
         slot.answered.wait()
         with self._lock:
             self._slots.pop(index, None)
-            if slot.response is None or slot.prepared is None:
-                return None
-            self._answers[slot.prepared] = slot.response
-        return slot.prepared
-
-    def answer(self, prepared: requests.PreparedRequest) -> requests.Response | None:
-        """The batched response to `prepared`, once: a retry of it is sent alone."""
-        with self._lock:
-            return self._answers.pop(prepared, None)
+        return slot.response
 
     def _claim_from(self, index: int) -> list[tuple[int, _Slot]]:
-        """Claim `index` and the unclaimed contexts after it, one batch's worth; those that
-        may not be batched now (a blocked object) are claimed too, and go alone."""
+        """Claim `index` and the unclaimed reads after it, one batch's worth; those that may
+        not be batched now (a blocked object) are claimed too, and go alone."""
         group: list[tuple[int, _Slot]] = []
         position, examined = index, 0
-        while position < len(self._contexts) and examined < self._size:
+        while position < len(self._reads) and examined < self._size:
             if not self._claimed[position]:
                 self._claimed[position] = 1
                 examined += 1
-                if self._may_batch(self._contexts[position]):
+                if self._may_batch(self._reads[position]):
                     slot = self._slots[position] = _Slot()
                     group.append((position, slot))
             position += 1
@@ -136,12 +125,10 @@ class FirstPageBatcher:
         try:
             if len(group) < 2:
                 return  # a batch of one is a plain request with more overhead
-            for position, slot in group:
-                slot.prepared = self._prepare(self._contexts[position])
-            answers = self._send([slot.prepared for _, slot in group if slot.prepared]) or []
+            prepared = [self._prepare(self._reads[position]) for position, _ in group]
+            answers = self._send(prepared) or []
             for n, ((_, slot), item) in enumerate(zip(group, answers, strict=False)):
-                if slot.prepared is not None:
-                    slot.response = sub_response(slot.prepared, item)
+                slot.response = sub_response(prepared[n], item)
                 answers[n] = None  # each body held once, as text or as bytes, never both
         finally:
             for _, slot in group:

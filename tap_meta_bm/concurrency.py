@@ -233,7 +233,7 @@ class PartitionPrefetcher:
                 self._consumed_through(index)
                 raise item.error
             self._taken(len(item))
-            yield from item  # type: ignore[misc]
+            yield from item
 
     def cancel(self) -> None:
         """Stop handing out partitions and release workers waiting on full buffers."""

@@ -1,25 +1,37 @@
 """The businesses, ad accounts, pages and asset groups a run covers, read once per run.
 
 Streams below an asset (campaigns below an ad account, assignments below a page ...) are
-partitioned by it. The lists come from the same requests that feed the `businesses`,
+partitioned by it. The lists come from the same reads that feed the `businesses`,
 `ad_accounts`, `pages` and `business_asset_groups` streams: those streams emit the cached
 records, so no edge is read twice whichever streams are selected.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
-
-from tap_meta_bm.client import GraphStream
-
-if TYPE_CHECKING:
-    from singer_sdk.helpers.types import Context
-
-    from tap_meta_bm.tap import TapMetaBM
+import enum
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol
 
 Record = dict[str, Any]
 Partition = dict[str, Any]
+
+
+class PartitionKind(enum.Enum):
+    """What one partition of a stream is."""
+
+    BUSINESS = "business"  # each configured (or reachable) business
+    AD_ACCOUNT = "ad_account"  # each ad account once, with the first business that lists it
+    BUSINESS_AD_ACCOUNT = "business_ad_account"  # each (business, ad account) pair
+    BUSINESS_PAGE = "business_page"  # each (business, page) pair
+    ASSET_GROUP = "asset_group"  # each (business, business asset group)
+
+
+class DirectorySource(Protocol):
+    """A stream whose records the directory holds: it reads one business's records."""
+
+    name: str
+
+    def read_now(self, context: dict[str, Any] | None) -> Iterable[Record]: ...
 
 
 def bare_account_id(account_id: str) -> str:
@@ -30,18 +42,22 @@ def bare_account_id(account_id: str) -> str:
 class Directory:
     """Cached records of the directory-like streams, and the partitions built from them."""
 
-    def __init__(self, tap: TapMetaBM) -> None:
-        self._tap = tap
+    def __init__(self, business_ids: list[str], account_ids: frozenset[str]) -> None:
+        self._business_ids = business_ids
+        self._account_ids = account_ids
+        self._sources: dict[str, DirectorySource] = {}
         self._cache: dict[tuple[str, str | None], list[Record]] = {}
-        self._partitions: dict[str, list[Partition]] = {}
+        self._partitions: dict[PartitionKind, list[Partition]] = {}
+
+    def register(self, source: DirectorySource) -> None:
+        self._sources[source.name] = source
 
     def records(self, stream_name: str, business_id: str | None) -> list[Record]:
-        """The records `stream_name` yields for one business (fetched on first use)."""
+        """The records `stream_name` yields for one business (read on first use)."""
         key = (stream_name, business_id)
         if key not in self._cache:
-            stream = self._tap.streams[stream_name]
             context = {"business_id": business_id} if business_id else None
-            self._cache[key] = list(stream.fetch(context))
+            self._cache[key] = list(self._sources[stream_name].read_now(context))
         return self._cache[key]
 
     def release(self, stream_name: str, business_id: str | None) -> None:
@@ -52,29 +68,28 @@ class Directory:
             self._cache[key] = [{"id": record.get("id")} for record in self._cache[key]]
 
     def business_ids(self) -> list[str]:
-        configured = self._tap.business_ids
-        if configured:
-            return configured
+        if self._business_ids:
+            return self._business_ids
         return [str(r["id"]) for r in self.records("businesses", None)]
 
-    def partitions(self, kind: str) -> list[Partition]:
+    def partitions(self, kind: PartitionKind) -> list[Partition]:
         """The partitions of one kind, built once and shared by every stream of that kind."""
         if kind not in self._partitions:
             self._partitions[kind] = self._build_partitions(kind)
         return self._partitions[kind]
 
-    def _build_partitions(self, kind: str) -> list[Partition]:
-        builders: dict[str, Callable[[], list[Partition]]] = {
-            "business": lambda: [{"business_id": b} for b in self.business_ids()],
-            "ad_account": lambda: self._ad_accounts(unique=True),
-            "business_ad_account": lambda: self._ad_accounts(unique=False),
-            "business_page": self._pages,
-            "asset_group": self._asset_groups,
+    def _build_partitions(self, kind: PartitionKind) -> list[Partition]:
+        builders: dict[PartitionKind, Callable[[], list[Partition]]] = {
+            PartitionKind.BUSINESS: lambda: [{"business_id": b} for b in self.business_ids()],
+            PartitionKind.AD_ACCOUNT: lambda: self._ad_accounts(unique=True),
+            PartitionKind.BUSINESS_AD_ACCOUNT: lambda: self._ad_accounts(unique=False),
+            PartitionKind.BUSINESS_PAGE: self._pages,
+            PartitionKind.ASSET_GROUP: self._asset_groups,
         }
         return builders[kind]()
 
     def _ad_accounts(self, *, unique: bool) -> list[Partition]:
-        wanted = self._tap.account_ids
+        wanted = self._account_ids
         seen: set[str] = set()
         out: list[Partition] = []
         for business_id in self.business_ids():
@@ -101,14 +116,3 @@ class Directory:
             for business_id in self.business_ids()
             for record in self.records("business_asset_groups", business_id)
         ]
-
-
-class DirectoryBackedStream(GraphStream):
-    """A stream whose records double as the partition list of others (read once, cached)."""
-
-    partition_kind = "business"
-
-    def source_records(self, context: Context | None) -> Iterator[dict[str, Any]]:
-        business_id = (context or {}).get("business_id")
-        yield from self._tap.directory.records(self.name, business_id)
-        self._tap.directory.release(self.name, business_id)

@@ -60,7 +60,7 @@ class Governor:
     ) -> None:
         self.threshold_pct = threshold_pct
         self.fallback_block_seconds = fallback_block_seconds
-        self._logger = logger
+        self._log = logger
         self._clock = clock or time.monotonic
         self._sleep = sleep or time.sleep
         self._lock = threading.Lock()
@@ -179,7 +179,7 @@ class Governor:
             self._usage_pct.pop(key, None)
         wake = datetime.fromtimestamp(time.time() + seconds, UTC).strftime("%H:%M:%SZ")
         target = "every object (app-wide limit)" if key == APP else f"object {key}"
-        self._logger.warning(
+        self._log.warning(
             "Rate limit: no requests to %s until %s (%.0f s): %s", target, wake, seconds, reason
         )
 

@@ -21,7 +21,6 @@ import sys
 from typing import Any
 
 from singer_sdk.contrib.msgspec import MsgSpecWriter, serialize_jsonl
-from singer_sdk.helpers._state import StateWriter
 from singer_sdk.singerlib import Message, RecordMessage
 
 BLOCK_BYTES = 1 << 20
@@ -65,12 +64,13 @@ class BufferedRecordWriter(MsgSpecWriter):
             write_line(self.format_message(message))
 
 
-class EncodedStateWriter(StateWriter):
+class EncodedStateWriter:
     """Writes a STATE message only when the state changed, comparing digests of encoded lines
-    (the line itself is megabytes with thousands of ad accounts: no copy of it is kept)."""
+    (the line itself is megabytes with thousands of ad accounts: no copy of it is kept).
 
-    def __init__(self, message_writer: Any) -> None:
-        super().__init__(message_writer)
+    What the tap's `state_writer` is: the SDK calls its `write_state` for every stream."""
+
+    def __init__(self) -> None:
         self._last_digest: bytes | None = None
 
     def write_state(self, state: dict[str, Any]) -> None:

@@ -2,30 +2,27 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import re
 import sys
-import threading
-import time
 from datetime import datetime
-from functools import cached_property
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
-from singer_sdk import Tap
+from singer_sdk import Stream, Tap
 from singer_sdk import typing as th
+from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers.capabilities import PluginCapabilities, TapCapabilities
 
+from tap_meta_bm.client import DirectoryStream
 from tap_meta_bm.directory import Directory, bare_account_id
 from tap_meta_bm.errors import ConfigError, TapMetaBMError
 from tap_meta_bm.governor import Governor
+from tap_meta_bm.graph import GraphClient
 from tap_meta_bm.output import BufferedRecordWriter, EncodedStateWriter
-from tap_meta_bm.page_tokens import PageTokens
 from tap_meta_bm.redaction import protect, redact
+from tap_meta_bm.run import SyncRun
 from tap_meta_bm.runtime import tune_process
 from tap_meta_bm.streams import STREAM_TYPES
-from tap_meta_bm.summary import RunSummary
 
 DEFAULTS: dict[str, Any] = {
     "include_archived": False,
@@ -42,13 +39,26 @@ DEFAULTS: dict[str, Any] = {
     "request_timeout": 300,
     "usage_threshold_pct": 75,
 }
-API_VERSION = re.compile(r"^v\d{1,3}\.\d$")
-NUMERIC_ID = re.compile(r"^\d+$")
+#: (low, high) of each bounded number, in the schema (so `--about` and Meltano show them)
+#: and in the one-line messages of `check_config`.
+LIMITS: dict[str, tuple[int, int]] = {"page_size": (1, 500), "max_workers": (1, 64),
+                                      "request_timeout": (1, 3600),
+                                      "usage_threshold_pct": (1, 100)}
+API_VERSION = r"^v\d{1,3}\.\d$"
+BUSINESS_ID = r"^\d+$"
+ACCOUNT_ID = r"^(act_)?\d+$"
+API_URL = r"^https?://[^/\s]+"
 
 
-def _setting(name: str, kind: th.JSONTypeHelper, description: str, **extra: Any
-             ) -> th.Property:
+def _setting(name: str, kind: th.JSONTypeHelper | type[th.JSONTypeHelper], description: str,
+             **extra: Any) -> th.Property:
     return th.Property(name, kind, description=description, default=DEFAULTS.get(name), **extra)
+
+
+def _bounded(name: str, kind: type[th.IntegerType] | type[th.NumberType], description: str
+             ) -> th.Property:
+    low, high = LIMITS[name]
+    return _setting(name, kind(minimum=low, maximum=high), f"{description} ({low}-{high}).")
 
 
 class TapMetaBM(Tap):
@@ -72,7 +82,7 @@ class TapMetaBM(Tap):
         th.Property("access_token", th.StringType, required=True, secret=True,
                     description="System-user access token; sent only as "
                                 "`Authorization: Bearer`."),
-        th.Property("business_ids", th.ArrayType(th.StringType),
+        th.Property("business_ids", th.ArrayType(th.StringType(pattern=BUSINESS_ID)),
                     description="Business ids to extract (numeric). Default: every business "
                                 "of `/me/businesses`."),
         th.Property("app_secret", th.StringType, secret=True,
@@ -80,84 +90,82 @@ class TapMetaBM(Tap):
                                 "`appsecret_proof`."),
         th.Property("start_date", th.DateTimeType,
                     description="Lower bound for incremental streams on a first run."),
-        th.Property("account_ids", th.ArrayType(th.StringType),
+        th.Property("account_ids", th.ArrayType(th.StringType(pattern=ACCOUNT_ID)),
                     description="Only these ad accounts' children (with or without `act_`); "
                                 "also the way to shard a huge business across jobs."),
         _setting("include_archived", th.BooleanType,
                  "Also list ARCHIVED campaigns, ad sets and ads."),
-        _setting("api_url", th.StringType, "Graph base URL (proxies, tests)."),
-        _setting("api_version", th.StringType, "Graph API version, `vNN.N`."),
-        _setting("page_size", th.IntegerType,
-                 "First `limit` tried per page (1-500); halved automatically when Graph asks "
-                 "for less data."),
-        _setting("max_workers", th.IntegerType,
+        _setting("api_url", th.StringType(pattern=API_URL), "Graph base URL (proxies, tests)."),
+        _setting("api_version", th.StringType(pattern=API_VERSION),
+                 "Graph API version, `vNN.N`."),
+        _bounded("page_size", th.IntegerType,
+                 "First `limit` tried per page; halved automatically when Graph asks for "
+                 "less data"),
+        _bounded("max_workers", th.IntegerType,
                  "Ad accounts / pages fetched concurrently (fewer while their pages would not "
                  "fit the 2,000-record read-ahead budget); above 1, their first pages also "
-                 "travel up to 50 per Batch API call (1 = one request at a time)."),
-        _setting("request_timeout", th.IntegerType, "Seconds before one request times out."),
-        _setting("usage_threshold_pct", th.NumberType,
-                 "Start pacing requests when a usage header passes this percentage (1-100)."),
+                 "travel up to 50 per Batch API call; 1 sends one request at a time"),
+        _bounded("request_timeout", th.IntegerType, "Seconds before one request times out"),
+        _bounded("usage_threshold_pct", th.NumberType,
+                 "Start pacing requests when a usage header passes this percentage"),
     ).to_dict()
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self.summary = RunSummary()
-        #: Unix second the run started: no read of this run can precede it (incremental.py).
-        self.run_started = int(time.time())
-        super().__init__(*args, **kwargs)
-        self._state_writer = EncodedStateWriter(self.message_writer)
-        self.directory = Directory(self)
-        self.governor = Governor(float(self.config["usage_threshold_pct"]), self.logger)
-        #: One HTTP session per thread, shared by every stream: connections are reused.
-        self.http_sessions = threading.local()
-        self.page_tokens = PageTokens()
+    def __init__(self, *args: Any, validate_config: bool = True, **kwargs: Any) -> None:
+        self.run = SyncRun()
+        self._sorted_streams: dict[str, Stream] | None = None
+        self._encoded_state_writer: EncodedStateWriter | None = None
+        try:
+            super().__init__(*args, validate_config=validate_config, **kwargs)
+        except ConfigValidationError as invalid:
+            # The schema's verdict as one line; ours first where it says more.
+            check_config(dict(self.config))
+            raise ConfigError(f"{invalid.errors[0] if invalid.errors else invalid} (see "
+                              "tap-meta-bm --about for every setting).") from None
+        protect([self.config.get("access_token"), self.config.get("app_secret")])
+        if validate_config:
+            check_config(dict(self.config))
+        self._start_run()
 
-    # -- config -----------------------------------------------------------------------
-    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
-        for name, value in DEFAULTS.items():
-            if self._config.get(name) is None:
-                self._config[name] = value
-        # The SDK validates (with or without raising) in every constructor, before any log
-        # line that could carry the config: the one place to register the secrets.
-        protect([self._config.get("access_token"), self._config.get("app_secret")])
-        if raise_errors:
-            check_config(self._config)
-        return super()._validate_config(raise_errors=raise_errors)
+    def _start_run(self) -> None:
+        config = self.config
+        client = GraphClient(
+            api_url=str(config.get("api_url")), api_version=str(config.get("api_version")),
+            access_token=str(config.get("access_token") or ""),
+            app_secret=config.get("app_secret") or None,
+            timeout=float(config.get("request_timeout") or DEFAULTS["request_timeout"]),
+            governor=Governor(float(config.get("usage_threshold_pct") or 75), self.logger),
+            summary=self.run.summary, logger=self.logger,
+            user_agent=f"{self.name}/{self.plugin_version}")
+        directory = Directory([str(b) for b in config.get("business_ids") or []],
+                              frozenset(bare_account_id(str(a))
+                                        for a in config.get("account_ids") or []))
+        for stream in self.streams.values():
+            if isinstance(stream, DirectoryStream):
+                directory.register(stream)
+        self.run.start(client=client, directory=directory, state_writer=self.state_writer,
+                       last_stream=next(reversed(self.streams), None), logger=self.logger)
 
-    @cached_property
-    def business_ids(self) -> list[str]:
-        return [str(b) for b in self.config.get("business_ids") or []]
-
-    @cached_property
-    def account_ids(self) -> frozenset[str]:
-        return frozenset(bare_account_id(str(a)) for a in self.config.get("account_ids") or [])
-
-    @cached_property
-    def appsecret_proof(self) -> str | None:
-        """The proof of the system user's token (see `proof_for`)."""
-        return self.proof_for(self.config["access_token"])
-
-    def proof_for(self, token: str) -> str | None:
-        """HMAC-SHA256 of a token keyed by the app secret, as Graph requires with it."""
-        secret = self.config.get("app_secret")
-        if not secret:
-            return None
-        return hmac.new(secret.encode(), token.encode(), hashlib.sha256).hexdigest()
+    @property
+    def state_writer(self) -> EncodedStateWriter:  # type: ignore[override]
+        # Not the SDK's StateWriter (that class lives in a private module): the same one
+        # method, `write_state`, without its deep copies of a state of thousands of bookmarks.
+        if self._encoded_state_writer is None:
+            self._encoded_state_writer = EncodedStateWriter()
+        return self._encoded_state_writer
 
     # -- streams ------------------------------------------------------------------------
-    def discover_streams(self) -> list:
-        return [stream_type(tap=self) for stream_type in STREAM_TYPES]
+    def discover_streams(self) -> list[Stream]:
+        return [stream_type(tap=self, run=self.run) for stream_type in STREAM_TYPES]
 
-    def load_streams(self) -> list:
-        # Sync in STREAM_TYPES order, not by name: the directory-like streams go first, emit
-        # their records and let the directory drop them (see Directory.release).
-        return sorted(super().load_streams(), key=lambda s: STREAM_TYPES.index(type(s)))
-
-    def sync_all(self) -> None:
-        try:
-            super().sync_all()
-        finally:
-            for line in self.summary.lines():
-                self.logger.info(line)
+    @property
+    def streams(self) -> dict[str, Stream]:
+        # In STREAM_TYPES order, not by name: the directory-like streams go first, emit their
+        # records and let the directory drop them (see Directory.release).
+        if self._sorted_streams is None:
+            loaded = super().streams
+            self._sorted_streams = dict(sorted(
+                loaded.items(), key=lambda item: STREAM_TYPES.index(type(item[1]))))
+        return self._sorted_streams
 
 
 def check_config(config: dict[str, Any]) -> None:
@@ -169,8 +177,9 @@ def check_config(config: dict[str, Any]) -> None:
     if any(c.isspace() for c in token):
         raise ConfigError("access_token: contains whitespace; paste the token alone.")
     for name, pattern, what in (
-        ("business_ids", NUMERIC_ID, "a numeric business id (Business Settings > Business info)"),
-        ("account_ids", re.compile(r"^(act_)?\d+$"), "an ad account id like act_123 or 123"),
+        ("business_ids", BUSINESS_ID, "a numeric business id (Business Settings > Business "
+                                      "info)"),
+        ("account_ids", ACCOUNT_ID, "an ad account id like act_123 or 123"),
     ):
         values = config.get(name)
         if values is None:
@@ -178,7 +187,7 @@ def check_config(config: dict[str, Any]) -> None:
         if not isinstance(values, list):
             raise ConfigError(f"{name}: must be a list of ids, got {type(values).__name__}.")
         for value in values:
-            if isinstance(value, bool) or not pattern.match(str(value)):
+            if isinstance(value, bool) or not re.match(pattern, str(value)):
                 raise ConfigError(f"{name}: {value!r} is not {what}.")
     if config.get("start_date") is not None:
         try:  # the parser the SDK applies to start_date when it reads the first bookmark
@@ -186,16 +195,16 @@ def check_config(config: dict[str, Any]) -> None:
         except ValueError:
             raise ConfigError(f"start_date: {config['start_date']!r} is not a date-time; "
                               "use e.g. 2024-01-01T00:00:00Z.") from None
-    version = str(config.get("api_version"))
-    if not API_VERSION.match(version):
+    version = config.get("api_version", DEFAULTS["api_version"])
+    if not re.match(API_VERSION, str(version)):
         raise ConfigError(f"api_version: {version!r} must look like v26.0.")
-    url = urlsplit(str(config.get("api_url")))
-    if url.scheme not in {"http", "https"} or not url.netloc:
-        raise ConfigError(f"api_url: {config.get('api_url')!r} must be an http(s) URL such "
-                          "as https://graph.facebook.com.")
-    for name, low, high in (("page_size", 1, 500), ("max_workers", 1, 64),
-                            ("request_timeout", 1, 3600), ("usage_threshold_pct", 1, 100)):
-        value = config.get(name)
+    url = config.get("api_url", DEFAULTS["api_url"])
+    parts = urlsplit(str(url))
+    if parts.scheme not in {"http", "https"} or not parts.netloc:
+        raise ConfigError(f"api_url: {url!r} must be an http(s) URL such as "
+                          "https://graph.facebook.com.")
+    for name, (low, high) in LIMITS.items():
+        value = config.get(name, DEFAULTS[name])
         if isinstance(value, bool) or not isinstance(value, int | float) or not (
             low <= value <= high
         ):

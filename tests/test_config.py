@@ -79,4 +79,37 @@ def test_business_ids_from_env_are_parsed(monkeypatch):
     monkeypatch.setenv("TAP_META_BM_ACCESS_TOKEN", TOKEN)
     monkeypatch.setenv("TAP_META_BM_BUSINESS_IDS", '["111","222"]')
     tap = tap_module.TapMetaBM(config=None, parse_env_config=True)
-    assert tap.business_ids == ["111", "222"]
+    assert tap.config["business_ids"] == ["111", "222"]
+
+
+def test_a_value_only_the_schema_refuses_is_one_line_too(tmp_path, monkeypatch, capsys):
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({**GOOD, "include_archived": "yes"}))
+    monkeypatch.setattr("sys.argv", ["tap-meta-bm", "--config", str(path)])
+    with pytest.raises(SystemExit) as exited:
+        tap_module.main()
+    assert exited.value.code == 1
+    _, err = capsys.readouterr()
+    assert [line for line in err.splitlines() if line.startswith("tap-meta-bm: error")] == [
+        "tap-meta-bm: error: 'yes' is not of type 'boolean', 'null' in "
+        "config['include_archived'] (see tap-meta-bm --about for every setting)."]
+
+
+def test_limits_are_in_the_schema_that_about_shows():
+    done = subprocess.run([TAP_COMMAND, "--about", "--format", "json"], capture_output=True,
+                          text=True, timeout=60, check=True)
+    settings = json.loads(done.stdout)["settings"]["properties"]
+    assert {name: (settings[name]["minimum"], settings[name]["maximum"])
+            for name in ("page_size", "max_workers", "request_timeout",
+                         "usage_threshold_pct")} == {
+        "page_size": (1, 500), "max_workers": (1, 64), "request_timeout": (1, 3600),
+        "usage_threshold_pct": (1, 100)}
+    assert settings["api_version"]["pattern"] == r"^v\d{1,3}\.\d$"
+    assert settings["business_ids"]["items"]["pattern"] == r"^\d+$"
+
+
+def test_python_dash_m_is_the_same_command():
+    import sys
+    done = subprocess.run([sys.executable, "-m", "tap_meta_bm", "--about", "--format", "json"],
+                          capture_output=True, text=True, timeout=60, check=True)
+    assert json.loads(done.stdout)["name"] == "tap-meta-bm"

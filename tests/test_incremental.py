@@ -7,7 +7,7 @@ import json
 import pytest
 import requests_mock
 
-from tap_meta_bm.incremental import IndexedStateManager
+from tap_meta_bm.sdk_surface import IndexedStateManager
 from tests.helpers import (
     BASE,
     BUSINESS,
@@ -30,7 +30,7 @@ NOW = 1_800_000_000  # the runs' start time, frozen
 
 @pytest.fixture(autouse=True)
 def frozen_start(monkeypatch):
-    monkeypatch.setattr("tap_meta_bm.tap.time.time", lambda: float(NOW))
+    monkeypatch.setattr("tap_meta_bm.run.time.time", lambda: float(NOW))
 
 
 @pytest.fixture
@@ -163,7 +163,7 @@ def test_refused_audience_filter_falls_back_to_reading_the_edge_whole(graph, cap
     sent = [query(r) for r in graph.request_history if path(r).endswith("/customaudiences")]
     assert ["filtering" in q for q in sent] == [True, False, False]
     assert [r.getMessage() for r in caplog.records if "refused" in r.getMessage()] == [
-        "Graph refused the time_updated filter on custom_audiences (HTTP 400, code 100, "
+        "Graph refused the filtering parameter on custom_audiences (HTTP 400, code 100, "
         "fbtrace_id NF); reading the edge whole and applying the bookmark to what comes back"]
 
 

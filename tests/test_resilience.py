@@ -7,8 +7,8 @@ import json
 import pytest
 
 from tap_meta_bm import tap as tap_module
-from tap_meta_bm.client import MAX_TRANSIENT_ATTEMPTS
-from tap_meta_bm.errors import GraphFatalError, classify_graph_error
+from tap_meta_bm.errors import GraphFatalError
+from tap_meta_bm.graph import MAX_TRANSIENT_ATTEMPTS, EdgePolicy
 from tests.helpers import (
     BASE,
     BUSINESS,
@@ -192,13 +192,10 @@ def test_token_echoed_by_an_error_never_reaches_logs(graph, fake_time, caplog):
 
 
 def test_requests_failing_at_the_same_size_halve_it_once():
-    tap = tap_module.TapMetaBM(config={"access_token": TOKEN, "business_ids": [BUSINESS],
-                                       "page_size": 400})
-    stream = tap.streams["campaigns"]
-    error = classify_graph_error(500, REDUCE)
-    for _ in range(3):  # three workers' requests, all sent with limit=400
-        stream._shrink_page(error, "campaigns edge /act_1/campaigns", 400)
-    assert stream._limit == 200
-    stream._shrink_page(error, "campaigns edge /act_1/campaigns", 200)
-    assert stream._limit == 100
-    assert tap.summary.tally("campaigns").shrinks == 2
+    policy = EdgePolicy(stream="campaigns", fields=("id",), columns={}, paged=True,
+                        page_size=400)
+    assert [policy.shrink(400) for _ in range(3)] == [200, None, None]  # three workers
+    assert policy.limit == 200
+    assert policy.shrink(200) == 100
+    assert policy.shrink(400) is None  # a late answer to a request sent at the old size
+    assert policy.limit == 100

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from singer_sdk import typing as th
 
 #: A Graph reference to another node: `{"id": ..., "name": ...}` (name present when readable).
@@ -20,7 +22,7 @@ Status = th.ObjectType(
 )
 
 
-def string(name: str, **kwargs: object) -> th.Property:
+def string(name: str, **kwargs: Any) -> th.Property:
     return th.Property(name, th.StringType, **kwargs)
 
 

@@ -7,8 +7,8 @@ from typing import Any, ClassVar
 from singer_sdk import typing as th
 from singer_sdk.helpers.types import Context
 
-from tap_meta_bm.client import EdgeVariant, GraphStream
-from tap_meta_bm.directory import DirectoryBackedStream
+from tap_meta_bm.client import DirectoryStream, EdgeVariant, GraphStream
+from tap_meta_bm.directory import PartitionKind
 from tap_meta_bm.streams._types import Ref, Strings, string, timestamp
 
 
@@ -16,7 +16,7 @@ class PartnersStream(GraphStream):
     """Agencies working for a business, and clients it works for."""
 
     name = "partners"
-    partition_kind = "business"
+    partitions_from = PartitionKind.BUSINESS
     primary_keys = ("business_id", "id")
     context_columns = ("business_id", "relationship")
     variants = (
@@ -62,7 +62,7 @@ class AssignmentsStream(GraphStream):
 class AdAccountAssignmentsStream(AssignmentsStream):
     name = "ad_account_assignments"
     path = "/act_{account_id}/assigned_users"
-    partition_kind = "business_ad_account"
+    partitions_from = PartitionKind.BUSINESS_AD_ACCOUNT
     primary_keys = ("business_id", "account_id", "user_id")
     context_columns = ("business_id", "account_id")
     schema = th.PropertiesList(string("account_id"), *ASSIGNED_USER).to_dict()
@@ -71,13 +71,13 @@ class AdAccountAssignmentsStream(AssignmentsStream):
 class PageAssignmentsStream(AssignmentsStream):
     name = "page_assignments"
     path = "/{page_id}/assigned_users"
-    partition_kind = "business_page"
+    partitions_from = PartitionKind.BUSINESS_PAGE
     primary_keys = ("business_id", "page_id", "user_id")
     context_columns = ("business_id", "page_id")
     schema = th.PropertiesList(string("page_id"), *ASSIGNED_USER).to_dict()
 
 
-class BusinessAssetGroupsStream(DirectoryBackedStream):
+class BusinessAssetGroupsStream(DirectoryStream):
     name = "business_asset_groups"
     path = "/{business_id}/business_asset_groups"
     primary_keys = ("business_id", "id")
@@ -94,7 +94,7 @@ class BusinessAssetGroupAssetsStream(GraphStream):
     """What each asset group contains, one row per (group, asset)."""
 
     name = "business_asset_group_assets"
-    partition_kind = "asset_group"
+    partitions_from = PartitionKind.ASSET_GROUP
     primary_keys = ("group_id", "asset_type", "asset_id")
     context_columns = ("business_id", "group_id", "asset_type")
     graph_names: ClassVar[dict[str, str]] = {"asset_id": "id"}

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from singer_sdk import typing as th
 
-from tap_meta_bm.client import EdgeVariant
-from tap_meta_bm.directory import DirectoryBackedStream
+from tap_meta_bm.client import DirectoryStream, EdgeVariant
 from tap_meta_bm.streams._types import Free, Ref, Strings, string, timestamp
 
 
-class AdAccountsStream(DirectoryBackedStream):
+class AdAccountsStream(DirectoryStream):
     name = "ad_accounts"
     # One account may be owned by one configured business and shared with another: both
     # relationships are facts worth keeping, so the business is part of the key.

@@ -12,6 +12,9 @@ from singer_sdk import typing as th
 from tap_meta_bm.incremental import IncrementalAdAccountStream
 from tap_meta_bm.streams._types import Free, Ref, Status, Strings, string, timestamp
 
+#: The filter is not documented for these edges: if Graph refuses it, read the edge whole.
+UNDOCUMENTED_FILTER = {"filtering": "reading the edge whole and applying the bookmark to "
+                                    "what comes back"}
 COMMON = (
     string("business_id"),
     string("account_id"),
@@ -35,7 +38,7 @@ class CustomAudiencesStream(IncrementalAdAccountStream):
     primary_keys = ("id",)
     replication_key = "time_updated"
     server_filter_field = "time_updated"
-    server_filter_optional = True
+    optional_params = UNDOCUMENTED_FILTER
     schema = th.PropertiesList(
         *COMMON,
         string("subtype"),
@@ -60,7 +63,7 @@ class SavedAudiencesStream(IncrementalAdAccountStream):
     primary_keys = ("id",)
     replication_key = "time_updated"
     server_filter_field = "time_updated"
-    server_filter_optional = True
+    optional_params = UNDOCUMENTED_FILTER
     schema = th.PropertiesList(
         *COMMON,
         th.Property("account", Ref),

@@ -6,11 +6,11 @@ from typing import Any
 
 from singer_sdk import typing as th
 
-from tap_meta_bm.directory import DirectoryBackedStream
+from tap_meta_bm.client import DirectoryStream
 from tap_meta_bm.streams._types import Ref, string, timestamp
 
 
-class BusinessesStream(DirectoryBackedStream):
+class BusinessesStream(DirectoryStream):
     name = "businesses"
     primary_keys = ("id",)
     schema = th.PropertiesList(
@@ -34,17 +34,17 @@ class BusinessesStream(DirectoryBackedStream):
     ).to_dict()
 
     @property
-    def configured(self) -> bool:
-        return bool(self._tap.business_ids)
+    def configured(self) -> list[str]:
+        return [str(b) for b in self.config.get("business_ids") or []]
 
     @property
     def path(self) -> str:  # type: ignore[override]
         return "/{business_id}" if self.configured else "/me/businesses"
 
     @property
-    def paged(self) -> bool:  # type: ignore[override]
+    def paged(self) -> bool:
         return not self.configured
 
     @property
     def partitions(self) -> list[dict[str, Any]] | None:
-        return [{"business_id": b} for b in self._tap.business_ids] or None
+        return [{"business_id": b} for b in self.configured] or None

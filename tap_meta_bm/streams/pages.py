@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from singer_sdk import typing as th
 
-from tap_meta_bm.client import EdgeVariant
-from tap_meta_bm.directory import DirectoryBackedStream
+from tap_meta_bm.client import DirectoryStream, EdgeVariant
 from tap_meta_bm.streams._types import Free, Ref, Strings, string
 
 
-class PagesStream(DirectoryBackedStream):
+class PagesStream(DirectoryStream):
     name = "pages"
     primary_keys = ("business_id", "id")
     context_columns = ("business_id", "relationship")

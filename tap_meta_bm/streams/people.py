@@ -5,13 +5,14 @@ from __future__ import annotations
 from singer_sdk import typing as th
 
 from tap_meta_bm.client import GraphStream
+from tap_meta_bm.directory import PartitionKind
 from tap_meta_bm.streams._types import Free, Ref, Strings, string, timestamp
 
 
 class BusinessPeopleStream(GraphStream):
     """A full-table edge below `/{business_id}`."""
 
-    partition_kind = "business"
+    partitions_from = PartitionKind.BUSINESS
     primary_keys = ("business_id", "id")
     context_columns = ("business_id",)
 

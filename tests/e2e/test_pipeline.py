@@ -75,7 +75,7 @@ def test_incremental_run_returns_only_what_changed(fake_graph, tmp_path,
     audience_items = sum(e.get("items", 0) for e in graph.log
                          if e["path"].endswith("/customaudiences"))
     if graph_refuses_audience_filter:
-        assert "Graph refused the time_updated filter on custom_audiences" in second.stderr
+        assert "Graph refused the filtering parameter on custom_audiences" in second.stderr
         assert audience_items == len(graph.truth()["custom_audiences"])
     else:  # the changes, plus the one-second overlap at each account's bookmark
         assert len(touched_audiences) <= audience_items <= 2 * len(touched_audiences)

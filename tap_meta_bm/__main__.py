@@ -1,0 +1,7 @@
+"""`python -m tap_meta_bm`: the same command as `tap-meta-bm`."""
+
+from __future__ import annotations
+
+from tap_meta_bm.tap import main
+
+main()

@@ -1,0 +1,459 @@
+"""GraphClient: the one place the tap talks to Graph.
+
+Streams describe what to read as plain `EdgeRead` values (a path, its parameters, the object
+Meta meters it against) and the client does everything else: per-thread sessions, the Bearer
+header and `appsecret_proof`, the governor's pacing, error classification and the one policy
+for each class (retry, wait, halve the page, leave out a field Graph dropped, fetch a Page
+token, skip, stop), cursor paging that never echoes a URL back (Graph's `paging.next` can
+carry an access token), first pages in Batch API calls, and request counting. It is
+thread-safe and holds no SDK object: worker threads call it, and only it.
+
+What a stream learns during a run (the page size that works, fields Graph stopped reading, a
+parameter Graph refused, that its Page edges want Page tokens) lives in that stream's
+`EdgePolicy`, shared by all its reads and threads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+import backoff
+import requests
+
+from tap_meta_bm.batch import FirstPageBatcher, batch_answers, batch_form, form_encode
+from tap_meta_bm.errors import (
+    Action,
+    AssetSkipped,
+    GraphError,
+    GraphFatalError,
+    GraphRetriableError,
+    classify_graph_error,
+    parse_body,
+)
+from tap_meta_bm.governor import APP, Governor
+from tap_meta_bm.page_tokens import PageTokens
+from tap_meta_bm.summary import RunSummary
+
+#: Transient failures (5xx, timeouts, code 1/2) get this many attempts in all per request.
+#: Throttles and page-size shrinks do not use them up: they are waits and changes, not faults.
+MAX_TRANSIENT_ATTEMPTS = 6
+BACKOFF_FACTOR_SECONDS = 1.0
+BACKOFF_MAX_SECONDS = 60.0
+#: Paging parameters worth carrying from `paging.next` when an edge has no `cursors.after`.
+PAGING_PARAMS = frozenset({"after", "offset", "until", "since", "__after_id", "__paging_token"})
+RETRIABLE_TRANSPORT_ERRORS = (
+    ConnectionResetError,
+    requests.exceptions.Timeout,
+    requests.exceptions.ConnectionError,
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+)
+Page = dict[str, Any]
+
+
+class EdgePolicy:
+    """How one stream asks Graph, and what the run taught it; shared by its threads.
+
+    `fields`, `keys` and `replication_key` are Graph names; `columns` maps a Graph name to
+    the column it fills, for messages; `optional_params` may be left out if Graph refuses them.
+    """
+
+    def __init__(self, *, stream: str, fields: tuple[str, ...], columns: Mapping[str, str],
+                 paged: bool, page_size: int, keys: frozenset[str] = frozenset(),
+                 replication_key: str | None = None,
+                 optional_params: Mapping[str, str] | None = None) -> None:
+        self.stream = stream
+        self.paged = paged
+        self.keys = keys
+        self.replication_key = replication_key
+        self.optional_params = dict(optional_params or {})
+        self._fields = fields
+        self._columns = dict(columns)
+        self._lock = threading.Lock()
+        self.limit = page_size
+        self.dropped: list[str] = []
+        self.refused: set[str] = set()
+        #: Set once Graph asked this stream's Page edges for the Page's own token.
+        self.wants_page_token = False
+        self.fields_param = ",".join(fields)
+
+    def column(self, graph_name: str) -> str:
+        return self._columns.get(graph_name, graph_name)
+
+    def query(self, read: EdgeRead, position: Mapping[str, str] | None) -> dict[str, str]:
+        """The query one request of `read` sends now (credentials aside)."""
+        query = {"fields": self.fields_param}
+        if self.paged:
+            query["limit"] = str(self.limit)
+        refused = self.refused
+        query.update((k, v) for k, v in read.params if k not in refused)
+        if position:
+            query.update(position)
+        return query
+
+    def shrink(self, sent_limit: int) -> int | None:
+        """Halve the page size that failed; the new size, or None when another request sent
+        at the same size already halved it (concurrent requests fail together)."""
+        with self._lock:
+            if self.limit <= sent_limit // 2:
+                return None
+            self.limit = max(1, sent_limit // 2)
+            return self.limit
+
+    def drop(self, name: str) -> bool:
+        """Leave a field out from now on; True the first time."""
+        with self._lock:
+            if name in self.dropped:
+                return False
+            self.dropped.append(name)
+            self.fields_param = ",".join(f for f in self._fields if f not in self.dropped)
+            return True
+
+    def refuse(self, name: str) -> bool:
+        """Leave an optional parameter out from now on; True the first time."""
+        with self._lock:
+            first = name not in self.refused
+            self.refused = self.refused | {name}
+            return first
+
+    def want_page_token(self) -> bool:
+        """From now on Page edges are read with Page tokens; True the first time."""
+        with self._lock:
+            first, self.wants_page_token = not self.wants_page_token, True
+            return first
+
+
+@dataclass(frozen=True, eq=False)
+class EdgeRead:
+    """One node or edge to read, in plain values: what a worker thread is handed."""
+
+    path: str  # below the version root, e.g. /act_123/campaigns
+    params: tuple[tuple[str, str], ...]  # the edge's own parameters (filtering, business ...)
+    meter_key: str  # the object Meta meters it against (governor.py)
+    policy: EdgePolicy
+    columns: tuple[tuple[str, Any], ...] = ()  # what the tap adds to each record it returns
+    page_id: str | None = None  # a Page edge: it may be read with the Page's own token
+    where: str = field(init=False)  # for messages: no URL, no secrets
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "where", f"{self.policy.stream} edge {self.path}")
+
+
+def next_position(page: Page) -> dict[str, str] | None:
+    """Where the next page starts, or None at the end; only `paging.next`'s absence ends an
+    edge (a page may be short or empty and still have one)."""
+    paging = page.get("paging") if isinstance(page, dict) else None
+    if not isinstance(paging, dict) or not paging.get("next"):
+        return None
+    after = (paging.get("cursors") or {}).get("after")
+    if after:
+        return {"after": after}
+    # Offset- or time-paged edges put their position only in the `next` URL.
+    position = {k: v for k, v in parse_qsl(urlsplit(str(paging["next"])).query)
+                if k in PAGING_PARAMS}
+    return position or None
+
+
+def records_of(page: Page) -> list[dict[str, Any]]:
+    data = page.get("data") if isinstance(page, dict) else None
+    return data if isinstance(data, list) else []
+
+
+class GraphClient:
+    """One per run; every method may be called from any thread."""
+
+    def __init__(self, *, api_url: str, api_version: str, access_token: str,
+                 app_secret: str | None, timeout: float, governor: Governor,
+                 summary: RunSummary, logger: logging.Logger, user_agent: str) -> None:
+        self.url_base = f"{api_url.rstrip('/')}/{api_version}"
+        self.api_version = api_version
+        self._token = access_token
+        self._app_secret = app_secret
+        self._timeout = timeout
+        self.governor = governor
+        self.summary = summary
+        self.logger = logger
+        self._user_agent = user_agent
+        self._sessions = threading.local()
+        self.page_tokens = PageTokens()
+        self.appsecret_proof = self.proof_for(access_token)
+
+    def proof_for(self, token: str) -> str | None:
+        """HMAC-SHA256 of a token keyed by the app secret, as Graph requires with it."""
+        if not self._app_secret:
+            return None
+        return hmac.new(self._app_secret.encode(), token.encode(), hashlib.sha256).hexdigest()
+
+    @property
+    def session(self) -> requests.Session:
+        """This thread's session: connections are reused by every stream on the thread."""
+        session: requests.Session | None = getattr(self._sessions, "session", None)
+        if session is None:
+            session = self._sessions.session = requests.Session()
+            # Proxy settings are read from the environment once, not on every request
+            # (requests rescans os.environ per request: a tenth of the CPU of a fast sync).
+            session.proxies.update(requests.utils.get_environ_proxies(self.url_base))
+            session.trust_env = False
+        return session
+
+    # -- reading ------------------------------------------------------------------------------
+    def pages(self, read: EdgeRead, batcher: FirstPageBatcher | None = None
+              ) -> Iterator[Page]:
+        """Every page of an edge (the one body of a node), parsed, in order."""
+        position: dict[str, str] | None = None
+        batched = batcher.first_page(read) if batcher is not None else None
+        while True:
+            page = self._read(read, position, batched)
+            batched = None
+            yield page
+            if not read.policy.paged:
+                return
+            position = next_position(page)
+            if position is None:
+                return
+
+    def records(self, read: EdgeRead, batcher: FirstPageBatcher | None = None
+                ) -> Iterator[dict[str, Any]]:
+        """Every record of an edge with the read's columns added; an edge the token cannot
+        read is skipped, with one warning and a line in the summary."""
+        columns = read.columns
+        try:
+            for page in self.pages(read, batcher):
+                for record in records_of(page) if read.policy.paged else [page]:
+                    record.update(columns)
+                    yield record
+        except AssetSkipped as skipped:
+            self.logger.warning("Skipping %s", skipped)
+            self.summary.skipped(read.policy.stream, f"{read.where}: "
+                                                     f"{skipped.error.reference} "
+                                                     f"{skipped.error.message}")
+
+    def _read(self, read: EdgeRead, position: dict[str, str] | None,
+              batched: requests.Response | None) -> Page:
+        """One page, through the retry policy: transient faults back off with full jitter,
+        MAX_TRANSIENT_ATTEMPTS in all; throttles wait for the governor; anything the policy
+        changed (page size, fields, parameters, token) goes out changed."""
+        delays = backoff.expo(factor=BACKOFF_FACTOR_SECONDS, max_value=BACKOFF_MAX_SECONDS)
+        next(delays)
+        transient_failures = 0
+        while True:
+            try:
+                if batched is not None:
+                    response, batched = batched, None
+                    return self._checked(read, response, page_token=None)
+                page_token = self._page_token(read)
+                return self._checked(read, self._send(read, position, page_token), page_token)
+            except GraphRetriableError as exc:
+                if exc.error.action is not Action.RETRY:
+                    continue
+                failure: Exception = exc
+            except RETRIABLE_TRANSPORT_ERRORS as exc:
+                failure = exc
+            transient_failures += 1
+            self.summary.add(read.policy.stream, retries=1)
+            if transient_failures >= MAX_TRANSIENT_ATTEMPTS:
+                raise _retries_exhausted(read, failure) from failure
+            wait = backoff.full_jitter(next(delays))
+            self.logger.warning("Retrying %s in %.1f s: %s", read.where, wait,
+                                one_line(failure))
+            time.sleep(wait)
+
+    def prepare(self, read: EdgeRead, position: Mapping[str, str] | None,
+                token: str | None = None) -> requests.PreparedRequest:
+        """The GET for one page of `read`, as it would be sent now."""
+        if token is None:
+            token, proof = self._token, self.appsecret_proof
+        else:
+            proof = self.proof_for(token)  # the proof is of the token that travels
+        query = read.policy.query(read, position)
+        if proof:
+            query["appsecret_proof"] = proof
+        prepared = requests.PreparedRequest()
+        # Graph's own form: `fields=id,name,...`; percent-encoding every comma sent the field
+        # list through Python's per-character quoting, the costliest step of a request.
+        prepared.prepare(method="GET", url=f"{self.url_base}{read.path}?"
+                                           f"{urlencode(query, safe=',')}",
+                         headers={"Authorization": f"Bearer {token}",
+                                  "User-Agent": self._user_agent})
+        return prepared
+
+    def _send(self, read: EdgeRead, position: dict[str, str] | None,
+              page_token: str | None) -> requests.Response:
+        waited = self.governor.wait_turn(read.meter_key)
+        if waited:
+            self.summary.add(read.policy.stream, waits=1, wait_seconds=waited)
+        return self.session.send(self.prepare(read, position, page_token),
+                                 timeout=self._timeout)
+
+    def send_batch(self, stream: str, first_pages: list[requests.PreparedRequest]
+                   ) -> list[Any] | None:
+        """One Batch API call; its answers in order, or None to send each page alone."""
+        form = form_encode(batch_form(first_pages, self.url_base, self.appsecret_proof))
+        request = requests.PreparedRequest()
+        request.prepare(method="POST", url=f"{self.url_base}/", data=form, headers={
+            "Authorization": f"Bearer {self._token}", "User-Agent": self._user_agent,
+            "Content-Type": "application/x-www-form-urlencoded"})
+        self.governor.wait_turn(APP)
+        try:
+            response = self.session.send(request, timeout=self._timeout)
+        except RETRIABLE_TRANSPORT_ERRORS as exc:
+            failure = one_line(exc)
+        else:
+            self.governor.observe(response.headers, APP)
+            answers = batch_answers(response)
+            if answers is not None:
+                self.summary.add(stream, batches=1)
+                return answers
+            error = classify_graph_error(response.status_code, parse_body(response.content))
+            if error is not None and error.action is Action.THROTTLE:
+                self.governor.throttled(error, APP)  # the pages alone must wait too
+            failure = error.describe("a batch call") if error else "not a list of answers"
+        self.logger.warning("Batch of %d first pages of %s failed (%s); sending them one by "
+                            "one", len(first_pages), stream, failure)
+        return None
+
+    def may_batch(self, read: EdgeRead) -> bool:
+        """Batching saves round trips, not quota: nothing the governor holds back, and never
+        a Page token (it would sit in the batch's body)."""
+        return not self._wants_page_token(read) and self.governor.clear(read.meter_key)
+
+    # -- answers ------------------------------------------------------------------------------
+    def _checked(self, read: EdgeRead, response: requests.Response,
+                 page_token: str | None) -> Page:
+        self.summary.add(read.policy.stream, requests=1)
+        self.governor.observe(response.headers, read.meter_key)
+        payload = parse_body(response.content)
+        error = classify_graph_error(response.status_code, payload)
+        if error is None:
+            return payload
+        self._act_on(read, error, response.request, page_token is not None)
+        raise GraphRetriableError(error, read.where)
+
+    def _act_on(self, read: EdgeRead, error: GraphError, sent: requests.PreparedRequest,
+                sent_with_page_token: bool) -> None:
+        """What a failed answer changes before it is sent again; raises if it is not."""
+        where, action = read.where, error.action
+        if action is Action.TOKEN:
+            fatal = GraphFatalError(error, where)
+            self.governor.halt(fatal)
+            raise fatal
+        query = dict(parse_qsl(urlsplit(str(sent.url)).query))
+        if action is Action.DROP_FIELD:
+            self._drop_field(read, error, query)
+        elif action is Action.PAGE_TOKEN:
+            self._want_page_token_for(read, error, sent_with_page_token)
+        elif action is Action.REQUEST:
+            self._refuse_optional(read, error, query)
+        elif action is Action.SKIP:
+            raise AssetSkipped(error, where)
+        elif action is Action.THROTTLE:
+            self.governor.throttled(error, read.meter_key)
+        elif action is Action.SHRINK:
+            self._shrink(read, error, int(query.get("limit") or read.policy.limit))
+
+    def _shrink(self, read: EdgeRead, error: GraphError, sent_limit: int) -> None:
+        if sent_limit <= 1:
+            raise GraphFatalError(error, f"{read.where} (even limit=1 is too much data; "
+                                         "deselect heavy fields of this stream)")
+        limit = read.policy.shrink(sent_limit)
+        if limit is not None:
+            self.summary.add(read.policy.stream, shrinks=1)
+            self.logger.warning("Graph asked for less data on %s: page size now %d for the "
+                                "rest of the run", read.where, limit)
+
+    def _drop_field(self, read: EdgeRead, error: GraphError, query: dict[str, str]) -> None:
+        """Graph stopped reading a field (Meta removes and renames fields with every version):
+        ask without it for the rest of the run, in every partition and batch, and say so once.
+        Records already read keep it; the column is null from here on."""
+        policy, name = read.policy, str(error.field)
+        if name not in query.get("fields", "").split(","):
+            raise GraphFatalError(error, read.where)  # not a field it asked for: a request bug
+        if name in policy.keys or name == policy.replication_key:
+            role = "replication key" if name == policy.replication_key else "key"
+            raise GraphFatalError(error, read.where, (
+                f"{read.where}: Graph {self.api_version} no longer reads '{name}', the "
+                f"{role} of stream {policy.stream}, so the stream cannot be synced "
+                f"[{error.reference}]. Pin api_version to the version that worked, or "
+                "deselect the stream."))
+        if policy.drop(name):
+            self.logger.warning(
+                "Graph %s no longer reads field '%s' of stream %s [%s]; reading %s without it "
+                "for the rest of the run: the column stays null; deselect it or pin "
+                "api_version", self.api_version, name, policy.stream, error.reference,
+                policy.stream)
+            self.summary.dropped_field(policy.stream, policy.column(name))
+
+    def _refuse_optional(self, read: EdgeRead, error: GraphError, query: dict[str, str]
+                         ) -> None:
+        """Only a request that carried an optional parameter can be mended by leaving it out;
+        other threads may hold such requests too, so each is sent again, warned once."""
+        carried = [name for name in read.policy.optional_params if name in query]
+        if not carried:
+            raise GraphFatalError(error, read.where)
+        for name in carried:
+            if read.policy.refuse(name):
+                self.logger.warning("Graph refused the %s parameter on %s (%s); %s", name,
+                                    read.policy.stream, error.reference,
+                                    read.policy.optional_params[name])
+
+    # -- Page tokens (see page_tokens.py) ---------------------------------------------------------
+    @staticmethod
+    def _wants_page_token(read: EdgeRead) -> bool:
+        return read.page_id is not None and read.policy.wants_page_token
+
+    def _page_token(self, read: EdgeRead) -> str | None:
+        """The Page's own token for a Page edge that wants one; None: the system user's."""
+        if not self._wants_page_token(read):
+            return None
+        page_id = str(read.page_id)
+        token = self.page_tokens.get(page_id, lambda _: self._read_page_token(read))
+        if token is None:
+            raise AssetSkipped(GraphError(Action.SKIP, 200, message=(
+                f"Graph wants Page {page_id}'s own access token, and the system user cannot "
+                "get it: it holds no task on the Page (assign the Page to the system user "
+                "with Manage, and grant pages_manage_metadata)")), read.where)
+        return token
+
+    def _read_page_token(self, read: EdgeRead) -> str | None:
+        """`GET /{page_id}?fields=access_token`, with the system user's token."""
+        policy = EdgePolicy(stream=read.policy.stream, fields=("access_token",), columns={},
+                            paged=False, page_size=1)
+        token_read = EdgeRead(f"/{read.page_id}", (), str(read.page_id), policy)
+        token = next(self.pages(token_read)).get("access_token")
+        return token if isinstance(token, str) else None
+
+    def _want_page_token_for(self, read: EdgeRead, error: GraphError,
+                             sent_with_page_token: bool) -> None:
+        if read.page_id is None:
+            raise GraphFatalError(error, read.where)  # not a Page edge: a request bug
+        if sent_with_page_token:  # the Page's own token was refused as well
+            raise AssetSkipped(GraphError(
+                Action.SKIP, error.http_status, error.code, error.subcode,
+                f"Graph refused the Page's own token as well ({error.message})",
+                fbtrace_id=error.fbtrace_id), read.where)
+        if read.policy.want_page_token():
+            self.logger.info(
+                "Graph wants Page access tokens for %s [%s]: reading each Page's token with "
+                "the system user's token (kept in memory only, never written)",
+                read.policy.stream, error.reference)
+
+
+def _retries_exhausted(read: EdgeRead, failure: Exception) -> GraphFatalError:
+    error = getattr(failure, "error", None) or GraphError(Action.RETRY, 0,
+                                                          message=one_line(failure))
+    return GraphFatalError(error, read.where, (
+        f"{read.where}: still failing after {MAX_TRANSIENT_ATTEMPTS} attempts: "
+        f"{one_line(failure)}. Meta may be having an outage; rerun later (the state already "
+        "written lets the rerun resume)."))
+
+
+def one_line(error: BaseException) -> str:
+    return " ".join(str(error).split()) or type(error).__name__

@@ -1,0 +1,57 @@
+"""What one run shares between the tap and its streams: the Graph client, the directory, the
+state writer and the end-of-run summary. Handed to each stream; streams never reach into the
+tap for them."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from tap_meta_bm.directory import Directory
+from tap_meta_bm.graph import GraphClient
+from tap_meta_bm.summary import RunSummary
+
+
+class SyncRun:
+    """Created before the SDK builds the streams; `start` fills it once the config is valid."""
+
+    def __init__(self) -> None:
+        self.summary = RunSummary()
+        #: Unix second the run started: no read of this run can precede it (incremental.py).
+        self.run_started = int(time.time())
+        self._client: GraphClient | None = None
+        self._directory: Directory | None = None
+        self.state_writer: Any = None
+        self._last_stream: str | None = None
+        self._log = logging.getLogger("tap-meta-bm")
+        self._summary_logged = False
+
+    def start(self, *, client: GraphClient, directory: Directory, state_writer: Any,
+              last_stream: str | None, logger: logging.Logger) -> None:
+        self._client, self._directory = client, directory
+        self.state_writer, self._last_stream, self._log = state_writer, last_stream, logger
+
+    @property
+    def client(self) -> GraphClient:
+        if self._client is None:
+            raise RuntimeError("the run has not started: the config was not validated")
+        return self._client
+
+    @property
+    def directory(self) -> Directory:
+        if self._directory is None:
+            raise RuntimeError("the run has not started: the config was not validated")
+        return self._directory
+
+    def stream_done(self, name: str) -> None:
+        """The SDK is through with a stream; after the last one, the summary."""
+        if name == self._last_stream:
+            self.log_summary()
+
+    def log_summary(self) -> None:
+        """The end-of-run summary, once, whether the run succeeded or not."""
+        if not self._summary_logged:
+            self._summary_logged = True
+            for line in self.summary.lines():
+                self._log.info(line)

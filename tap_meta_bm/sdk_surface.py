@@ -1,0 +1,122 @@
+"""Every private name of the Singer SDK the tap still uses, each with the reason it has to.
+
+Everything else the tap takes from the SDK is public API. These three are pinned by
+`tests/test_sdk_surface.py`, so an SDK upgrade that renames or reshapes one fails in CI, not
+silently in a user's run:
+
+1. `Stream._write_record_message(record)` (overridden): the RECORD fast path. The SDK's path
+   (a selection walk, a conformance pass, a map, a message object and its dict per record)
+   costs more CPU than fetching the record; without stream maps or flattening the message is
+   the record with the selection applied, written in the SDK's own encoding.
+2. `Stream._stream_version` (read): the version the SDK stamps on RECORDs of a full-table
+   stream that emits ACTIVATE_VERSION; the fast path must stamp the same one.
+3. `singer_sdk.streams._state.StreamStateManager` (subclassed): the SDK finds a partition's
+   state by scanning every partition, several times per partition; with thousands of ad
+   accounts that is quadratic. `IndexedStateManager` finds it by key.
+
+And two SDK log lines, by logger and text (not names, but as likely to change): one INFO line
+per partition with its bookmark, and one WARNING per partition of an unsorted incremental
+stream. Thousands of either would bury the log; the streams log one summary line instead.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from functools import cached_property
+from typing import Any
+
+from singer_sdk.contrib.msgspec import serialize_jsonl
+from singer_sdk.helpers.types import Context
+from singer_sdk.mapper import SameRecordTransform
+from singer_sdk.streams import Stream
+from singer_sdk.streams._state import StreamStateManager
+
+from tap_meta_bm.output import write_record_line
+
+#: (logger name, message format) of the SDK log lines the tap quiets; "{stream}" is the
+#: stream's name.
+QUIETED_SDK_LINES = (
+    ("{tap}.{stream}", "Starting incremental sync of '%s' with bookmark value: %s"),
+    ("singer_sdk",
+     "Stream is assumed to be unsorted, progress is not resumable if interrupted"),
+)
+
+
+class _DropLines(logging.Filter):
+    def __init__(self, formats: frozenset[str]) -> None:
+        super().__init__()
+        self._formats = formats
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.msg not in self._formats
+
+
+def quiet_sdk_lines(tap_name: str, stream_name: str) -> None:
+    """Drop the per-partition SDK lines of QUIETED_SDK_LINES for one stream."""
+    quieted = frozenset(message for _, message in QUIETED_SDK_LINES)
+    for logger_name, _ in QUIETED_SDK_LINES:
+        logger = logging.getLogger(logger_name.format(tap=tap_name, stream=stream_name))
+        if not any(isinstance(f, _DropLines) for f in logger.filters):
+            logger.addFilter(_DropLines(quieted))
+
+
+class FastRecordWriting(Stream):
+    """Streams whose RECORD messages skip the SDK's per-record machinery when they can."""
+
+    @cached_property
+    def _plain_record_alias(self) -> str | None:
+        """The stream name to emit under when records leave exactly as fetched, apart from
+        deselected top-level properties; None when a stream map, flattening or a deselected
+        nested property needs the SDK's per-record machinery."""
+        maps = self.stream_maps
+        if len(maps) != 1 or type(maps[0]) is not SameRecordTransform:
+            return None
+        if maps[0].flattening_enabled:
+            return None
+        if any(len(crumb) > 2 and not selected for crumb, selected in self.mask.items()):
+            return None
+        return maps[0].stream_alias
+
+    @cached_property
+    def _deselected_properties(self) -> tuple[str, ...]:
+        return tuple(name for name in self.schema["properties"]
+                     if not self.mask.get(("properties", name), True))
+
+    def _write_record_message(self, record: dict[str, Any]) -> None:
+        alias = self._plain_record_alias
+        if alias is None:
+            super()._write_record_message(record)
+            return
+        for name in self._deselected_properties:
+            record.pop(name, None)
+        message: dict[str, Any] = {"type": "RECORD", "stream": alias, "record": record}
+        if self._stream_version is not None:
+            message["version"] = self._stream_version
+        message["time_extracted"] = datetime.now(UTC)
+        write_record_line(serialize_jsonl(message))
+        self.state_manager.is_flushed = False
+
+
+class IndexedStateManager(StreamStateManager):
+    """Finds a partition's state by its key instead of scanning every partition."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._index: dict[tuple, dict] = {}
+        self._indexed: list[dict] | None = None
+
+    def get_context_state(self, context: Context | None) -> dict:
+        partition = self.get_state_partition_context(context) if context else None
+        if not partition:
+            return super().get_context_state(context)
+        partitions = self.stream_state.get("partitions")
+        if partitions is not self._indexed:  # new or replaced state: index it afresh
+            self._index = {}
+            self._indexed = partitions
+        key = tuple(partition.values())  # always in state_partitioning_keys' order
+        state = self._index.get(key)
+        if state is None:
+            state = self._index[key] = super().get_context_state(context)
+            self._indexed = self.stream_state.get("partitions")
+        return state

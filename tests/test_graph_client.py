@@ -1,0 +1,79 @@
+"""GraphClient on its own: plain reads in, parsed pages and records out, no SDK object."""
+
+from __future__ import annotations
+
+import ast
+import logging
+import threading
+from pathlib import Path
+
+import requests_mock
+
+from tap_meta_bm import graph
+from tap_meta_bm.governor import Governor
+from tap_meta_bm.graph import EdgePolicy, EdgeRead, GraphClient
+from tap_meta_bm.summary import RunSummary
+from tests.helpers import BASE, TOKEN, page, path, query
+
+
+def client(**overrides) -> GraphClient:
+    logger = logging.getLogger("test")
+    settings = {"api_url": "https://graph.facebook.com", "api_version": "v26.0",
+                "access_token": TOKEN, "app_secret": None, "timeout": 5.0,
+                "governor": Governor(75, logger), "summary": RunSummary(), "logger": logger,
+                "user_agent": "tap-meta-bm/test", **overrides}
+    return GraphClient(**settings)
+
+
+def campaigns(account: str, policy: EdgePolicy) -> EdgeRead:
+    return EdgeRead(f"/act_{account}/campaigns", (("effective_status", '["ACTIVE"]'),),
+                    account, policy, columns=(("account_id", account),))
+
+
+def policy() -> EdgePolicy:
+    return EdgePolicy(stream="campaigns", fields=("id", "name"), columns={}, paged=True,
+                      page_size=2, keys=frozenset({"id"}))
+
+
+def test_a_read_follows_cursors_and_adds_its_columns():
+    with requests_mock.Mocker() as mocker:
+        mocker.get(f"{BASE}/act_1/campaigns", [
+            {"json": page([{"id": "c1"}, {"id": "c2"}], after="A")},
+            {"json": page([{"id": "c3"}])}])
+        got = list(client().records(campaigns("1", policy())))
+        sent = [(path(r), query(r), r.headers["Authorization"]) for r in mocker.request_history]
+    assert got == [{"id": "c1", "account_id": "1"}, {"id": "c2", "account_id": "1"},
+                   {"id": "c3", "account_id": "1"}]
+    expected = {"fields": "id,name", "limit": "2", "effective_status": '["ACTIVE"]'}
+    assert sent == [("/v26.0/act_1/campaigns", expected, f"Bearer {TOKEN}"),
+                    ("/v26.0/act_1/campaigns", {**expected, "after": "A"}, f"Bearer {TOKEN}")]
+    assert all(TOKEN not in r.url for r in mocker.request_history)
+
+
+def test_reads_from_many_threads_share_one_client():
+    shared = client()
+    one_policy = policy()
+    results: dict[str, list[dict]] = {}
+    with requests_mock.Mocker() as mocker:
+        for n in range(8):
+            mocker.get(f"{BASE}/act_{n}/campaigns", json=page([{"id": f"c{n}"}]))
+
+        def read(n: int) -> None:
+            results[str(n)] = list(shared.records(campaigns(str(n), one_policy)))
+
+        threads = [threading.Thread(target=read, args=(n,)) for n in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert results == {str(n): [{"id": f"c{n}", "account_id": str(n)}] for n in range(8)}
+    assert shared.summary.tally("campaigns").requests == 8
+
+
+def test_the_transport_holds_no_sdk_object():
+    for module in ("graph.py", "batch.py", "governor.py", "page_tokens.py", "summary.py"):
+        tree = ast.parse((Path(graph.__file__).parent / module).read_text())
+        imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+        imported |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import)
+                     for alias in node.names}
+        assert not any(str(name).startswith("singer_sdk") for name in imported), module
