@@ -270,6 +270,12 @@ class GraphStream(FastRecordWriting):
                 row[name] = to_rfc3339(value)
         return row
 
+    def generate_child_contexts(self, record: dict[str, Any], context: Context | None
+                                ) -> Iterable[Context | None]:
+        """None: no stream of this tap is a child stream (partitions come from the
+        Directory), and the SDK's default copies the context for every record."""
+        return ()
+
     @cached_property
     def _timestamp_properties(self) -> tuple[str, ...]:
         return tuple(name for name, prop in self.schema["properties"].items()

@@ -105,8 +105,21 @@ class IndexedStateManager(StreamStateManager):
         super().__init__(**kwargs)
         self._index: dict[tuple, dict] = {}
         self._indexed: list[dict] | None = None
+        #: The SDK asks for the same partition's state once per record, with one context
+        #: object per partition: the last answer, while that object and the state stand.
+        self._last: tuple[Context, dict, list[dict] | None] | None = None
 
     def get_context_state(self, context: Context | None) -> dict:
+        last = self._last
+        if last is not None and last[0] is context and last[2] is self._indexed \
+                and self._indexed is self.stream_state.get("partitions"):
+            return last[1]
+        state = self._lookup(context)
+        if context:
+            self._last = (context, state, self._indexed)
+        return state
+
+    def _lookup(self, context: Context | None) -> dict:
         partition = self.get_state_partition_context(context) if context else None
         if not partition:
             return super().get_context_state(context)
