@@ -2,7 +2,8 @@
 
 Starts the project's fake Graph API, runs `meltano run tap-meta-bm target-duckdb` into
 output/warehouse.duckdb, and prints what landed: rows per table, active campaigns per ad
-account, and the access matrix (who holds which tasks on which ad account).
+account, the access matrix (who holds which tasks on which ad account), and which pixels
+and catalogs partners' people can touch.
 """
 
 from __future__ import annotations
@@ -37,6 +38,28 @@ select a.name as person,
 from meta_bm.ad_account_assignments a
 join meta_bm.ad_accounts acc on acc.id = 'act_' || a.account_id and acc.business_id = a.business_id
 order by partner desc, a.user_type, person, ad_account
+"""
+
+
+PARTNERS_ON_PIXELS_AND_CATALOGS = """
+with assigned as (
+    select asset_type, asset_id, business_id, name, business, tasks
+    from meta_bm.pixel_assignments
+    union all
+    select asset_type, asset_id, business_id, name, business, tasks
+    from meta_bm.catalog_assignments
+), assets as (
+    select id, business_id, name from meta_bm.pixels
+    union all
+    select id, business_id, name from meta_bm.product_catalogs
+)
+select a.asset_type, s.name as asset, a.name as person,
+       json_extract_string(a.business, '$.name') as their_business,
+       array_to_string(from_json(a.tasks, '["VARCHAR"]'), '+') as tasks
+from assigned a
+join assets s on s.id = a.asset_id and s.business_id = a.business_id
+where json_extract_string(a.business, '$.id') <> a.business_id
+order by 1, 2, 3
 """
 
 
@@ -80,6 +103,12 @@ def print_summary(database: Path) -> None:
         print(f"{label:<36}" + "".join(f"{cells.get(a, '-'):<{width + 2}}" for a in accounts))
     if len(people) > 25:
         print(f"  … and {len(people) - 25} more people")
+    partners = db.execute(PARTNERS_ON_PIXELS_AND_CATALOGS).fetchall()
+    print("\nPixels and catalogs that partners' people can touch")
+    for asset_type, asset, person, their_business, tasks in partners[:15]:
+        print(f"  {asset_type:<16}{asset[:28]:<30}{person} ({their_business}): {tasks}")
+    if len(partners) > 15:
+        print(f"  … and {len(partners) - 15} more")
 
 
 def main() -> None:

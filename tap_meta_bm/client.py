@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from singer_sdk import metrics
 from singer_sdk.helpers.conform import TypeConformanceLevel
+from singer_sdk.singerlib import MetadataMapping
 
 from tap_meta_bm.batch import MAX_BATCH, FirstPageBatcher
 from tap_meta_bm.concurrency import PartitionPrefetcher, context_key
@@ -84,6 +85,12 @@ class GraphStream(FastRecordWriting):
     partitions_from: ClassVar[PartitionKind | None] = None
     #: Columns the tap fills from the partition or variant, never requested from Graph.
     context_columns: ClassVar[tuple[str, ...]] = ()
+    #: Columns the tap computes from the record itself (in `shape`), never requested.
+    computed_columns: ClassVar[tuple[str, ...]] = ()
+    #: The edge is known to want the Page's own token (the partition names the page).
+    page_token: ClassVar[bool] = False
+    #: What a refusal of this edge most likely lacks, for the skip warning.
+    access_hint: ClassVar[str | None] = None
     #: Schema name -> Graph field name, where the warehouse wants a clearer name.
     graph_names: ClassVar[dict[str, str]] = {}
     #: Parameters Graph may refuse on this edge, and what reading without them means.
@@ -110,6 +117,17 @@ class GraphStream(FastRecordWriting):
         return True
 
     @property
+    def metadata(self) -> MetadataMapping:
+        """A stream off by default is off as a whole: selecting it selects its columns (the
+        SDK would leave every column of it off too)."""
+        metadata = super().metadata
+        if not self.selected_by_default:
+            for breadcrumb, entry in metadata.items():
+                if breadcrumb:
+                    entry.selected_by_default = True
+        return metadata
+
+    @property
     def state_manager(self) -> IndexedStateManager:
         if self._state_index is None:
             self._state_index = IndexedStateManager(
@@ -128,7 +146,7 @@ class GraphStream(FastRecordWriting):
         names = [
             self.graph_names.get(name, name)
             for name in self.schema["properties"]
-            if name not in self.context_columns
+            if name not in self.context_columns and name not in self.computed_columns
             and (name in always or mask.get(("properties", name), False))
         ]
         return tuple(dict.fromkeys(names))
@@ -143,16 +161,23 @@ class GraphStream(FastRecordWriting):
         def graph(name: str) -> str:
             return self.graph_names.get(name, name)
 
-        return EdgePolicy(
+        policy = EdgePolicy(
             stream=self.name, fields=self.requested_fields,
             columns={graph(name): name for name in self.schema["properties"]},
-            keys=frozenset(graph(k) for k in self.primary_keys),
+            keys=frozenset(graph(k) for k in self.primary_keys) - set(self.computed_columns),
             replication_key=graph(self.replication_key) if self.replication_key else None,
             paged=self.paged, page_size=int(self.config["page_size"]),
-            optional_params=self.optional_params)
+            optional_params=self.optional_params, access_hint=self.access_hint)
+        if self.page_token:
+            policy.want_page_token()
+        return policy
 
     def edge_params(self, context: Context | None) -> dict[str, Any]:
         """Parameters particular to one stream's edge (filters, `business=` ...)."""
+        return {}
+
+    def extra_columns(self, context: Context | None) -> dict[str, Any]:
+        """Context columns whose values are not the partition's or the variant's own."""
         return {}
 
     @staticmethod
@@ -172,7 +197,7 @@ class GraphStream(FastRecordWriting):
         page_id = values.get("page_id")
         reads = []
         for variant in self.variants or (EdgeVariant(self.path),):
-            columns = {**values, **variant.columns}
+            columns = {**values, **variant.columns, **self.extra_columns(context)}
             reads.append(EdgeRead(
                 variant.path.format(**values), params, meter, self.policy,
                 tuple((name, columns.get(name)) for name in self.context_columns),
@@ -308,6 +333,13 @@ class DirectoryStream(GraphStream):
     partitions_from: ClassVar[PartitionKind | None] = PartitionKind.BUSINESS
 
     def source_records(self, context: Context | None) -> Iterator[dict[str, Any]]:
-        business_id = (context or {}).get("business_id")
-        yield from self.run.directory.records(self.name, business_id)
-        self.run.directory.release(self.name, business_id)
+        partition = dict(context or {})
+        yield from self.run.directory.records(self.name, partition)
+        self.run.directory.release(self.name, partition)
+
+
+class AdAccountEdgeStream(GraphStream):
+    """A full-table edge below `/act_{account_id}`, read once per ad account."""
+
+    partitions_from: ClassVar[PartitionKind | None] = PartitionKind.AD_ACCOUNT
+    context_columns = ("business_id", "account_id")

@@ -23,11 +23,15 @@ class PartitionKind(enum.Enum):
     AD_ACCOUNT = "ad_account"  # each ad account once, with the first business that lists it
     BUSINESS_AD_ACCOUNT = "business_ad_account"  # each (business, ad account) pair
     BUSINESS_PAGE = "business_page"  # each (business, page) pair
+    PAGE = "page"  # each page once, with the first business that lists it
     ASSET_GROUP = "asset_group"  # each (business, business asset group)
+    BUSINESS_PIXEL = "business_pixel"  # each (business, pixel) pair
+    BUSINESS_CATALOG = "business_catalog"  # each (business, product catalog) pair
+    LEAD_FORM = "lead_form"  # each lead form of each page
 
 
 class DirectorySource(Protocol):
-    """A stream whose records the directory holds: it reads one business's records."""
+    """A stream whose records the directory holds: it reads one partition's records."""
 
     name: str
 
@@ -46,26 +50,28 @@ class Directory:
         self._business_ids = business_ids
         self._account_ids = account_ids
         self._sources: dict[str, DirectorySource] = {}
-        self._cache: dict[tuple[str, str | None], list[Record]] = {}
+        self._cache: dict[tuple[str, tuple], list[Record]] = {}
         self._partitions: dict[PartitionKind, list[Partition]] = {}
 
     def register(self, source: DirectorySource) -> None:
         self._sources[source.name] = source
 
-    def records(self, stream_name: str, business_id: str | None) -> list[Record]:
-        """The records `stream_name` yields for one business (read on first use)."""
-        key = (stream_name, business_id)
+    def records(self, stream_name: str, context: Partition | None) -> list[Record]:
+        """The records `stream_name` yields for one partition (read on first use)."""
+        key = (stream_name, tuple(sorted((context or {}).items())))
         if key not in self._cache:
-            context = {"business_id": business_id} if business_id else None
-            self._cache[key] = list(self._sources[stream_name].read_now(context))
+            self._cache[key] = list(self._sources[stream_name].read_now(context or None))
         return self._cache[key]
 
-    def release(self, stream_name: str, business_id: str | None) -> None:
+    def release(self, stream_name: str, context: Partition | None) -> None:
         """Keep only the ids once the stream itself has emitted its records: partitions need
         nothing else, and a large business must not hold every ad account and page twice."""
-        key = (stream_name, business_id)
+        key = (stream_name, tuple(sorted((context or {}).items())))
         if key in self._cache:
             self._cache[key] = [{"id": record.get("id")} for record in self._cache[key]]
+
+    def _of_business(self, stream_name: str, business_id: str) -> list[Record]:
+        return self.records(stream_name, {"business_id": business_id})
 
     def business_ids(self) -> list[str]:
         if self._business_ids:
@@ -83,8 +89,14 @@ class Directory:
             PartitionKind.BUSINESS: lambda: [{"business_id": b} for b in self.business_ids()],
             PartitionKind.AD_ACCOUNT: lambda: self._ad_accounts(unique=True),
             PartitionKind.BUSINESS_AD_ACCOUNT: lambda: self._ad_accounts(unique=False),
-            PartitionKind.BUSINESS_PAGE: self._pages,
-            PartitionKind.ASSET_GROUP: self._asset_groups,
+            PartitionKind.BUSINESS_PAGE: lambda: self._pages(unique=False),
+            PartitionKind.PAGE: lambda: self._pages(unique=True),
+            PartitionKind.ASSET_GROUP: lambda: self._business_assets("business_asset_groups",
+                                                                     "group_id"),
+            PartitionKind.BUSINESS_PIXEL: lambda: self._business_assets("pixels", "pixel_id"),
+            PartitionKind.BUSINESS_CATALOG: lambda: self._business_assets("product_catalogs",
+                                                                          "catalog_id"),
+            PartitionKind.LEAD_FORM: self._lead_forms,
         }
         return builders[kind]()
 
@@ -93,7 +105,7 @@ class Directory:
         seen: set[str] = set()
         out: list[Partition] = []
         for business_id in self.business_ids():
-            for record in self.records("ad_accounts", business_id):
+            for record in self._of_business("ad_accounts", business_id):
                 account_id = bare_account_id(str(record["id"]))
                 if (wanted and account_id not in wanted) or (unique and account_id in seen):
                     continue
@@ -101,18 +113,30 @@ class Directory:
                 out.append({"business_id": business_id, "account_id": account_id})
         return out
 
-    def _pages(self) -> list[Partition]:
-        # Per (business, page): assignments are read with `business=`, which scopes them to the
-        # people of that business, so a page shared by two configured businesses is read twice.
+    def _pages(self, *, unique: bool) -> list[Partition]:
+        # Per (business, page) for assignments: they are read with `business=`, which scopes
+        # them to the people of that business, so a page shared by two configured businesses
+        # is read twice. Once per page for what belongs to the page itself (lead forms).
+        seen: set[str] = set()
+        out: list[Partition] = []
+        for business_id in self.business_ids():
+            for record in self._of_business("pages", business_id):
+                page_id = str(record["id"])
+                if not (unique and page_id in seen):
+                    seen.add(page_id)
+                    out.append({"business_id": business_id, "page_id": page_id})
+        return out
+
+    def _business_assets(self, stream_name: str, key: str) -> list[Partition]:
         return [
-            {"business_id": business_id, "page_id": str(record["id"])}
+            {"business_id": business_id, key: str(record["id"])}
             for business_id in self.business_ids()
-            for record in self.records("pages", business_id)
+            for record in self._of_business(stream_name, business_id)
         ]
 
-    def _asset_groups(self) -> list[Partition]:
+    def _lead_forms(self) -> list[Partition]:
         return [
-            {"business_id": business_id, "group_id": str(record["id"])}
-            for business_id in self.business_ids()
-            for record in self.records("business_asset_groups", business_id)
+            {**page, "form_id": str(record["id"])}
+            for page in self.partitions(PartitionKind.PAGE)
+            for record in self.records("lead_forms", page)
         ]

@@ -84,8 +84,9 @@ class GraphError:
         trace = f", fbtrace_id {self.fbtrace_id}" if self.fbtrace_id else ""
         return f"HTTP {self.http_status}, {code}{trace}"
 
-    def describe(self, where: str) -> str:
-        """One line for a log or an exception: what happened, where, and what to do."""
+    def describe(self, where: str, hint: str | None = None) -> str:
+        """One line for a log or an exception: what happened, where, and what to do (`hint`:
+        what this edge in particular needs, when a refusal is likely to lack it)."""
         detail = self.user_message or self.message
         if self.action is Action.TOKEN:
             reason = _TOKEN_SUBCODES.get(self.subcode or 0, "the token was rejected")
@@ -96,9 +97,9 @@ class GraphError:
             )
         if self.action is Action.SKIP:
             return (
-                f"no access to {where}: {detail} [{self.reference}]. The token's system user "
-                "needs the asset assigned with a task that allows reading it, and the app "
-                "needs business_management / ads_read."
+                f"no access to {where}: {detail} [{self.reference}]. " + (hint or (
+                    "The token's system user needs the asset assigned with a task that allows "
+                    "reading it, and the app needs business_management / ads_read."))
             )
         if self.action is Action.PAGE_TOKEN:
             return (
@@ -226,6 +227,6 @@ class GraphRetriableError(RetriableAPIError):
 class AssetSkipped(Exception):
     """The token cannot read this asset's edge; the run goes on without it."""
 
-    def __init__(self, error: GraphError, where: str) -> None:
-        super().__init__(error.describe(where))
+    def __init__(self, error: GraphError, where: str, hint: str | None = None) -> None:
+        super().__init__(error.describe(where, hint))
         self.error = error

@@ -69,12 +69,14 @@ class EdgePolicy:
     def __init__(self, *, stream: str, fields: tuple[str, ...], columns: Mapping[str, str],
                  paged: bool, page_size: int, keys: frozenset[str] = frozenset(),
                  replication_key: str | None = None,
-                 optional_params: Mapping[str, str] | None = None) -> None:
+                 optional_params: Mapping[str, str] | None = None,
+                 access_hint: str | None = None) -> None:
         self.stream = stream
         self.paged = paged
         self.keys = keys
         self.replication_key = replication_key
         self.optional_params = dict(optional_params or {})
+        self.access_hint = access_hint
         self._fields = fields
         self._columns = dict(columns)
         self._lock = threading.Lock()
@@ -353,7 +355,7 @@ class GraphClient:
         elif action is Action.REQUEST:
             self._refuse_optional(read, error, query)
         elif action is Action.SKIP:
-            raise AssetSkipped(error, where)
+            raise AssetSkipped(error, where, read.policy.access_hint)
         elif action is Action.THROTTLE:
             self.governor.throttled(error, read.meter_key)
         elif action is Action.SHRINK:

@@ -1,4 +1,4 @@
-"""Incremental ad-account children: one bookmark per ad account, exact across reruns.
+"""Incremental streams: one bookmark per partition (ad account, lead form), exact across reruns.
 
 Graph timestamps have one-second resolution. While a bookmark is recent, the filter sent to
 Graph starts at the bookmark's own second (`GREATER_THAN bookmark - 1`): an object updated in
@@ -33,14 +33,13 @@ READ_STARTED = "read_started"
 SETTLE_SECONDS = 300
 
 
-class IncrementalAdAccountStream(GraphStream):
-    """A Graph edge below `/act_{account_id}`, replicated incrementally."""
+class IncrementalStream(GraphStream):
+    """A Graph edge replicated incrementally, with a bookmark per partition."""
 
-    partitions_from = PartitionKind.AD_ACCOUNT
-    state_partitioning_keys: ClassVar[list[str] | None] = ["account_id"]
-    context_columns = ("business_id", "account_id")
     #: Graph `filtering` field for the server-side filter; None filters client-side only.
     server_filter_field: ClassVar[str | None] = None
+    #: What one partition is, for the log.
+    partitions_named: ClassVar[str] = "partitions"
     #: `effective_status` values that list everything but DELETED (with include_archived).
     all_statuses: ClassVar[tuple[str, ...]] = ()
 
@@ -62,26 +61,35 @@ class IncrementalAdAccountStream(GraphStream):
         return since.astimezone(UTC).replace(microsecond=0).isoformat()
 
     def starting(self, partitions: list[dict[str, Any]]) -> None:
-        # One line per stream; the SDK's line per ad account is quieted (sdk_surface.py).
+        # One line per stream; the SDK's line per partition is quieted (sdk_surface.py).
         known = sorted(b for b in map(self.bookmark, partitions) if b)
         earliest = f" (earliest {known[0]})" if known else ""
         self.logger.info(
-            "Starting incremental sync of '%s' for %d ad accounts: %d from a bookmark or "
-            "start_date%s, %d from the beginning", self.name, len(partitions), len(known),
-            earliest, len(partitions) - len(known))
+            "Starting incremental sync of '%s' for %d %s: %d from a bookmark or start_date%s, "
+            "%d from the beginning", self.name, len(partitions), self.partitions_named,
+            len(known), earliest, len(partitions) - len(known))
+
+    def lower_bound(self, context: Context | None) -> int | None:
+        """Unix second that what Graph returns must come after (see the module docstring)."""
+        since = self.bookmark(context)
+        if since is None:
+            return None
+        bookmark = int(datetime.fromisoformat(since).timestamp())
+        read_started = self.get_context_state(context).get(READ_STARTED)
+        settled = isinstance(read_started, int) and bookmark <= read_started - SETTLE_SECONDS
+        return bookmark if settled else bookmark - 1
+
+    def bound_params(self, after: int) -> dict[str, Any]:
+        """The parameters that ask Graph only for what came after `after`."""
+        if not self.server_filter_field:
+            return {}
+        return {"filtering": json.dumps(
+            [{"field": self.server_filter_field, "operator": "GREATER_THAN", "value": after}],
+            separators=(",", ":"))}
 
     def edge_params(self, context: Context | None) -> dict[str, Any]:
-        params: dict[str, Any] = {}
-        since = self.bookmark(context)
-        if since is not None and self.server_filter_field:
-            bookmark = int(datetime.fromisoformat(since).timestamp())
-            read_started = self.get_context_state(context).get(READ_STARTED)
-            settled = isinstance(read_started, int) and bookmark <= read_started - SETTLE_SECONDS
-            params["filtering"] = json.dumps(
-                [{"field": self.server_filter_field, "operator": "GREATER_THAN",
-                  "value": bookmark if settled else bookmark - 1}],
-                separators=(",", ":"),
-            )
+        after = self.lower_bound(context)
+        params: dict[str, Any] = self.bound_params(after) if after is not None else {}
         if self.config["include_archived"] and self.all_statuses:
             params["effective_status"] = json.dumps(list(self.all_statuses),
                                                     separators=(",", ":"))
@@ -111,3 +119,12 @@ class IncrementalAdAccountStream(GraphStream):
         state[IDS_AT_BOOKMARK] = sorted(ids_at_newest)
         state[READ_STARTED] = self.run.run_started
         self.state_manager.finalize_state(state)
+
+
+class IncrementalAdAccountStream(IncrementalStream):
+    """A Graph edge below `/act_{account_id}`, replicated incrementally."""
+
+    partitions_from = PartitionKind.AD_ACCOUNT
+    state_partitioning_keys: ClassVar[list[str] | None] = ["account_id"]
+    context_columns = ("business_id", "account_id")
+    partitions_named = "ad accounts"

@@ -35,7 +35,8 @@ MODULES = {
     "AssignedUser": "assigneduser", "BusinessAssetGroup": "businessassetgroup",
     "AdsPixel": "adspixel", "ProductCatalog": "productcatalog", "IGUser": "iguser",
     "Application": "application", "CustomConversion": "customconversion",
-    "AdCreative": "adcreative", "User": "user",
+    "AdCreative": "adcreative", "User": "user", "AdImage": "adimage", "AdVideo": "advideo",
+    "AdActivity": "adactivity", "LeadgenForm": "leadgenform", "Lead": "lead",
 }
 #: Appended creation parameters that sort after the readable block, so the order rule cannot
 #: see them. SystemUser's are confirmed: absent from the codegen spec `SystemUser.json` and

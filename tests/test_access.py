@@ -31,14 +31,14 @@ def test_ad_account_assignments_one_row_per_account_and_user(graph):
         {"user_id": "u1", "name": "Ana", "user_type": "business_user",
          "tasks": ["MANAGE", "ADVERTISE"], "permitted_tasks": ["ANALYZE"],
          "business": {"id": BUSINESS, "name": "Acme"}, "business_id": BUSINESS,
-         "account_id": "1"},
+         "account_id": "1", "asset_type": "AD_ACCOUNT", "asset_id": "act_1"},
         {"user_id": "u1", "name": "Ana", "user_type": "business_user",
          "tasks": ["MANAGE", "ADVERTISE"], "permitted_tasks": ["ANALYZE"],
          "business": {"id": BUSINESS, "name": "Acme"}, "business_id": BUSINESS,
-         "account_id": "2"},
+         "account_id": "2", "asset_type": "AD_ACCOUNT", "asset_id": "act_2"},
         {"user_id": "u9", "name": "Bob", "user_type": "business_user", "tasks": ["ANALYZE"],
          "business": {"id": "222", "name": "Agency"}, "business_id": BUSINESS,
-         "account_id": "2"},
+         "account_id": "2", "asset_type": "AD_ACCOUNT", "asset_id": "act_2"},
     ]
     sent = [(path(r), query(r)) for r in graph.request_history
             if path(r).endswith("/assigned_users")]
@@ -63,7 +63,7 @@ def test_denied_page_is_skipped_and_reported_while_others_load(graph, caplog):
         {"user_id": "u1", "name": "Ana", "user_type": "business_user",
          "tasks": ["MANAGE", "ADVERTISE"], "permitted_tasks": ["ANALYZE"],
          "business": {"id": BUSINESS, "name": "Acme"}, "business_id": BUSINESS,
-         "page_id": "p2"}]
+         "page_id": "p2", "asset_type": "PAGE", "asset_id": "p2"}]
     assert [query(r)["business"] for r in graph.request_history
             if path(r).endswith("/assigned_users")] == [BUSINESS, BUSINESS]
     lines = [r.getMessage() for r in caplog.records]

@@ -15,7 +15,9 @@ from tests.helpers import config
 
 #: The node type a path's leading placeholder stands for.
 OWNER_OF = {"{business_id}": "Business", "act_{account_id}": "AdAccount",
-            "{page_id}": "Page", "{group_id}": "BusinessAssetGroup", "me": "User"}
+            "{page_id}": "Page", "{group_id}": "BusinessAssetGroup", "me": "User",
+            "{pixel_id}": "AdsPixel", "{catalog_id}": "ProductCatalog",
+            "{form_id}": "LeadgenForm"}
 
 
 def edges_read(stream) -> list[tuple[str, str | None]]:
@@ -64,7 +66,8 @@ def test_every_edge_is_a_get_edge(streams, name):
             assert edge in get_edges(owner), f"{name}: {owner} has no GET edge /{edge}"
 
 
-@pytest.mark.parametrize("name", ["ad_account_assignments", "page_assignments"])
+@pytest.mark.parametrize("name", ["ad_account_assignments", "page_assignments",
+                                  "pixel_assignments", "catalog_assignments"])
 def test_assignments_send_the_business_parameter_their_edge_declares(streams, name):
     stream = streams[name]
     [(owner, edge)] = edges_read(stream)

@@ -75,9 +75,9 @@ def test_page_edge_refusing_the_system_user_token_gets_the_page_token(graph, cap
     messages = run(["page_assignments"])
     assert records(messages, "page_assignments") == [
         {"user_id": "u-p1", "name": "Ana", "tasks": ["MANAGE"], "business_id": BUSINESS,
-         "page_id": "p1"},
+         "page_id": "p1", "asset_type": "PAGE", "asset_id": "p1"},
         {"user_id": "u-p2", "name": "Ana", "tasks": ["MANAGE"], "business_id": BUSINESS,
-         "page_id": "p2"}]
+         "page_id": "p2", "asset_type": "PAGE", "asset_id": "p2"}]
     assert sent(graph) == [
         ("/v26.0/p1/assigned_users", "system user", ASSIGNED_QUERY),
         ("/v26.0/p1", "system user", {"fields": "access_token"}),

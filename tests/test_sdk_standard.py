@@ -9,7 +9,7 @@ import requests_mock
 from singer_sdk.testing import get_tap_test_class
 
 from tap_meta_bm.tap import TapMetaBM
-from tests.helpers import BASE, BUSINESS, config, page
+from tests.helpers import BASE, BUSINESS, catalog, config, page
 
 EDGES = {
     f"/{BUSINESS}": {"id": BUSINESS, "name": "Acme", "updated_time": "2024-01-01T00:00:00+0000"},
@@ -29,6 +29,24 @@ EDGES = {
     f"/{BUSINESS}/system_users": page([{"id": "s9", "name": "Robot"}]),
     f"/{BUSINESS}/pending_users": page([{"id": "r1", "email": "x@example.com"}]),
     f"/{BUSINESS}/agencies": page([{"id": "222", "name": "Agency"}]),
+    f"/{BUSINESS}/owned_pixels": page([{"id": "px1", "name": "Pixel"}]),
+    f"/{BUSINESS}/owned_product_catalogs": page([{"id": "pc1", "name": "Catalog"}]),
+    f"/{BUSINESS}/owned_instagram_accounts": page([{"id": "ig1", "username": "brand"}]),
+    f"/{BUSINESS}/owned_apps": page([{"id": "ap1", "name": "App"}]),
+    "/px1/assigned_users": page([{"id": "u1", "tasks": ["ANALYZE"]}]),
+    "/pc1/assigned_users": page([{"id": "u1", "tasks": ["MANAGE"]}]),
+    "/act_1/agencies": page([{"id": "222", "name": "Agency", "access_status": "CONFIRMED"}]),
+    "/act_1/adspixels": page([{"id": "px1", "name": "Pixel"}]),
+    "/act_1/customconversions": page([{"id": "cc1", "name": "Purchase"}]),
+    "/act_1/adcreatives": page([{"id": "cr1", "name": "Creative"}]),
+    "/act_1/adimages": page([{"id": "1:ab", "hash": "ab",
+                              "updated_time": "2024-01-01T00:00:00+0000"}]),
+    "/act_1/advideos": page([{"id": "v9", "updated_time": "2024-01-01T00:00:00+0000"}]),
+    "/act_1/activities": page([{"event_time": "2024-01-01T00:00:00+0000",
+                                "event_type": "create_campaign", "object_id": "c1"}]),
+    "/p1": {"id": "p1", "access_token": "EAAPageTokenForStandardTests"},
+    "/p1/leadgen_forms": page([{"id": "f1", "name": "Form"}]),
+    "/f1/leads": page([{"id": "l1", "created_time": "2024-01-01T00:00:00+0000"}]),
 }
 
 
@@ -41,4 +59,6 @@ def graph():
         yield mocker
 
 
-TestTapMetaBM = get_tap_test_class(tap_class=TapMetaBM, config=config())
+#: Every stream selected, those off by default (personal data) too.
+EVERYTHING = catalog(list(TapMetaBM(config=config()).streams))
+TestTapMetaBM = get_tap_test_class(tap_class=TapMetaBM, config=config(), catalog=EVERYTHING)

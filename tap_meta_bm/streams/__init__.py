@@ -3,16 +3,30 @@
 from __future__ import annotations
 
 from tap_meta_bm.streams.access import (
+    AdAccountAgenciesStream,
     AdAccountAssignmentsStream,
     BusinessAssetGroupAssetsStream,
     BusinessAssetGroupsStream,
+    CatalogAssignmentsStream,
     PageAssignmentsStream,
     PartnersStream,
+    PixelAssignmentsStream,
 )
+from tap_meta_bm.streams.activity import AdActivitiesStream
 from tap_meta_bm.streams.ad_accounts import AdAccountsStream
 from tap_meta_bm.streams.ads import AdSetsStream, AdsStream, CampaignsStream
+from tap_meta_bm.streams.assets import (
+    AdAccountPixelsStream,
+    AppsStream,
+    CustomConversionsStream,
+    InstagramAccountsStream,
+    PixelsStream,
+    ProductCatalogsStream,
+)
 from tap_meta_bm.streams.audiences import CustomAudiencesStream, SavedAudiencesStream
 from tap_meta_bm.streams.business import BusinessesStream
+from tap_meta_bm.streams.creatives import AdCreativesStream, AdImagesStream, AdVideosStream
+from tap_meta_bm.streams.leads import LeadFormsStream, LeadsStream
 from tap_meta_bm.streams.pages import PagesStream
 from tap_meta_bm.streams.people import (
     BusinessUsersStream,
@@ -25,6 +39,9 @@ STREAM_TYPES = (
     AdAccountsStream,
     PagesStream,
     BusinessAssetGroupsStream,
+    PixelsStream,
+    ProductCatalogsStream,
+    LeadFormsStream,
     CampaignsStream,
     AdSetsStream,
     AdsStream,
@@ -36,5 +53,17 @@ STREAM_TYPES = (
     PartnersStream,
     AdAccountAssignmentsStream,
     PageAssignmentsStream,
+    PixelAssignmentsStream,
+    CatalogAssignmentsStream,
+    AdAccountAgenciesStream,
     BusinessAssetGroupAssetsStream,
+    InstagramAccountsStream,
+    AppsStream,
+    AdAccountPixelsStream,
+    CustomConversionsStream,
+    AdCreativesStream,
+    AdImagesStream,
+    AdVideosStream,
+    AdActivitiesStream,
+    LeadsStream,
 )

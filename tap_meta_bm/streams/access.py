@@ -7,9 +7,9 @@ from typing import Any, ClassVar
 from singer_sdk import typing as th
 from singer_sdk.helpers.types import Context
 
-from tap_meta_bm.client import DirectoryStream, EdgeVariant, GraphStream
+from tap_meta_bm.client import AdAccountEdgeStream, DirectoryStream, EdgeVariant, GraphStream
 from tap_meta_bm.directory import PartitionKind
-from tap_meta_bm.streams._types import Ref, Strings, string, timestamp
+from tap_meta_bm.streams.schema import ACCOUNT_COLUMNS, Ref, Strings, string, timestamp
 
 
 class PartnersStream(GraphStream):
@@ -38,6 +38,9 @@ class PartnersStream(GraphStream):
 
 
 ASSIGNED_USER = (
+    string("asset_type", description="AD_ACCOUNT, PAGE, PIXEL or PRODUCT_CATALOG: the same "
+                                     "columns on every assignments stream, for one query."),
+    string("asset_id", description="The asset's Graph id (act_<id> for an ad account)."),
     string("business_id", description="The business whose people these are (`business=`)."),
     string("user_id"),
     string("name"),
@@ -53,10 +56,22 @@ class AssignmentsStream(GraphStream):
     """`/{asset}/assigned_users?business=`: one row per (business, asset, user)."""
 
     graph_names: ClassVar[dict[str, str]] = {"user_id": "id"}
+    #: What `asset_type` says, and the partition key that names the asset.
+    asset_type: ClassVar[str]
+    asset_key: ClassVar[str]
 
     def edge_params(self, context: Context | None) -> dict[str, Any]:
-        # Required by Graph on ad accounts: it says whose people to list.
+        # Required by Graph on every asset: it says whose people to list.
         return {"business": (context or {})["business_id"]}
+
+    def extra_columns(self, context: Context | None) -> dict[str, Any]:
+        asset = str((context or {})[self.asset_key])
+        return {"asset_type": self.asset_type,
+                "asset_id": f"act_{asset}" if self.asset_type == "AD_ACCOUNT" else asset}
+
+
+def assignments_schema(asset_key: str) -> dict:
+    return th.PropertiesList(string(asset_key), *ASSIGNED_USER).to_dict()
 
 
 class AdAccountAssignmentsStream(AssignmentsStream):
@@ -64,8 +79,9 @@ class AdAccountAssignmentsStream(AssignmentsStream):
     path = "/act_{account_id}/assigned_users"
     partitions_from = PartitionKind.BUSINESS_AD_ACCOUNT
     primary_keys = ("business_id", "account_id", "user_id")
-    context_columns = ("business_id", "account_id")
-    schema = th.PropertiesList(string("account_id"), *ASSIGNED_USER).to_dict()
+    asset_type, asset_key = "AD_ACCOUNT", "account_id"
+    context_columns = ("business_id", "account_id", "asset_type", "asset_id")
+    schema = assignments_schema("account_id")
 
 
 class PageAssignmentsStream(AssignmentsStream):
@@ -73,8 +89,46 @@ class PageAssignmentsStream(AssignmentsStream):
     path = "/{page_id}/assigned_users"
     partitions_from = PartitionKind.BUSINESS_PAGE
     primary_keys = ("business_id", "page_id", "user_id")
-    context_columns = ("business_id", "page_id")
-    schema = th.PropertiesList(string("page_id"), *ASSIGNED_USER).to_dict()
+    asset_type, asset_key = "PAGE", "page_id"
+    context_columns = ("business_id", "page_id", "asset_type", "asset_id")
+    schema = assignments_schema("page_id")
+
+
+class PixelAssignmentsStream(AssignmentsStream):
+    name = "pixel_assignments"
+    path = "/{pixel_id}/assigned_users"
+    partitions_from = PartitionKind.BUSINESS_PIXEL
+    primary_keys = ("business_id", "pixel_id", "user_id")
+    asset_type, asset_key = "PIXEL", "pixel_id"
+    context_columns = ("business_id", "pixel_id", "asset_type", "asset_id")
+    schema = assignments_schema("pixel_id")
+
+
+class CatalogAssignmentsStream(AssignmentsStream):
+    name = "catalog_assignments"
+    path = "/{catalog_id}/assigned_users"
+    partitions_from = PartitionKind.BUSINESS_CATALOG
+    primary_keys = ("business_id", "catalog_id", "user_id")
+    asset_type, asset_key = "PRODUCT_CATALOG", "catalog_id"
+    context_columns = ("business_id", "catalog_id", "asset_type", "asset_id")
+    schema = assignments_schema("catalog_id")
+
+
+class AdAccountAgenciesStream(AdAccountEdgeStream):
+    """The agencies (partner businesses) with access to each ad account, and to what."""
+
+    name = "ad_account_agencies"
+    path = "/act_{account_id}/agencies"
+    primary_keys = ("account_id", "id")
+    schema = th.PropertiesList(
+        *ACCOUNT_COLUMNS,
+        string("id", description="The agency's business."),
+        string("name"),
+        string("access_status"),
+        th.Property("permitted_tasks", Strings),
+        timestamp("access_requested_time"),
+        timestamp("access_updated_time"),
+    ).to_dict()
 
 
 class BusinessAssetGroupsStream(DirectoryStream):

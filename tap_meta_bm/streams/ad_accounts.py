@@ -5,7 +5,7 @@ from __future__ import annotations
 from singer_sdk import typing as th
 
 from tap_meta_bm.client import DirectoryStream, EdgeVariant
-from tap_meta_bm.streams._types import Free, Ref, Strings, string, timestamp
+from tap_meta_bm.streams.schema import Free, Ref, Strings, string, timestamp
 
 
 class AdAccountsStream(DirectoryStream):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from singer_sdk import typing as th
 
 from tap_meta_bm.incremental import IncrementalAdAccountStream
-from tap_meta_bm.streams._types import Free, FreeList, Ref, Strings, string, timestamp
+from tap_meta_bm.streams.schema import Free, FreeList, Ref, Strings, string, timestamp
 
 STATUSES = ("ACTIVE", "PAUSED", "ARCHIVED", "IN_PROCESS", "WITH_ISSUES")
 # The properties every level shares, in Graph's names.

@@ -10,7 +10,7 @@ from __future__ import annotations
 from singer_sdk import typing as th
 
 from tap_meta_bm.incremental import IncrementalAdAccountStream
-from tap_meta_bm.streams._types import Free, Ref, Status, Strings, string, timestamp
+from tap_meta_bm.streams.schema import Free, Ref, Status, Strings, string, timestamp
 
 #: The filter is not documented for these edges: if Graph refuses it, read the edge whole.
 UNDOCUMENTED_FILTER = {"filtering": "reading the edge whole and applying the bookmark to "

@@ -7,7 +7,7 @@ from typing import Any
 from singer_sdk import typing as th
 
 from tap_meta_bm.client import DirectoryStream
-from tap_meta_bm.streams._types import Ref, string, timestamp
+from tap_meta_bm.streams.schema import Ref, string, timestamp
 
 
 class BusinessesStream(DirectoryStream):

@@ -6,7 +6,7 @@ from singer_sdk import typing as th
 
 from tap_meta_bm.client import GraphStream
 from tap_meta_bm.directory import PartitionKind
-from tap_meta_bm.streams._types import Free, Ref, Strings, string, timestamp
+from tap_meta_bm.streams.schema import Free, Ref, Strings, string, timestamp
 
 
 class BusinessPeopleStream(GraphStream):

@@ -31,8 +31,9 @@ class TapRun:
     def schemas(self) -> dict[str, dict[str, Any]]:
         return {m["stream"]: m for m in self.messages if m["type"] == "SCHEMA"}
 
-    def keys(self, stream: str) -> list[tuple[str, ...]]:
-        key = self.schemas()[stream]["key_properties"]
+    def keys(self, stream: str, fields: tuple[str, ...] | None = None
+             ) -> list[tuple[str, ...]]:
+        key = fields or self.schemas()[stream]["key_properties"]
         return [tuple(str(r[k]) for k in key) for r in self.records(stream)]
 
     @property

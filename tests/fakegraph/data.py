@@ -8,6 +8,7 @@ large scale costs no more memory than the small one. Only "touched" objects (bum
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 import time
 from dataclasses import dataclass
@@ -38,6 +39,24 @@ class Scale:
     asset_groups: int
     assigned_per_account: int
     assigned_per_page: int
+    # Assets of graph-api-facts-2.md §2b-2i: per business, per ad account, per page or form.
+    owned_pixels: int = 2
+    client_pixels: int = 1
+    owned_catalogs: int = 1
+    client_catalogs: int = 1
+    instagram_accounts: int = 2
+    owned_apps: int = 1
+    client_apps: int = 1
+    creatives: int = 6
+    images: int = 3
+    videos: int = 2
+    custom_conversions: int = 2
+    activities: int = 8
+    forms_every_nth_page: int = 3  # the other pages have no lead forms: empty edges
+    forms_per_page: int = 2
+    leads_per_form: int = 4
+    assigned_per_pixel: int = 2
+    assigned_per_catalog: int = 2
 
     @property
     def accounts(self) -> int:
@@ -63,14 +82,30 @@ USER_BASE = 500_000_000_000
 SYSTEM_USER_BASE = 600_000_000_000
 PENDING_BASE = 700_000_000_000
 PARTNER_BASE = 800_000_000_000
+PIXEL_BASE = 910_000_000_000
+CATALOG_BASE = 920_000_000_000
+INSTAGRAM_BASE = 930_000_000_000
+APP_BASE = 940_000_000_000
+FORM_BASE = 950_000_000_000
 CHILD_PREFIX = {"campaigns": "23", "adsets": "24", "ads": "25", "custom_audiences": "26",
-                "saved_audiences": "27"}
+                "saved_audiences": "27", "creatives": "28", "images": "29", "videos": "30",
+                "custom_conversions": "31"}
+#: Per-business asset kinds: (owned count field, client count field, id base).
+BUSINESS_ASSETS = {"pixels": ("owned_pixels", "client_pixels", PIXEL_BASE),
+                   "catalogs": ("owned_catalogs", "client_catalogs", CATALOG_BASE),
+                   "apps": ("owned_apps", "client_apps", APP_BASE)}
+PIXEL_TASKS = ["AA_ANALYZE", "ADVERTISE", "ANALYZE", "EDIT", "UPLOAD"]  # AdsPixel.Tasks
+CATALOG_TASKS = ["AA_ANALYZE", "ADVERTISE", "MANAGE", "MANAGE_AR"]  # ProductCatalog.Tasks
 NAMES = ["Acme", "Façade Café", "Żółw Media", "東京 Ads", "Ünïcödé", "Rocket 🚀", "O'Brien & Co",
          "Ελληνικά", "Nordlys", "Zebra"]
 
 
 def _hash(*parts: object) -> int:
     return int.from_bytes(hashlib.blake2b(repr(parts).encode(), digest_size=8).digest(), "big")
+
+
+def json_dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
 
 
 def graph_time(unix: int) -> str:
@@ -128,6 +163,26 @@ class Dataset:
     def group_index(self, group_id: str) -> int | None:
         g = int(group_id) - GROUP_BASE
         return g if 0 <= g < self.scale.asset_groups * self.scale.businesses else None
+
+    def asset_total(self, kind: str) -> int:
+        owned, client, _ = BUSINESS_ASSETS[kind]
+        return getattr(self.scale, owned) + getattr(self.scale, client)
+
+    def asset_indexes(self, kind: str, b: int, relationship: str) -> range:
+        owned, _, _ = BUSINESS_ASSETS[kind]
+        return self._indexes(b, relationship, getattr(self.scale, owned), self.asset_total(kind))
+
+    def asset_index(self, kind: str, asset_id: str) -> int | None:
+        n = int(asset_id) - BUSINESS_ASSETS[kind][2]
+        return n if 0 <= n < self.asset_total(kind) * self.scale.businesses else None
+
+    def form_index(self, form_id: str) -> tuple[int, int] | None:
+        """(page index, form number) of a lead form id."""
+        n = int(form_id) - FORM_BASE
+        p, f = divmod(n, 100)
+        if not (0 <= p < self.scale.pages * self.scale.businesses and 0 <= f < 100):
+            return None
+        return (p, f) if f < len(self.lead_forms(p)) else None
 
     def child_count(self, kind: str) -> int:
         return getattr(self.scale, kind)
@@ -293,6 +348,134 @@ class Dataset:
             "access_token": self.page_token(str(PAGE_BASE + p)),
             "emails": [f"page{p}@example.com"], "about": "Über uns ✨",
         }
+
+    # -- assets (graph-api-facts-2.md §2b-2i) --------------------------------------------
+    def pixel(self, n: int) -> dict[str, Any]:
+        b = n // self.asset_total("pixels")
+        created = EPOCH - 86400 * 50 + n * 3600
+        return {"id": str(PIXEL_BASE + n), "name": self.name("pixel", n),
+                "creation_time": graph_time(created),
+                "last_fired_time": graph_time(created + 86400 * (n % 40)),
+                "is_unavailable": False, "is_created_by_business": True,
+                "owner_business": {"id": str(BUSINESS_BASE + b), "name": "Owner"},
+                "data_use_setting": "ADVERTISING_AND_ANALYTICS",
+                "enable_automatic_matching": n % 2 == 0,
+                "automatic_matching_fields": ["em", "ph"] if n % 2 == 0 else [],
+                "first_party_cookie_status": "FIRST_PARTY_COOKIE_ENABLED",
+                "event_time_min": created, "event_time_max": created + 86400,
+                "code": "<script>fbq('init', '…')</script>"}
+
+    def catalog(self, n: int) -> dict[str, Any]:
+        b = n // self.asset_total("catalogs")
+        return {"id": str(CATALOG_BASE + n), "name": self.name("catalog", n),
+                "business": {"id": str(BUSINESS_BASE + b), "name": "Owner"},
+                "owner_business": {"id": str(BUSINESS_BASE + b), "name": "Owner"},
+                "product_count": 100 * (n + 1), "feed_count": 1 + n % 3,
+                "vertical": "commerce", "is_catalog_segment": False,
+                "is_local_catalog": False}
+
+    def app(self, n: int) -> dict[str, Any]:
+        return {"id": str(APP_BASE + n), "name": self.name("app", n), "category": "Business",
+                "link": f"https://www.facebook.com/games/?app_id={APP_BASE + n}",
+                "namespace": f"app{n}", "company": "Acme"}
+
+    def instagram_account(self, b: int, n: int) -> dict[str, Any]:
+        i = b * self.scale.instagram_accounts + n
+        return {"id": str(INSTAGRAM_BASE + i), "username": f"brand_{i}",
+                "name": self.name("instagram", i), "followers_count": 1000 * (i + 1),
+                "media_count": 10 + i, "is_published": True,
+                "owner_business": {"id": str(BUSINESS_BASE + b)}}
+
+    def account_asset(self, kind: str, a: int, i: int) -> dict[str, Any]:
+        """Creatives, images, videos, custom conversions of ad account `a`."""
+        object_id = self.child_id(kind, a, i)
+        created = EPOCH + _hash(self.seed, kind, a, i) % SPAN
+        updated = self.updated(object_id, created)
+        account_id = str(ACCOUNT_BASE + a)
+        if kind == "creatives":
+            return {"id": object_id, "account_id": account_id, "name": self.name(kind, i),
+                    "status": "ACTIVE", "object_type": ["SHARE", "VIDEO", "PHOTO"][i % 3],
+                    "title": f"Título {i}", "body": "Buy now ✨", "call_to_action_type":
+                    "SHOP_NOW", "object_story_spec": {"page_id": str(PAGE_BASE)},
+                    "thumbnail_url": f"https://example.com/t/{object_id}.jpg"}
+        if kind == "images":
+            image_hash = f"{_hash(self.seed, 'hash', a, i):032x}"[:32]
+            return {"id": f"{account_id}:{image_hash}", "hash": image_hash,
+                    "account_id": account_id, "name": f"image{i}.png", "width": 1080,
+                    "height": 1080, "status": "ACTIVE", "url": f"https://example.com/{i}.png",
+                    "created_time": graph_time(created), "updated_time": graph_time(updated)}
+        if kind == "videos":
+            return {"id": object_id, "title": f"Video {i}", "description": "Spot",
+                    "length": 15.5 + i, "created_time": graph_time(created),
+                    "updated_time": graph_time(updated), "published": True,
+                    "permalink_url": f"/videos/{object_id}"}
+        return {"id": object_id, "account_id": account_id, "name": self.name(kind, i),
+                "custom_event_type": "PURCHASE", "rule": '{"url":{"i_contains":"thanks"}}',
+                "creation_time": graph_time(created), "is_archived": False,
+                "is_unavailable": False, "pixel": {"id": str(PIXEL_BASE)},
+                "default_conversion_value": 0, "event_source_type": "pixel"}
+
+    def activity(self, a: int, i: int) -> dict[str, Any]:
+        """AdActivity has no `id`. Every fourth pair shares the second, type, object and
+        actor with the one before and differs only in what changed (`extra_data`)."""
+        j = i - 1 if i % 4 == 3 else i
+        event = EPOCH + 86400 * 30 + a * 600 + j * 60
+        return {"event_time": graph_time(event),
+                "event_type": ["update_campaign_budget", "create_campaign",
+                               "ad_account_add_user_to_role"][j % 3],
+                "object_id": self.child_id("campaigns", a, 0), "object_name": "Campaign 0",
+                "object_type": "CAMPAIGN", "actor_id": str(USER_BASE + j % 3),
+                "actor_name": f"Actor {j % 3}", "translated_event_type": "Changed",
+                "extra_data": json_dumps({"old_value": i, "new_value": i + 1}),
+                "date_time_in_timezone": "01/31/2024 at 4:00 PM"}
+
+    def agencies_of_account(self, a: int) -> list[dict[str, Any]]:
+        return [{"id": str(PARTNER_BASE + a % 100), "name": self.name("AGENCY", a % 100),
+                 "access_status": "CONFIRMED", "permitted_tasks": ["ANALYZE"],
+                 "access_requested_time": graph_time(EPOCH),
+                 "access_updated_time": graph_time(EPOCH + 3600)}]
+
+    def lead_forms(self, p: int) -> list[dict[str, Any]]:
+        if p % self.scale.forms_every_nth_page:
+            return []
+        return [{"id": str(FORM_BASE + p * 100 + f), "name": f"Form {f}",
+                 "status": "ACTIVE", "locale": "en_US", "page_id": str(PAGE_BASE + p),
+                 "created_time": graph_time(EPOCH + p * 100 + f),
+                 "leads_count": self.scale.leads_per_form,
+                 "questions": [{"key": "email", "type": "EMAIL"}]}
+                for f in range(self.scale.forms_per_page)]
+
+    def leads(self, p: int, f: int) -> list[dict[str, Any]]:
+        form_id = str(FORM_BASE + p * 100 + f)
+        out = []
+        for n in range(self.scale.leads_per_form):
+            lead_id = f"{form_id}{n:04d}"
+            created = EPOCH + 86400 * 60 + p * 1000 + f * 100 + n * 10
+            out.append({"id": lead_id, "form_id": form_id,
+                        "created_time": graph_time(self.updated(lead_id, created)
+                                                   if lead_id in self._touched else created),
+                        "field_data": [{"name": "email", "values": [f"lead{n}@example.org"]}],
+                        "is_organic": n % 2 == 0, "platform": "fb"})
+        return out
+
+    def asset_assigned_users(self, b: int, asset_id: str, per_asset: int, tasks: list[str],
+                             client: bool = False) -> list[dict[str, Any]]:
+        """Some of the business's people; on a client's asset, also a partner's person."""
+        users = []
+        for k in range(per_asset):
+            u = _hash(self.seed, "asset", asset_id, k) % self.scale.users
+            user = self.business_user(b, u)
+            users.append({"id": user["id"], "name": user["name"], "user_type": "business_user",
+                          "business": user["business"], "tasks": tasks[k % len(tasks):][:2],
+                          "permitted_tasks": tasks})
+        if client:
+            partner = int(asset_id) % 1000
+            users.append({"id": str(PARTNER_BASE + 20_000 + partner), "name": "Agency person",
+                          "user_type": "business_user", "tasks": tasks[:1],
+                          "business": {"id": str(PARTNER_BASE + 950 + partner),
+                                       "name": "Client's business"}})
+        unique = {u["id"]: u for u in reversed(users)}
+        return [unique[u["id"]] for u in users if unique.get(u["id"]) is u]
 
     def page_token(self, page_id: str) -> str:
         """The Page's own access token: what `/{page_id}?fields=access_token` hands out."""

@@ -28,7 +28,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from tests.fakegraph.data import Dataset, status_of
+from tests.fakegraph.data import (
+    CATALOG_TASKS,
+    PAGE_BASE,
+    PIXEL_TASKS,
+    Dataset,
+    status_of,
+)
 from tests.graph_sdk import CONTAINED_ASSET, readable_fields
 
 DEFAULT_TOKEN = "fake-system-user-token"
@@ -38,6 +44,9 @@ PAGE_CACHE_ENTRIES = 4000  # pages kept encoded: all of a medium sync, a fractio
 CAPS = {"assigned_users": 100, "customaudiences": 200}
 
 
+#: What tells one activity-log entry from another (AdActivity has no id), after the account
+#: and the time.
+ACTIVITY_FIELDS = ("event_type", "object_id", "actor_id", "extra_data")
 CHILD_EDGES = {"campaigns": ("campaigns", "Campaign", "campaign"),
                "adsets": ("adsets", "AdSet", "adset"), "ads": ("ads", "Ad", "ad"),
                "customaudiences": ("custom_audiences", "CustomAudience", None),
@@ -102,6 +111,10 @@ class Route:
     single: bool = False
     filter_prefix: str | None = None
     owner: str | None = None  # the node type the edge hangs off (None: a node read by id)
+    page: str | None = None  # the Page an object belongs to: its Page token may read it
+    #: The record's time field and the parameter that bounds it: ("event_time", "since")
+    #: for `since=<unix>`, ("created_time", "time_created") for `filtering` on that field.
+    time_filter: tuple[str, str] | None = None
 
 
 class FakeGraph:
@@ -341,11 +354,13 @@ class FakeGraph:
     def _authorize(self, route: Route, page_of_token: str | None) -> None:
         """A Page token reads its own page's edges only; with `page_token_required`, a
         page's `assigned_users` reads with nothing else (Meta's reference asks for one)."""
-        if page_of_token is not None and route.object_key != page_of_token:
+        if page_of_token is not None and page_of_token not in (route.object_key, route.page):
             raise GraphErrorResponse(400, 190, "(#190) The Page access token was not issued "
                                                f"for object {route.object_key}")
-        if (page_of_token is None and self.faults.page_token_required
-                and route.owner == "Page" and route.edge == "assigned_users"):
+        wants_page_token = route.node in ("LeadgenForm", "Lead") or (
+            self.faults.page_token_required and route.owner == "Page"
+            and route.edge == "assigned_users")
+        if page_of_token is None and wants_page_token:
             raise GraphErrorResponse(400, 190, "(#190) This method must be called with a "
                                                "Page Access Token")
 
@@ -426,9 +441,14 @@ class FakeGraph:
             statuses = set(json.loads(params["effective_status"])) - {"DELETED"}
         since: int | None = None
         time_field = "updated_time"
+        if route.time_filter and route.time_filter[1] == "since" and "since" in params:
+            time_field, since = route.time_filter[0], int(params["since"]) - 1  # inclusive
         for rule in json.loads(params.get("filtering", "[]")):
             name = rule.get("field", "")
-            if route.filter_prefix and name == f"{route.filter_prefix}.updated_time" and \
+            if route.time_filter and name == route.time_filter[1] and \
+                    rule.get("operator") == "GREATER_THAN":
+                since, time_field = int(rule["value"]), route.time_filter[0]
+            elif route.filter_prefix and name == f"{route.filter_prefix}.updated_time" and \
                     rule.get("operator") == "GREATER_THAN":
                 since = int(rule["value"])
             elif (route.node in ("CustomAudience", "SavedAudience") and name == "time_updated"
@@ -474,7 +494,7 @@ class FakeGraph:
             if edge == "assigned_users":
                 return self._assigned(params, a, key, "AdAccount",
                                       data.scale.assigned_per_account)
-            raise missing
+            return self._account_route(a, key, edge)
         if not node.isdigit():
             raise missing
         if (b := data.business_index(node)) is not None:
@@ -484,6 +504,21 @@ class FakeGraph:
                 return self._assigned(params, p, node, "Page", data.scale.assigned_per_page)
             if edge == "":
                 return Route("Page", node, 1, lambda _: self._page_node(p), edge, single=True)
+            if edge == "leadgen_forms":
+                forms = data.lead_forms(p)
+                return Route("LeadgenForm", node, len(forms), forms.__getitem__, edge,
+                             owner="Page", page=node)
+        if (form := data.form_index(node)) is not None and edge == "leads":
+            leads = data.leads(*form)
+            return Route("Lead", node, len(leads), leads.__getitem__, edge, owner="LeadgenForm",
+                         page=str(PAGE_BASE + form[0]), time_filter=("created_time",
+                                                                      "time_created"))
+        for kind, node_type, tasks, per in (
+                ("pixels", "AdsPixel", PIXEL_TASKS, data.scale.assigned_per_pixel),
+                ("catalogs", "ProductCatalog", CATALOG_TASKS, data.scale.assigned_per_catalog)):
+            if (n := data.asset_index(kind, node)) is not None and edge == "assigned_users":
+                client = n % data.asset_total(kind) >= getattr(data.scale, f"owned_{kind}")
+                return self._asset_assigned(params, node, node_type, tasks, per, client)
         if (g := data.group_index(node)) is not None and edge.startswith("contained_"):
             items = data.group_contents(g, edge)
             return Route(CONTAINED_ASSET, node, len(items), items.__getitem__, edge,
@@ -521,6 +556,17 @@ class FakeGraph:
             items = data.partners(b, "AGENCY" if edge == "agencies" else "CLIENT")
             return Route("Business", node, len(items), items.__getitem__, edge,
                          owner="Business")
+        for kind, node_type, get in (("pixels", "AdsPixel", data.pixel),
+                                     ("product_catalogs", "ProductCatalog", data.catalog),
+                                     ("apps", "Application", data.app)):
+            if edge in (f"owned_{kind}", f"client_{kind}"):
+                indexes = data.asset_indexes(kind.removeprefix("product_"), b, relationship)
+                return Route(node_type, node, len(indexes),
+                             lambda i, get=get, indexes=indexes: get(indexes[i]), edge,
+                             owner="Business")
+        if edge == "owned_instagram_accounts":
+            return Route("IGUser", node, data.scale.instagram_accounts,
+                         lambda i: data.instagram_account(b, i), edge, owner="Business")
         raise GraphErrorResponse(400, 100, f"(#100) Unknown path components: /{edge}")
 
     def _assigned(self, params: dict[str, str], index: int, key: str, owner_type: str,
@@ -533,6 +579,43 @@ class FakeGraph:
         salt = "account" if owner_type == "AdAccount" else "page"
         items = self.data.assigned_users(owner, index, per_asset, salt)
         return Route("AssignedUser", key, len(items), items.__getitem__, "assigned_users",
+                     owner=owner_type)
+
+    def _account_route(self, a: int, key: str, edge: str) -> Route:
+        """The ad account's other edges: assets, its activity log, its agencies."""
+        data = self.data
+        assets = {"adcreatives": ("creatives", "AdCreative"), "adimages": ("images", "AdImage"),
+                  "advideos": ("videos", "AdVideo"),
+                  "customconversions": ("custom_conversions", "CustomConversion")}
+        if edge in assets:
+            kind, node_type = assets[edge]
+            return Route(node_type, key, data.child_count(kind),
+                         lambda i: data.account_asset(kind, a, i), edge, owner="AdAccount")
+        if edge == "activities":
+            return Route("AdActivity", key, data.scale.activities,
+                         lambda i: data.activity(a, i), edge, owner="AdAccount",
+                         time_filter=("event_time", "since"))
+        if edge == "agencies":
+            agencies = data.agencies_of_account(a)
+            return Route("Business", key, len(agencies), agencies.__getitem__, edge,
+                         owner="AdAccount")
+        if edge == "adspixels":  # the pixels of the business that owns the account
+            b = a // data.scale.accounts
+            owned = data.asset_indexes("pixels", b, "OWNED") \
+                if a % data.scale.accounts < data.scale.owned_accounts else range(0)
+            return Route("AdsPixel", key, len(owned), lambda i: data.pixel(owned[i]), edge,
+                         owner="AdAccount")
+        raise GraphErrorResponse(400, 100, f"(#100) Unknown path components: /{edge}")
+
+    def _asset_assigned(self, params: dict[str, str], asset_id: str, owner_type: str,
+                        tasks: list[str], per_asset: int, client: bool) -> Route:
+        if "business" not in params:
+            raise GraphErrorResponse(400, 100, "(#100) The parameter business is required")
+        owner = self.data.business_index(params["business"])
+        if owner is None:
+            raise GraphErrorResponse(400, 100, "(#100) Param business must be a valid business")
+        items = self.data.asset_assigned_users(owner, asset_id, per_asset, tasks, client)
+        return Route("AssignedUser", asset_id, len(items), items.__getitem__, "assigned_users",
                      owner=owner_type)
 
     def _page_node(self, p: int) -> dict[str, Any]:
@@ -595,6 +678,7 @@ class FakeGraph:
                         for user in data.assigned_users(b, a, scale.assigned_per_account,
                                                         "account"):
                             add("ad_account_assignments", bid, account, user["id"])
+                    self._account_truth(add, a, account, bid, denied)
             for relationship in ("OWNED", "CLIENT"):
                 if (bid, f"{relationship.lower()}_pages") in denied:
                     continue
@@ -604,6 +688,14 @@ class FakeGraph:
                     if (page_id, "assigned_users") not in denied:
                         for user in data.assigned_users(b, p, scale.assigned_per_page, "page"):
                             add("page_assignments", bid, page_id, user["id"])
+                    if (page_id, "leadgen_forms") in denied:
+                        continue
+                    for form in data.lead_forms(p):
+                        add("lead_forms", form["id"])
+                        if (form["id"], "leads") not in denied:
+                            for lead in data.leads(p, int(form["id"][-2:])):
+                                add("leads", lead["id"])
+            self._business_assets_truth(add, b, bid, denied)
             for u in range(scale.users):
                 add("business_users", bid, data.business_user(b, u)["id"])
             for s in range(scale.system_users):
@@ -622,6 +714,55 @@ class FakeGraph:
                         add("business_asset_group_assets", group["id"], asset_type,
                             asset["id"])
         return out
+
+
+    def _account_truth(self, add: Callable[..., None], a: int, account: str, bid: str,
+                       denied: set[tuple[str, str]]) -> None:
+        data = self.data
+        for edge, kind, stream in (("adcreatives", "creatives", "ad_creatives"),
+                                   ("adimages", "images", "ad_images"),
+                                   ("advideos", "videos", "ad_videos"),
+                                   ("customconversions", "custom_conversions",
+                                    "custom_conversions")):
+            if (account, edge) not in denied:
+                for i in range(data.child_count(kind)):
+                    add(stream, data.account_asset(kind, a, i)["id"])
+        if (account, "agencies") not in denied:
+            for agency in data.agencies_of_account(a):
+                add("ad_account_agencies", account, agency["id"])
+        if (account, "adspixels") not in denied and \
+                a % data.scale.accounts < data.scale.owned_accounts:
+            for n in data.asset_indexes("pixels", a // data.scale.accounts, "OWNED"):
+                add("ad_account_pixels", account, data.pixel(n)["id"])
+        if (account, "activities") not in denied:  # no id: the entries themselves
+            for i in range(data.scale.activities):
+                entry = data.activity(a, i)
+                add("ad_activities", account, entry["event_time"].replace("+0000", "+00:00"),
+                    *(entry[k] for k in ACTIVITY_FIELDS))
+
+    def _business_assets_truth(self, add: Callable[..., None], b: int, bid: str,
+                               denied: set[tuple[str, str]]) -> None:
+        data = self.data
+        for kind, stream, get, assigned, tasks, per in (
+                ("pixels", "pixels", data.pixel, "pixel_assignments", PIXEL_TASKS,
+                 data.scale.assigned_per_pixel),
+                ("catalogs", "product_catalogs", data.catalog, "catalog_assignments",
+                 CATALOG_TASKS, data.scale.assigned_per_catalog),
+                ("apps", "apps", data.app, None, [], 0)):
+            for relationship in ("OWNED", "CLIENT"):
+                edge = f"{relationship.lower()}_{stream if kind != 'catalogs' else kind}"
+                if (bid, edge.replace("catalogs", "product_catalogs")) in denied:
+                    continue
+                for n in data.asset_indexes(kind, b, relationship):
+                    asset_id = get(n)["id"]
+                    add(stream, bid, asset_id)
+                    if assigned and (asset_id, "assigned_users") not in denied:
+                        for user in data.asset_assigned_users(b, asset_id, per, tasks,
+                                                              relationship == "CLIENT"):
+                            add(assigned, bid, asset_id, user["id"])
+        if (bid, "owned_instagram_accounts") not in denied:
+            for n in range(data.scale.instagram_accounts):
+                add("instagram_accounts", bid, data.instagram_account(b, n)["id"])
 
 
 def _unix(graph_time: str) -> int:

@@ -1,4 +1,4 @@
-"""JSON-schema pieces shared by several streams (Graph reference objects and free-form ones)."""
+"""Schema pieces shared by several streams: Graph references, free-form objects, columns."""
 
 from __future__ import annotations
 
@@ -28,3 +28,10 @@ def string(name: str, **kwargs: Any) -> th.Property:
 
 def timestamp(name: str) -> th.Property:
     return th.Property(name, th.DateTimeType)
+
+
+#: The columns of every row read below an ad account: its business and the account.
+ACCOUNT_COLUMNS = (
+    string("business_id", description="The configured business the account was read from."),
+    string("account_id", description="The ad account, without `act_`."),
+)

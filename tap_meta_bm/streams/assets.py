@@ -1,0 +1,140 @@
+"""The business's other assets: pixels, product catalogs, Instagram accounts, apps, and each
+ad account's pixels and custom conversions (graph-api-facts-2.md §2c, 2d, 2i)."""
+
+from __future__ import annotations
+
+from singer_sdk import typing as th
+
+from tap_meta_bm.client import AdAccountEdgeStream, DirectoryStream, EdgeVariant, GraphStream
+from tap_meta_bm.directory import PartitionKind
+from tap_meta_bm.streams.schema import ACCOUNT_COLUMNS, Ref, Strings, string, timestamp
+
+
+def owned_and_client(edge: str) -> tuple[EdgeVariant, ...]:
+    """`/{business_id}/owned_{edge}` and `/client_{edge}`, told apart by `relationship`."""
+    return (EdgeVariant(f"/{{business_id}}/owned_{edge}", {"relationship": "OWNED"}),
+            EdgeVariant(f"/{{business_id}}/client_{edge}", {"relationship": "CLIENT"}))
+
+
+BUSINESS_ASSET = (
+    string("business_id", description="The configured business this row was read from."),
+    string("relationship", description="OWNED by that business, or CLIENT (shared to it)."),
+    string("id"),
+    string("name"),
+)
+
+
+class PixelsStream(DirectoryStream):
+    """Pixels (datasets); no `updated_time` exists, so full table. Their JavaScript `code`
+    is left out: it is the same snippet for every pixel, and large."""
+
+    name = "pixels"
+    primary_keys = ("business_id", "id")
+    context_columns = ("business_id", "relationship")
+    variants = owned_and_client("pixels")
+    schema = th.PropertiesList(
+        *BUSINESS_ASSET,
+        timestamp("creation_time"),
+        timestamp("last_fired_time"),
+        th.Property("owner_business", Ref),
+        th.Property("owner_ad_account", Ref),
+        th.Property("creator", Ref),
+        th.Property("is_unavailable", th.BooleanType),
+        th.Property("is_created_by_business", th.BooleanType),
+        string("data_use_setting"),
+        th.Property("enable_automatic_matching", th.BooleanType),
+        th.Property("automatic_matching_fields", Strings),
+        string("first_party_cookie_status"),
+        timestamp("event_time_min"),
+        timestamp("event_time_max"),
+    ).to_dict()
+
+
+class ProductCatalogsStream(DirectoryStream):
+    name = "product_catalogs"
+    primary_keys = ("business_id", "id")
+    context_columns = ("business_id", "relationship")
+    variants = owned_and_client("product_catalogs")
+    schema = th.PropertiesList(
+        *BUSINESS_ASSET,
+        th.Property("business", Ref),
+        th.Property("owner_business", Ref),
+        th.Property("product_count", th.IntegerType),
+        th.Property("feed_count", th.IntegerType),
+        string("vertical"),
+        th.Property("is_catalog_segment", th.BooleanType),
+        th.Property("is_local_catalog", th.BooleanType),
+    ).to_dict()
+
+
+class InstagramAccountsStream(GraphStream):
+    """Instagram accounts the business owns (`/owned_instagram_accounts`, IGUser)."""
+
+    name = "instagram_accounts"
+    path = "/{business_id}/owned_instagram_accounts"
+    partitions_from = PartitionKind.BUSINESS
+    primary_keys = ("business_id", "id")
+    context_columns = ("business_id",)
+    schema = th.PropertiesList(
+        string("business_id"),
+        string("id"),
+        string("username"),
+        string("name"),
+        th.Property("followers_count", th.IntegerType),
+        th.Property("media_count", th.IntegerType),
+        th.Property("is_published", th.BooleanType),
+        th.Property("owner_business", Ref),
+    ).to_dict()
+
+
+class AppsStream(GraphStream):
+    name = "apps"
+    partitions_from = PartitionKind.BUSINESS
+    primary_keys = ("business_id", "id")
+    context_columns = ("business_id", "relationship")
+    variants = owned_and_client("apps")
+    schema = th.PropertiesList(
+        *BUSINESS_ASSET,
+        string("category"),
+        string("link"),
+        string("namespace"),
+        string("company"),
+    ).to_dict()
+
+
+class AdAccountPixelsStream(AdAccountEdgeStream):
+    """Which pixels each ad account can use (`/act_{id}/adspixels`)."""
+
+    name = "ad_account_pixels"
+    path = "/act_{account_id}/adspixels"
+    primary_keys = ("account_id", "id")
+    schema = th.PropertiesList(
+        *ACCOUNT_COLUMNS,
+        string("id", description="The pixel."),
+        string("name"),
+        th.Property("owner_business", Ref),
+    ).to_dict()
+
+
+class CustomConversionsStream(AdAccountEdgeStream):
+    """Custom conversions of each ad account; no `updated_time` exists, so full table."""
+
+    name = "custom_conversions"
+    path = "/act_{account_id}/customconversions"
+    primary_keys = ("id",)
+    schema = th.PropertiesList(
+        *ACCOUNT_COLUMNS,
+        string("id"),
+        string("name"),
+        string("description"),
+        string("custom_event_type"),
+        string("rule"),
+        string("event_source_type"),
+        th.Property("pixel", Ref),
+        th.Property("default_conversion_value", th.NumberType),
+        th.Property("is_archived", th.BooleanType),
+        th.Property("is_unavailable", th.BooleanType),
+        timestamp("creation_time"),
+        timestamp("first_fired_time"),
+        timestamp("last_fired_time"),
+    ).to_dict()
