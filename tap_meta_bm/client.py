@@ -110,6 +110,7 @@ class GraphStream(FastRecordWriting):
         self._plan: _StreamPlan | None = None
         self._state_written_at = time.monotonic()
         self._state_index: IndexedStateManager | None = None
+        self._dry_run_records = 0
 
     @property
     def paged(self) -> bool:
@@ -268,13 +269,22 @@ class GraphStream(FastRecordWriting):
             self._state_written_at = now
         count = 0
         shape = self.shape
+        # A dry run (`--test`) wants this many records of the stream in all: stop there,
+        # rather than let the SDK abort the stream with an error line.
+        limit = self.ABORT_AT_RECORD_COUNT
+        if limit is not None and self._dry_run_records >= limit:
+            self._stop_reading()
+            return
         try:
             for record in self.source_records(context):
+                if limit is not None and self._dry_run_records >= limit:
+                    self._stop_reading()
+                    break
+                self._dry_run_records += 1
                 count += 1
                 yield shape(record)
         except BaseException as failure:
-            if self._plan is not None and self._plan.prefetcher is not None:
-                self._plan.prefetcher.cancel()
+            self._stop_reading()
             self.write_state()
             if not isinstance(failure, GeneratorExit):
                 self.run.log_summary()
@@ -283,6 +293,10 @@ class GraphStream(FastRecordWriting):
             self.run.summary.add(self.name, records=count)
         if self._plan is not None and context_key(dict(context or {})) == self._plan.last:
             self._plan = None  # the stream is done: let its buffers and batched pages go
+
+    def _stop_reading(self) -> None:
+        if self._plan is not None and self._plan.prefetcher is not None:
+            self._plan.prefetcher.cancel()
 
     def shape(self, row: dict[str, Any]) -> dict[str, Any]:
         """A Graph record as the warehouse wants it: clearer names, RFC 3339 UTC times."""

@@ -9,8 +9,11 @@ records, so no edge is read twice whichever streams are selected.
 from __future__ import annotations
 
 import enum
+import logging
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
+
+from tap_meta_bm.errors import ConfigError
 
 Record = dict[str, Any]
 Partition = dict[str, Any]
@@ -38,6 +41,16 @@ class DirectorySource(Protocol):
     def read_now(self, context: dict[str, Any] | None) -> Iterable[Record]: ...
 
 
+def id_list(value: Any) -> list[str]:
+    """Ids as a list of strings, however they were given: a list, a number, or one string
+    (an environment variable holds `123` or `123,456`)."""
+    if value is None:
+        return []
+    if isinstance(value, list | tuple):
+        return [str(v).strip() for v in value]
+    return [part.strip() for part in str(value).split(",") if part.strip()]
+
+
 def bare_account_id(account_id: str) -> str:
     """`act_123` or `123` -> `123`: the form Graph's usage headers and `account_id` use."""
     return account_id.removeprefix("act_")
@@ -46,9 +59,12 @@ def bare_account_id(account_id: str) -> str:
 class Directory:
     """Cached records of the directory-like streams, and the partitions built from them."""
 
-    def __init__(self, business_ids: list[str], account_ids: frozenset[str]) -> None:
+    def __init__(self, business_ids: list[str], account_ids: frozenset[str],
+                 logger: logging.Logger) -> None:
         self._business_ids = business_ids
         self._account_ids = account_ids
+        self._log = logger
+        self._readable: list[str] | None = None
         self._sources: dict[str, DirectorySource] = {}
         self._cache: dict[tuple[str, tuple], list[Record]] = {}
         self._partitions: dict[PartitionKind, list[Partition]] = {}
@@ -74,9 +90,24 @@ class Directory:
         return self.records(stream_name, {"business_id": business_id})
 
     def business_ids(self) -> list[str]:
-        if self._business_ids:
-            return self._business_ids
-        return [str(r["id"]) for r in self.records("businesses", None)]
+        """The businesses the run covers: those configured that the token can read, or
+        every business of the token."""
+        if not self._business_ids:
+            return [str(r["id"]) for r in self.records("businesses", None)]
+        if self._readable is None:
+            self._readable = [b for b in self._business_ids
+                              if self.records("businesses", {"business_id": b})]
+            unreadable = [b for b in self._business_ids if b not in self._readable]
+            advice = ("the token's system user must belong to each (Business Settings > "
+                      "System users) and the token needs business_management")
+            if not self._readable:
+                raise ConfigError(f"business_ids: the token can read none of the configured "
+                                  f"businesses ({', '.join(unreadable)}): {advice}.")
+            if unreadable:
+                self._log.warning("business_ids: the token cannot read %s; going on with "
+                                     "%s (%s).", ", ".join(unreadable),
+                                     ", ".join(self._readable), advice)
+        return self._readable
 
     def partitions(self, kind: PartitionKind) -> list[Partition]:
         """The partitions of one kind, built once and shared by every stream of that kind."""
@@ -111,6 +142,13 @@ class Directory:
                     continue
                 seen.add(account_id)
                 out.append({"business_id": business_id, "account_id": account_id})
+        missing = sorted(wanted - seen)
+        if missing and len(missing) == len(wanted):
+            raise ConfigError(f"account_ids: none of {', '.join(missing)} is an ad account "
+                              "of the businesses read (owned or shared with them).")
+        if missing:
+            self._log.warning("account_ids: %s are not ad accounts of the businesses read; "
+                                 "going on with the others.", ", ".join(missing))
         return out
 
     def _pages(self, *, unique: bool) -> list[Partition]:

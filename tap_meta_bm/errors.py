@@ -170,6 +170,9 @@ def classify_graph_error(http_status: int, payload: Any) -> GraphError | None:
     JSON, which Graph sends when a front end fails (e.g. a 200 "Service Unavailable").
     """
     if not isinstance(payload, dict):
+        if 400 <= http_status < 500:  # not Graph answering: a wrong api_url or a proxy
+            return GraphError(Action.REQUEST, http_status, message=(
+                f"HTTP {http_status} with a body that is not JSON: is api_url a Graph API?"))
         return GraphError(Action.RETRY, http_status, message="response body is not JSON")
     envelope = payload.get("error")
     if envelope is None:

@@ -15,9 +15,11 @@ parameter Graph refused, that its Page edges want Page tokens) lives in that str
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import hmac
 import logging
+import socket
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -47,6 +49,9 @@ from tap_meta_bm.summary import RunSummary
 MAX_TRANSIENT_ATTEMPTS = 6
 BACKOFF_FACTOR_SECONDS = 1.0
 BACKOFF_MAX_SECONDS = 60.0
+#: Seconds to open a connection; a read may take `request_timeout` (Graph can take minutes on
+#: a heavy page, but a host that does not answer at all is known in seconds).
+CONNECT_TIMEOUT_SECONDS = 10.0
 #: Paging parameters worth carrying from `paging.next` when an edge has no `cursors.after`.
 PAGING_PARAMS = frozenset({"after", "offset", "until", "since", "__after_id", "__paging_token"})
 RETRIABLE_TRANSPORT_ERRORS = (
@@ -258,15 +263,28 @@ class GraphClient:
                     continue
                 failure: Exception = exc
             except RETRIABLE_TRANSPORT_ERRORS as exc:
+                self._raise_if_unreachable(read, exc)
                 failure = exc
             transient_failures += 1
             self.summary.add(read.policy.stream, retries=1)
             if transient_failures >= MAX_TRANSIENT_ATTEMPTS:
-                raise _retries_exhausted(read, failure) from failure
+                raise _retries_exhausted(read, failure, self.host) from failure
             wait = backoff.full_jitter(next(delays))
             self.logger.warning("Retrying %s in %.1f s: %s", read.where, wait,
-                                one_line(failure))
+                                what_failed(failure, self.host))
             time.sleep(wait)
+
+    @property
+    def host(self) -> str:
+        return urlsplit(self.url_base).netloc
+
+    def _raise_if_unreachable(self, read: EdgeRead, error: BaseException) -> None:
+        """Nothing listening, or no such host: no retry will change that."""
+        why = unreachable(error)
+        if why:
+            raise GraphFatalError(GraphError(Action.REQUEST, 0, message=why), read.where, (
+                f"cannot reach {self.host} ({why}) for {read.where}. Check api_url "
+                f"({self.url_base.rsplit('/', 1)[0]}) and the network."))
 
     def prepare(self, read: EdgeRead, position: Mapping[str, str] | None,
                 token: str | None = None) -> requests.PreparedRequest:
@@ -293,7 +311,7 @@ class GraphClient:
         if waited:
             self.summary.add(read.policy.stream, waits=1, wait_seconds=waited)
         return self.session.send(self.prepare(read, position, page_token),
-                                 timeout=self._timeout)
+                                 timeout=(CONNECT_TIMEOUT_SECONDS, self._timeout))
 
     def send_batch(self, stream: str, first_pages: list[requests.PreparedRequest]
                    ) -> list[Any] | None:
@@ -305,9 +323,10 @@ class GraphClient:
             "Content-Type": "application/x-www-form-urlencoded"})
         self.governor.wait_turn(APP)
         try:
-            response = self.session.send(request, timeout=self._timeout)
+            response = self.session.send(request,
+                                         timeout=(CONNECT_TIMEOUT_SECONDS, self._timeout))
         except RETRIABLE_TRANSPORT_ERRORS as exc:
-            failure = one_line(exc)
+            failure = what_failed(exc, self.host)
         else:
             self.governor.observe(response.headers, APP)
             answers = batch_answers(response)
@@ -448,13 +467,42 @@ class GraphClient:
                 read.policy.stream, error.reference)
 
 
-def _retries_exhausted(read: EdgeRead, failure: Exception) -> GraphFatalError:
-    error = getattr(failure, "error", None) or GraphError(Action.RETRY, 0,
-                                                          message=one_line(failure))
+def _retries_exhausted(read: EdgeRead, failure: Exception, host: str) -> GraphFatalError:
+    what = what_failed(failure, host)
+    error = getattr(failure, "error", None) or GraphError(Action.RETRY, 0, message=what)
     return GraphFatalError(error, read.where, (
-        f"{read.where}: still failing after {MAX_TRANSIENT_ATTEMPTS} attempts: "
-        f"{one_line(failure)}. Meta may be having an outage; rerun later (the state already "
-        "written lets the rerun resume)."))
+        f"{read.where}: still failing after {MAX_TRANSIENT_ATTEMPTS} attempts: {what}. Meta "
+        "may be having an outage; rerun later (the state already written lets the rerun "
+        "resume)."))
+
+
+def what_failed(error: BaseException, host: str) -> str:
+    """One line for a failure, never a URL: a transport error's own text quotes the whole
+    request URL, `fields=` list and all."""
+    if isinstance(error, requests.RequestException):
+        kind = "timed out" if isinstance(error, requests.Timeout) else type(error).__name__
+        return f"{kind} talking to {host}"
+    return one_line(error)
+
+
+def unreachable(error: BaseException) -> str | None:
+    """'connection refused' or 'no such host' when that is what a transport error says."""
+    stack: list[BaseException] = [error]
+    seen: set[int] = set()
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, ConnectionRefusedError) or (
+                isinstance(current, OSError) and current.errno == errno.ECONNREFUSED):
+            return "connection refused"
+        if isinstance(current, socket.gaierror) and current.errno == socket.EAI_NONAME:
+            return "no such host"
+        related = [current.__cause__, current.__context__, getattr(current, "reason", None),
+                   *current.args]
+        stack.extend(e for e in related if isinstance(e, BaseException))
+    return None
 
 
 def one_line(error: BaseException) -> str:

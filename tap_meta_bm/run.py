@@ -53,5 +53,8 @@ class SyncRun:
         """The end-of-run summary, once, whether the run succeeded or not."""
         if not self._summary_logged:
             self._summary_logged = True
+            partial = False
             for line in self.summary.lines():
-                self._log.info(line)
+                partial = partial or line.startswith("  PARTIAL")
+                # What was skipped is a warning: the run did not read everything.
+                self._log.log(logging.WARNING if partial else logging.INFO, line)

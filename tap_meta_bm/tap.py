@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import sys
 from datetime import datetime
@@ -14,10 +16,16 @@ from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers.capabilities import PluginCapabilities, TapCapabilities
 
 from tap_meta_bm.client import DirectoryStream
-from tap_meta_bm.directory import Directory, bare_account_id
+from tap_meta_bm.directory import Directory, bare_account_id, id_list
 from tap_meta_bm.errors import ConfigError, TapMetaBMError
 from tap_meta_bm.governor import Governor
 from tap_meta_bm.graph import GraphClient
+from tap_meta_bm.inputs import (
+    check_files,
+    check_state,
+    warn_nothing_selected,
+    warn_unknown_settings,
+)
 from tap_meta_bm.output import BufferedRecordWriter, EncodedStateWriter
 from tap_meta_bm.redaction import protect, redact
 from tap_meta_bm.run import SyncRun
@@ -48,6 +56,23 @@ API_VERSION = r"^v\d{1,3}\.\d$"
 BUSINESS_ID = r"^\d+$"
 ACCOUNT_ID = r"^(act_)?\d+$"
 API_URL = r"^https?://[^/\s]+"
+
+
+def _ids(pattern: str, description: str) -> th.Property:
+    """A list of ids, numbers or strings (see `_ids_from_environment` for one id)."""
+    name, text = description.split(":", 1)
+    return th.Property(name, th.ArrayType(th.CustomType({"type": ["string", "integer"],
+                                                         "pattern": pattern})),
+                       description=text.strip())
+
+
+def _ids_from_environment() -> None:
+    """`TAP_META_BM_BUSINESS_IDS=123` (or `123,456`) as the JSON list the SDK parses arrays
+    from the environment as: it would read a bare id as a number, not a list."""
+    for name in ("TAP_META_BM_BUSINESS_IDS", "TAP_META_BM_ACCOUNT_IDS"):
+        value = os.environ.get(name, "").strip()
+        if value and not value.startswith("["):
+            os.environ[name] = json.dumps(id_list(value))
 
 
 def _setting(name: str, kind: th.JSONTypeHelper | type[th.JSONTypeHelper], description: str,
@@ -82,17 +107,15 @@ class TapMetaBM(Tap):
         th.Property("access_token", th.StringType, required=True, secret=True,
                     description="System-user access token; sent only as "
                                 "`Authorization: Bearer`."),
-        th.Property("business_ids", th.ArrayType(th.StringType(pattern=BUSINESS_ID)),
-                    description="Business ids to extract (numeric). Default: every business "
-                                "of `/me/businesses`."),
+        _ids(BUSINESS_ID, "business_ids: Business ids to extract (numeric). Default: every "
+                          "business of `/me/businesses`."),
         th.Property("app_secret", th.StringType, secret=True,
                     description="App secret; when set every request carries "
                                 "`appsecret_proof`."),
         th.Property("start_date", th.DateTimeType,
                     description="Lower bound for incremental streams on a first run."),
-        th.Property("account_ids", th.ArrayType(th.StringType(pattern=ACCOUNT_ID)),
-                    description="Only these ad accounts' children (with or without `act_`); "
-                                "also the way to shard a huge business across jobs."),
+        _ids(ACCOUNT_ID, "account_ids: Only these ad accounts' children (with or without "
+                         "`act_`); also the way to shard a huge business across jobs."),
         _setting("include_archived", th.BooleanType,
                  "Also list ARCHIVED campaigns, ad sets and ads."),
         _setting("api_url", th.StringType(pattern=API_URL), "Graph base URL (proxies, tests)."),
@@ -114,6 +137,8 @@ class TapMetaBM(Tap):
         self.run = SyncRun()
         self._sorted_streams: dict[str, Stream] | None = None
         self._encoded_state_writer: EncodedStateWriter | None = None
+        if kwargs.get("parse_env_config"):
+            _ids_from_environment()
         try:
             super().__init__(*args, validate_config=validate_config, **kwargs)
         except ConfigValidationError as invalid:
@@ -121,24 +146,32 @@ class TapMetaBM(Tap):
             check_config(dict(self.config))
             raise ConfigError(f"{invalid.errors[0] if invalid.errors else invalid} (see "
                               "tap-meta-bm --about for every setting).") from None
-        protect([self.config.get("access_token"), self.config.get("app_secret")])
+        token = self.config.get("access_token")
+        protect([token, str(token).strip(), self.config.get("app_secret")])
         if validate_config:
             check_config(dict(self.config))
+            warn_unknown_settings(self.config, self.config_jsonschema["properties"],
+                                  self.logger)
+            check_state(kwargs.get("state"), {
+                s.name: s.replication_key for s in self.streams.values()}, self.logger)
+            if kwargs.get("catalog") is not None:
+                warn_nothing_selected((s.selected for s in self.streams.values()),
+                                      self.logger)
         self._start_run()
 
     def _start_run(self) -> None:
         config = self.config
         client = GraphClient(
             api_url=str(config.get("api_url")), api_version=str(config.get("api_version")),
-            access_token=str(config.get("access_token") or ""),
+            access_token=str(config.get("access_token") or "").strip(),
             app_secret=config.get("app_secret") or None,
             timeout=float(config.get("request_timeout") or DEFAULTS["request_timeout"]),
             governor=Governor(float(config.get("usage_threshold_pct") or 75), self.logger),
             summary=self.run.summary, logger=self.logger,
             user_agent=f"{self.name}/{self.plugin_version}")
-        directory = Directory([str(b) for b in config.get("business_ids") or []],
-                              frozenset(bare_account_id(str(a))
-                                        for a in config.get("account_ids") or []))
+        directory = Directory(id_list(config.get("business_ids")),
+                              frozenset(map(bare_account_id, id_list(config.get("account_ids")))),
+                              self.logger)
         for stream in self.streams.values():
             if isinstance(stream, DirectoryStream):
                 directory.register(stream)
@@ -174,7 +207,7 @@ def check_config(config: dict[str, Any]) -> None:
     if not isinstance(token, str) or not token.strip():
         raise ConfigError("access_token: missing. Set it to the system user's token (config "
                           "file, or TAP_META_BM_ACCESS_TOKEN with --config ENV).")
-    if any(c.isspace() for c in token):
+    if any(c.isspace() for c in token.strip()):  # a trailing newline of a pasted token is fine
         raise ConfigError("access_token: contains whitespace; paste the token alone.")
     for name, pattern, what in (
         ("business_ids", BUSINESS_ID, "a numeric business id (Business Settings > Business "
@@ -187,7 +220,7 @@ def check_config(config: dict[str, Any]) -> None:
         if not isinstance(values, list):
             raise ConfigError(f"{name}: must be a list of ids, got {type(values).__name__}.")
         for value in values:
-            if isinstance(value, bool) or not re.match(pattern, str(value)):
+            if isinstance(value, bool) or not re.match(pattern, str(value).strip()):
                 raise ConfigError(f"{name}: {value!r} is not {what}.")
     if config.get("start_date") is not None:
         try:  # the parser the SDK applies to start_date when it reads the first bookmark
@@ -215,6 +248,7 @@ def main() -> None:
     """Console entry: the SDK's CLI, with the tap's own errors printed as one plain line."""
     tune_process()
     try:
+        check_files(sys.argv[1:])
         TapMetaBM.cli()
     except TapMetaBMError as error:
         print(f"tap-meta-bm: error: {redact(str(error))}", file=sys.stderr)

@@ -79,7 +79,9 @@ def test_partners_union_agencies_and_clients(graph):
         {"id": "222", "name": "Agency", "business_id": BUSINESS, "relationship": "AGENCY"},
         {"id": "333", "name": "Client", "business_id": BUSINESS, "relationship": "CLIENT"},
     ]
-    assert [path(r) for r in graph.request_history] == [f"/v26.0/{BUSINESS}/agencies",
+    # The configured business is read first: a business the token cannot read is named.
+    assert [path(r) for r in graph.request_history] == [f"/v26.0/{BUSINESS}",
+                                                        f"/v26.0/{BUSINESS}/agencies",
                                                         f"/v26.0/{BUSINESS}/clients"]
 
 

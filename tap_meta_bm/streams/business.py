@@ -7,6 +7,7 @@ from typing import Any
 from singer_sdk import typing as th
 
 from tap_meta_bm.client import DirectoryStream
+from tap_meta_bm.directory import id_list
 from tap_meta_bm.streams.schema import Ref, string, timestamp
 
 
@@ -35,7 +36,7 @@ class BusinessesStream(DirectoryStream):
 
     @property
     def configured(self) -> list[str]:
-        return [str(b) for b in self.config.get("business_ids") or []]
+        return id_list(self.config.get("business_ids"))
 
     @property
     def path(self) -> str:  # type: ignore[override]

@@ -1,0 +1,192 @@
+"""Each mistake a new user makes, through the installed command: one line, the right exit
+code, and no request at all where the input is at fault."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import Faults, run_tap, tap_config
+from tests.fakegraph import DEFAULT_TOKEN
+from tests.helpers import TAP_COMMAND
+
+pytestmark = pytest.mark.e2e
+BUSINESS = "100000000000"
+
+
+def tap(tmp_path: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([TAP_COMMAND, *args], capture_output=True, text=True, timeout=120,
+                          check=False, cwd=tmp_path, env={**os.environ, **(env or {})})
+
+
+def errors(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if line.startswith("tap-meta-bm: error")]
+
+
+@pytest.mark.parametrize(("option", "content", "message"), [
+    ("--config", "{\"access_token\": ", "not valid JSON at line 1, column 18 (Expecting value)."),
+    ("--config", "", "the config file is empty; it must hold a JSON object."),
+    ("--config", "[1]", "the config file must hold a JSON object, not list."),
+    ("--state", "{'bookmarks': {}}", "not valid JSON at line 1, column 2 (Expecting property "
+                                     "name enclosed in double quotes)."),
+    ("--catalog", "   ", "the catalog file is empty; it must hold a JSON object."),
+])
+def test_a_broken_file_is_one_line_naming_it(fake_graph, tmp_path, option, content, message):
+    graph = fake_graph("small")
+    (tmp_path / "config.json").write_text(json.dumps(tap_config(graph)))
+    (tmp_path / "bad.json").write_text(content)
+    args = ["--config", "config.json"] if option != "--config" else []
+    done = tap(tmp_path, *args, option, "bad.json")
+    assert done.returncode == 1
+    assert errors(done.stderr) == [f"tap-meta-bm: error: {option} bad.json: {message}"]
+    assert "Traceback" not in done.stderr and done.stdout == ""
+    assert graph.log == []
+
+
+def test_a_missing_file_is_one_line(tmp_path):
+    done = tap(tmp_path, "--config", "nowhere.json")
+    assert done.returncode == 1
+    assert errors(done.stderr) == ["tap-meta-bm: error: --config nowhere.json: cannot read "
+                                   "the config file (No such file or directory)."]
+
+
+def test_a_misspelt_setting_is_named_with_what_it_may_mean(fake_graph, tmp_path):
+    graph = fake_graph("small")
+    run = run_tap(tmp_path, {**tap_config(graph), "busines_ids": [BUSINESS]})
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert ("Unknown setting 'busines_ids' (did you mean 'business_ids'?): it is ignored."
+            in run.stderr)
+
+
+def test_ids_as_numbers_a_bare_id_and_a_pasted_newline_are_accepted(fake_graph, tmp_path):
+    graph = fake_graph("small")
+    numbers = run_tap(tmp_path, {**tap_config(graph), "business_ids": [int(BUSINESS)],
+                                 "access_token": DEFAULT_TOKEN + "\n"})
+    assert numbers.returncode == 0, numbers.stderr[-2000:]
+    assert {r["id"] for r in numbers.records("businesses")} == {BUSINESS}
+    done = tap(tmp_path, "--config", "ENV", env={
+        "TAP_META_BM_ACCESS_TOKEN": DEFAULT_TOKEN, "TAP_META_BM_API_URL": graph.url,
+        "TAP_META_BM_BUSINESS_IDS": BUSINESS})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert f'"stream":"businesses","record":{{"id":"{BUSINESS}"' in done.stdout
+
+
+def test_a_corrupt_bookmark_stops_before_any_record(fake_graph, tmp_path):
+    graph = fake_graph("small")
+    state = {"bookmarks": {"campaigns": {"partitions": [{
+        "context": {"account_id": "200000000000"}, "replication_key": "updated_time",
+        "replication_key_value": "yesterday"}]}}}
+    run = run_tap(tmp_path, tap_config(graph), state=state)
+    assert run.returncode == 1
+    assert errors(run.stderr) == [
+        "tap-meta-bm: error: state: stream campaigns, {'account_id': '200000000000'}: "
+        "bookmark 'yesterday' is not a date-time; fix or remove it, or drop the state for a "
+        "full sync."]
+    assert run.messages == [] and graph.log == []
+
+
+@pytest.mark.parametrize(("state", "warning"), [
+    ({"type": "STATE", "value": {"bookmarks": {}}},
+     "The state has no 'bookmarks' (it looks like a whole STATE message: save its 'value'): "
+     "it is ignored, and this run is a full sync."),
+    ({"campaigns": {"replication_key_value": "2024-01-01"}},
+     "The state has no 'bookmarks' (top-level keys: campaigns): it is ignored, and this run "
+     "is a full sync."),
+    ({"bookmarks": {"facebook_ads_insights": {}}},
+     "The state has bookmarks for streams this tap does not have (facebook_ads_insights): "
+     "they are ignored; it looks like another tap's state, and this run is a full sync."),
+])
+def test_a_state_the_tap_cannot_use_is_named(fake_graph, tmp_path, state, warning):
+    graph = fake_graph("small")
+    run = run_tap(tmp_path, tap_config(graph), state=state)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert warning in run.stderr
+
+
+def test_nothing_listening_names_the_host_at_once(tmp_path):
+    done_port = HTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
+    port = done_port.server_address[1]
+    done_port.server_close()  # nothing listens there now
+    (tmp_path / "c.json").write_text(json.dumps({"access_token": DEFAULT_TOKEN,
+                                                 "api_url": f"http://127.0.0.1:{port}"}))
+    done = tap(tmp_path, "--config", "c.json")
+    assert done.returncode == 1
+    assert errors(done.stderr) == [
+        f"tap-meta-bm: error: cannot reach 127.0.0.1:{port} (connection refused) for "
+        f"businesses edge /me/businesses. Check api_url (http://127.0.0.1:{port}) and the "
+        "network."]
+    assert "fields=" not in done.stderr and "Retrying" not in done.stderr
+
+
+def test_an_html_404_is_not_retried(tmp_path):
+    hits: list[str] = []
+
+    class NotGraph(BaseHTTPRequestHandler):
+        def do_GET(self):
+            hits.append(self.path)
+            body = b"<html><body>Not Found</body></html>"
+            self.send_response(404)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            return
+
+    server = HTTPServer(("127.0.0.1", 0), NotGraph)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        (tmp_path / "c.json").write_text(json.dumps({
+            "access_token": DEFAULT_TOKEN, "api_url": f"http://127.0.0.1:{server.server_port}"}))
+        done = tap(tmp_path, "--config", "c.json")
+    finally:
+        server.shutdown()
+    assert done.returncode == 1
+    assert errors(done.stderr) == [
+        "tap-meta-bm: error: Graph refused the request for businesses edge /me/businesses: "
+        "HTTP 404 with a body that is not JSON: is api_url a Graph API? [HTTP 404, no code]. "
+        "Check the field, parameter or api_version it names."]
+    assert len(hits) == 1
+
+
+def test_unreadable_businesses_and_accounts_matching_nothing(fake_graph, tmp_path):
+    graph = fake_graph("small", faults=Faults(denied={(BUSINESS, "")}))
+    none = run_tap(tmp_path, {**tap_config(graph), "business_ids": [BUSINESS]})
+    assert none.returncode == 1
+    assert errors(none.stderr) == [
+        f"tap-meta-bm: error: business_ids: the token can read none of the configured "
+        f"businesses ({BUSINESS}): the token's system user must belong to each (Business "
+        "Settings > System users) and the token needs business_management."]
+    healthy = fake_graph("small")
+    some = run_tap(tmp_path, {**tap_config(healthy), "business_ids": [BUSINESS, "999"]})
+    assert some.returncode == 0, some.stderr[-2000:]
+    assert "business_ids: the token cannot read 999; going on with 100000000000" in some.stderr
+    assert any("WARNING" in line and "PARTIAL: 1 asset edge(s) skipped" in line
+               for line in some.stderr.splitlines())
+    nothing = run_tap(tmp_path, {**tap_config(healthy), "account_ids": ["act_123"]})
+    assert nothing.returncode == 1
+    assert errors(nothing.stderr) == [
+        "tap-meta-bm: error: account_ids: none of 123 is an ad account of the businesses read "
+        "(owned or shared with them)."]
+
+
+def test_an_empty_selection_is_said(fake_graph, tmp_path):
+    graph = fake_graph("small")
+    run = run_tap(tmp_path, tap_config(graph), catalog={"streams": []})
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "No stream is selected in the catalog: nothing will be synced." in run.stderr
+
+
+def test_connection_test_output_is_clean(fake_graph, tmp_path):
+    graph = fake_graph("small")
+    (tmp_path / "c.json").write_text(json.dumps(tap_config(graph)))
+    done = tap(tmp_path, "--config", "c.json", "--test")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert [line for line in done.stderr.splitlines() if "ERROR" in line] == []
