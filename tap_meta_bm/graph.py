@@ -92,12 +92,19 @@ class EdgePolicy:
         self.wants_page_token = False
         self.fields_param = ",".join(fields)
 
+    def probe(self) -> EdgePolicy:
+        """The same read, one row at a time (the doctor's probes)."""
+        return EdgePolicy(stream=self.stream, fields=tuple(f for f in self._fields
+                                                           if f not in self.dropped),
+                          columns=self._columns, paged=self.paged, page_size=1,
+                          optional_params=self.optional_params)
+
     def column(self, graph_name: str) -> str:
         return self._columns.get(graph_name, graph_name)
 
     def query(self, read: EdgeRead, position: Mapping[str, str] | None) -> dict[str, str]:
         """The query one request of `read` sends now (credentials aside)."""
-        query = {"fields": self.fields_param}
+        query = {"fields": self.fields_param} if self.fields_param else {}
         if self.paged:
             query["limit"] = str(self.limit)
         refused = self.refused

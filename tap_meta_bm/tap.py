@@ -7,6 +7,7 @@ import os
 import re
 import sys
 from datetime import datetime
+from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
@@ -17,6 +18,7 @@ from singer_sdk.helpers.capabilities import PluginCapabilities, TapCapabilities
 
 from tap_meta_bm.client import DirectoryStream
 from tap_meta_bm.directory import Directory, bare_account_id, id_list
+from tap_meta_bm.doctor import Doctor, render_json, render_text
 from tap_meta_bm.errors import ConfigError, TapMetaBMError
 from tap_meta_bm.governor import Governor
 from tap_meta_bm.graph import GraphClient
@@ -129,7 +131,7 @@ class TapMetaBM(Tap):
                  "fit the 2,000-record read-ahead budget); above 1, their first pages also "
                  "travel up to 50 per Batch API call; 1 sends one request at a time"),
         _bounded("request_timeout", th.IntegerType, "Seconds before one request times out"),
-        _bounded("usage_threshold_pct", th.NumberType,
+        _bounded("usage_threshold_pct", th.IntegerType,
                  "Start pacing requests when a usage header passes this percentage"),
     ).to_dict()
 
@@ -244,11 +246,30 @@ def check_config(config: dict[str, Any]) -> None:
             raise ConfigError(f"{name}: {value!r} must be a number from {low} to {high}.")
 
 
+def doctor(argv: list[str]) -> int:
+    """`--doctor [--format json]`, with `--config FILE|ENV` (and `--catalog FILE`)."""
+    def values(option: str) -> list[str]:
+        return [argv[n + 1] for n, arg in enumerate(argv[:-1]) if arg == option]
+
+    config: dict[str, Any] = {}
+    for path in values("--config"):
+        if path != "ENV":
+            config.update(json.loads(Path(path).read_text()))
+    catalogs = values("--catalog")
+    tap = TapMetaBM(config=config, parse_env_config="ENV" in values("--config"),
+                    catalog=json.loads(Path(catalogs[-1]).read_text()) if catalogs else None)
+    report = Doctor(tap).examine()
+    print(render_json(report) if "json" in values("--format") else render_text(report))
+    return 0 if report.serves_every_stream else 1
+
+
 def main() -> None:
     """Console entry: the SDK's CLI, with the tap's own errors printed as one plain line."""
     tune_process()
     try:
         check_files(sys.argv[1:])
+        if "--doctor" in sys.argv[1:]:
+            sys.exit(doctor(sys.argv[1:]))
         TapMetaBM.cli()
     except TapMetaBMError as error:
         print(f"tap-meta-bm: error: {redact(str(error))}", file=sys.stderr)

@@ -44,6 +44,8 @@ PAGE_CACHE_ENTRIES = 4000  # pages kept encoded: all of a medium sync, a fractio
 CAPS = {"assigned_users": 100, "customaudiences": 200}
 
 
+#: The system user the fake's token belongs to (robot-0 of the first business).
+ROBOT = "600000000000"
 #: What tells one activity-log entry from another (AdActivity has no id), after the account
 #: and the time.
 ACTIVITY_FIELDS = ("event_type", "object_id", "actor_id", "extra_data")
@@ -99,6 +101,15 @@ class Faults:
     page_token_required: bool = False
     #: Pages on which the system user holds no task: they do not hand out their Page token.
     pages_without_task: set[str] = field(default_factory=set)
+    #: Ad accounts the system user holds no task on: listed by the business, unreadable.
+    unassigned_accounts: set[str] = field(default_factory=set)
+    #: What `debug_token` says of the token (graph-api-facts-2.md §2g).
+    token_type: str = "SYSTEM_USER"
+    token_expires_at: int = 0  # unix seconds; 0 = never
+    scopes: tuple[str, ...] = ("business_management", "ads_read", "ads_management",
+                               "pages_show_list", "pages_read_engagement",
+                               "pages_manage_metadata", "pages_manage_ads", "leads_retrieval",
+                               "catalog_management")
 
 
 @dataclass
@@ -298,6 +309,8 @@ class FakeGraph:
                                              "your request later.", headers=headers,
                                      transient=True)
         fields = self._fields(route, params)
+        if route.node == "DebugToken":
+            return route.get(0), headers
         if route.single:
             return self._project(route.get(0), fields), headers
         limit = min(int(params.get("limit", 25)), CAPS.get(route.edge, DEFAULT_CAP))
@@ -398,6 +411,8 @@ class FakeGraph:
         # Graph tolerates a Python list's repr (`['id', 'name']`), which some taps send.
         requested = [f.strip(" []'\"") for f in params.get("fields", "id").split(",")]
         requested = [f for f in requested if f]
+        if route.node == "DebugToken":  # not a node of the SDK: it answers what it has
+            return [f for f in requested]
         readable = readable_fields(route.node, route.owner, route.edge or None)
         dropped = self.faults.drop_field
         if dropped and dropped[0] == route.node and len(self.log) >= self.faults.drop_field_after:
@@ -481,11 +496,25 @@ class FakeGraph:
             ids = data.business_ids()
             return Route("Business", "me", len(ids), lambda i: data.business(i), edge,
                          owner="User")
+        if node == "me" and edge == "":
+            return Route("User", "me", 1, lambda _: self.identity(), edge, single=True)
+        if node == "debug_token" and edge == "":
+            return Route("DebugToken", "app", 1, lambda _: self.debug_token(params), edge,
+                         single=True)
+        if node == ROBOT and edge == "assigned_pages":
+            pages = [{"id": data.page(p)["id"], "name": data.page(p)["name"]}
+                     for b in range(data.scale.businesses) for rel in ("OWNED", "CLIENT")
+                     for p in data.page_indexes(b, rel)
+                     if data.page(p)["id"] not in self.faults.pages_without_task]
+            return Route("Page", node, len(pages), pages.__getitem__, edge, owner="SystemUser")
         if node.startswith("act_"):
             a = data.account_index(node.removeprefix("act_"))
             if a is None:
                 raise missing
             key = node.removeprefix("act_")
+            if key in self.faults.unassigned_accounts and edge:
+                raise GraphErrorResponse(403, 200, "(#200) The user does not have permission "
+                                                   f"to access ad account {key}")
             if edge in CHILD_EDGES:
                 kind, node_type, prefix = CHILD_EDGES[edge]
                 return Route(node_type, key, data.child_count(kind),
@@ -533,7 +562,7 @@ class FakeGraph:
         if edge in ("owned_ad_accounts", "client_ad_accounts"):
             indexes = data.account_indexes(b, relationship)
             return Route("AdAccount", node, len(indexes),
-                         lambda i: data.ad_account(indexes[i]), edge, owner="Business")
+                         lambda i: self._listed_account(indexes[i]), edge, owner="Business")
         if edge in ("owned_pages", "client_pages"):
             indexes = data.page_indexes(b, relationship)
             return Route("Page", node, len(indexes), lambda i: data.page(indexes[i]), edge,
@@ -580,6 +609,28 @@ class FakeGraph:
         items = self.data.assigned_users(owner, index, per_asset, salt)
         return Route("AssignedUser", key, len(items), items.__getitem__, "assigned_users",
                      owner=owner_type)
+
+    def _listed_account(self, a: int) -> dict[str, Any]:
+        account = self.data.ad_account(a)
+        if account["account_id"] in self.faults.unassigned_accounts:
+            account["user_tasks"] = []  # the business lists it; its system user has no task
+        return account
+
+    def identity(self) -> dict[str, Any]:
+        return {"id": ROBOT, "name": "robot-0"}
+
+    def debug_token(self, params: dict[str, str]) -> dict[str, Any]:
+        """`GET /debug_token?input_token=`: the token's own metadata (facts §2g)."""
+        faults = self.faults
+        if params.get("input_token") != self.token:
+            return {"data": {"is_valid": False, "error": {"code": 190,
+                                                          "message": "Invalid OAuth token"}}}
+        return {"data": {"app_id": "1234567890", "type": faults.token_type,
+                         "application": "Acme Data Sync", "is_valid": True,
+                         "data_access_expires_at": faults.token_expires_at,
+                         "expires_at": faults.token_expires_at, "issued_at": 1700000000,
+                         "scopes": list(faults.scopes), "user_id": ROBOT,
+                         "granular_scopes": [{"scope": s} for s in faults.scopes]}}
 
     def _account_route(self, a: int, key: str, edge: str) -> Route:
         """The ad account's other edges: assets, its activity log, its agencies."""

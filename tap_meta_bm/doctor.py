@@ -1,0 +1,272 @@
+"""`tap-meta-bm --config c.json --doctor`: what the token can and cannot reach, before a sync.
+
+Every guide to connecting a system user ends with "paste the token"; a step missed (an asset
+not assigned, a permission not granted) shows up later, far from its cause. The doctor reads
+what the token is (`debug_token`), who it is (`/me`), which businesses it reaches against
+those configured, which of their ad accounts and pages its system user holds a task on, and
+reads one row of each selected stream. Each gap comes with the fix. It costs a few calls per
+business and one per stream, never a sync, and never prints the token.
+
+Exit status: 0 when every selected stream can be served, 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from tap_meta_bm.batch import sub_response
+from tap_meta_bm.directory import PartitionKind, id_list
+from tap_meta_bm.errors import AssetSkipped, TapMetaBMError, classify_graph_error, parse_body
+from tap_meta_bm.graph import EdgePolicy, EdgeRead, GraphClient, records_of
+
+if TYPE_CHECKING:
+    from tap_meta_bm.client import GraphStream
+    from tap_meta_bm.tap import TapMetaBM
+
+ASSIGN = "Business Settings > System users > {user} > Assign assets"
+#: What each kind of stream needs: the permission the token must carry, the task its system
+#: user must hold, and where to give it.
+NEEDS: dict[str, tuple[str, str, str]] = {
+    "business": ("business_management", "a role in the business",
+                 "Business Settings > System users: add the system user to the business, and "
+                 "generate the token with business_management"),
+    "ad_account": ("ads_read", "a task on each ad account (View performance at least)",
+                   ASSIGN + " > Ad accounts > Full control (or View performance) on {asset}"),
+    "page": ("pages_manage_metadata", "MANAGE on each Page",
+             ASSIGN + " > Pages > Full control on {asset}"),
+    "pixel": ("ads_read", "a task on each pixel", ASSIGN + " > Datasets (pixels) > {asset}"),
+    "catalog": ("catalog_management", "a task on each catalog",
+                ASSIGN + " > Catalogs > Full control on {asset}"),
+    "leads": ("leads_retrieval", "a task on the Page that can advertise, and access in the "
+                                 "Leads Access Manager where it is customised",
+              ASSIGN + " > Pages > Full control on {asset}; Leads Access Manager > the "
+                       "system user"),
+}
+KIND_OF_PARTITION = {
+    None: "business", PartitionKind.BUSINESS: "business", PartitionKind.ASSET_GROUP: "business",
+    PartitionKind.AD_ACCOUNT: "ad_account", PartitionKind.BUSINESS_AD_ACCOUNT: "ad_account",
+    PartitionKind.BUSINESS_PAGE: "page", PartitionKind.PAGE: "page",
+    PartitionKind.BUSINESS_PIXEL: "pixel", PartitionKind.BUSINESS_CATALOG: "catalog",
+    PartitionKind.LEAD_FORM: "leads",
+}
+
+
+@dataclass
+class Gap:
+    """Something the token cannot do, and how to fix it."""
+
+    what: str
+    fix: str
+
+
+@dataclass
+class Report:
+    token: dict[str, Any] = field(default_factory=dict)
+    identity: dict[str, Any] = field(default_factory=dict)
+    businesses: dict[str, Any] = field(default_factory=dict)
+    assets: list[dict[str, Any]] = field(default_factory=list)
+    streams: list[dict[str, Any]] = field(default_factory=list)
+    gaps: list[Gap] = field(default_factory=list)
+
+    @property
+    def serves_every_stream(self) -> bool:
+        """No gap: a configured business, an ad account or a page the token cannot read
+        means a sync that is not whole."""
+        return bool(self.token.get("valid")) and not self.gaps
+
+
+def _policy(*fields: str, paged: bool = True, size: int = 500) -> EdgePolicy:
+    return EdgePolicy(stream="doctor", fields=fields, columns={}, paged=paged, page_size=size)
+
+
+class Doctor:
+    def __init__(self, tap: TapMetaBM, now: Callable[[], float] = time.time) -> None:
+        self.tap = tap
+        self.client: GraphClient = tap.run.client
+        self.report = Report()
+        self._now = now
+        self._user = "the system user"
+
+    def examine(self) -> Report:
+        self._token()
+        if self.report.token.get("valid"):
+            self._identity()
+            self._businesses()
+            self._assets()
+            self._probe_streams()
+        return self.report
+
+    def _first_page(self, read: EdgeRead) -> dict[str, Any]:
+        return next(self.client.pages(read))
+
+    def _token(self) -> None:
+        """`debug_token` wants the token as a parameter: it travels in the body of a one-call
+        Batch API request, never in a URL."""
+        token = str(self.tap.config["access_token"]).strip()
+        read = EdgeRead("/debug_token", (("input_token", token),), "app",
+                        _policy(paged=False))
+        prepared = self.client.prepare(read, None)
+        answers = self.client.send_batch("doctor", [prepared]) or [None]
+        response = sub_response(prepared, answers[0])
+        payload = parse_body(response.content) if response is not None else None
+        error = classify_graph_error(response.status_code, payload) if response else None
+        data = (payload or {}).get("data") if isinstance(payload, dict) else None
+        if error is not None or not isinstance(data, dict):
+            reason = error.describe("debug_token") if error else "no answer"
+            self.report.token = {"valid": False, "problem": reason}
+            self.report.gaps.append(Gap(f"the token could not be examined: {reason}",
+                                        "Generate a new system-user token"))
+            return
+        expires = int(data.get("expires_at") or 0)
+        expired = bool(expires) and expires < self._now()
+        self.report.token = {
+            "valid": bool(data.get("is_valid")) and not expired, "type": data.get("type"),
+            "app": f"{data.get('application')} ({data.get('app_id')})",
+            "expires": _when(expires), "data_access_expires":
+                _when(int(data.get("data_access_expires_at") or 0)),
+            "permissions": sorted(data.get("scopes") or [])}
+        fix = ("Business Settings > System users > Generate new token (token expiration: "
+               "Never), with the permissions below")
+        if not data.get("is_valid") or expired:
+            self.report.gaps.append(Gap("the token is not valid or has expired", fix))
+        elif data.get("type") != "SYSTEM_USER":
+            self.report.gaps.append(Gap(
+                f"the token is a {data.get('type')} token, not a system user's: it stops "
+                "working with that person's session or password", fix))
+
+    def _identity(self) -> None:
+        me = self._first_page(EdgeRead("/me", (), "me", _policy("id", "name", paged=False)))
+        self.report.identity = {"id": me.get("id"), "name": me.get("name")}
+        self._user = str(me.get("name") or me.get("id"))
+
+    def _businesses(self) -> None:
+        page = self._first_page(EdgeRead("/me/businesses", (), "me", _policy("id", "name")))
+        reachable = {str(r.get("id")): r.get("name") for r in records_of(page)}
+        configured = id_list(self.tap.config.get("business_ids")) or sorted(reachable)
+        missing = [b for b in configured if b not in reachable]
+        self.report.businesses = {"configured": configured, "reachable": sorted(reachable),
+                                  "unreachable": missing}
+        for business in missing:
+            self.report.gaps.append(Gap(
+                f"business {business} is configured but the token does not reach it",
+                NEEDS["business"][2]))
+
+    def _assets(self) -> None:
+        assigned = EdgeRead(f"/{self.report.identity.get('id')}/assigned_pages", (), "me",
+                            _policy("id", "name"))
+        assigned_pages = {str(r.get("id")) for r in records_of(self._first_page(assigned))}
+        for business in self.report.businesses["configured"]:
+            if business in self.report.businesses["unreachable"]:
+                continue
+            accounts = self._list(business, "ad_accounts", ("id", "name", "user_tasks"))
+            pages = self._list(business, "pages", ("id", "name"))
+            no_task = [a["id"] for a in accounts if not a.get("user_tasks")]
+            unassigned = [p["id"] for p in pages if p["id"] not in assigned_pages]
+            self.report.assets.append({
+                "business": business, "ad_accounts": len(accounts),
+                "unreadable_ad_accounts": no_task, "pages": len(pages),
+                "unreadable_pages": unassigned})
+            for account in no_task:
+                self.report.gaps.append(Gap(
+                    f"ad account {account} of business {business}: the system user holds no "
+                    "task on it", self._fix("ad_account", account)))
+            for page_id in unassigned:
+                self.report.gaps.append(Gap(
+                    f"page {page_id} of business {business}: not assigned to the system user",
+                    self._fix("page", page_id)))
+
+    def _list(self, business: str, kind: str, fields: tuple[str, ...]) -> list[dict]:
+        out: list[dict] = []
+        for relationship in ("owned", "client"):
+            read = EdgeRead(f"/{business}/{relationship}_{kind}", (), business,
+                            _policy(*fields))
+            out.extend({**r, "id": str(r.get("id"))} for r in records_of(
+                self._first_page(read)))
+        return out
+
+    def _fix(self, kind: str, asset: str) -> str:
+        return NEEDS[kind][2].format(user=self._user, asset=asset)
+
+    def _probe_streams(self) -> None:
+        scopes = set(self.report.token.get("permissions") or [])
+        selected = [s for s in self.tap.streams.values() if s.selected]
+        for stream in selected:
+            kind = "leads" if not stream.selected_by_default else KIND_OF_PARTITION[
+                getattr(stream, "partitions_from", None)]
+            permission, task, _ = NEEDS[kind]
+            probe = self._probe(stream)  # type: ignore[arg-type]
+            self.report.streams.append({"stream": stream.name, "permission": permission,
+                                        "task": task, "probe": probe})
+            if permission not in scopes:
+                self.report.gaps.append(Gap(
+                    f"{stream.name}: the token lacks the {permission} permission",
+                    f"generate the token with {permission}"))
+            elif probe not in ("ok",) and not probe.startswith("nothing to read"):
+                self.report.gaps.append(Gap(f"{stream.name}: {probe}", NEEDS[kind][2].format(
+                    user=self._user, asset="the asset named")))
+
+    def _probe(self, stream: GraphStream) -> str:
+        """One row of the stream's first partition."""
+        try:
+            partitions = stream.partitions
+            if partitions is not None and not partitions:
+                return "nothing to read (no partitions: no such assets)"
+            reads = stream.edge_reads(partitions[0] if partitions else None)
+            read = reads[0]
+            probe = EdgeRead(read.path, read.params, read.meter_key, read.policy.probe(),
+                             read.columns, read.page_id)
+            next(self.client.pages(probe))
+        except AssetSkipped as skipped:
+            return f"refused: {skipped.error.message} [{skipped.error.reference}]"
+        except TapMetaBMError as error:
+            return f"failed: {error}"
+        return "ok"
+
+
+def _when(unix: int) -> str:
+    return "never" if not unix else datetime.fromtimestamp(unix, UTC).isoformat()
+
+
+def render_text(report: Report) -> str:
+    token, lines = report.token, ["tap-meta-bm doctor", "", "Token"]
+    for label, key in (("type", "type"), ("app", "app"), ("expires", "expires"),
+                       ("data access expires", "data_access_expires")):
+        if key in token:
+            lines.append(f"  {label:<22}{token[key]}")
+    if "permissions" in token:
+        lines.append(f"  {'permissions':<22}{', '.join(token['permissions']) or '(none)'}")
+    if report.identity:
+        lines.append(f"Identity                {report.identity['name']} "
+                     f"({report.identity['id']})")
+    if report.businesses:
+        b = report.businesses
+        lines.append(f"Businesses              configured {', '.join(b['configured'])}; the "
+                     f"token reaches {', '.join(b['reachable']) or 'none'}")
+    for asset in report.assets:
+        lines.append(f"Business {asset['business']}")
+        for kind in ("ad_accounts", "pages"):
+            unreadable = asset[f"unreadable_{kind}"]
+            lines.append(f"  {kind.replace('_', ' '):<22}{asset[kind]} listed, "
+                         f"{asset[kind] - len(unreadable)} readable"
+                         + (f"; unreadable: {', '.join(unreadable)}" if unreadable else ""))
+    if report.streams:
+        lines += ["", "Streams", f"  {'stream':<28}{'permission':<24}probe"]
+        lines += [f"  {s['stream']:<28}{s['permission']:<24}{s['probe']}"
+                  for s in report.streams]
+    if report.gaps:
+        lines += ["", f"Gaps ({len(report.gaps)})"]
+        lines += [f"  - {gap.what}. Fix: {gap.fix}." for gap in report.gaps]
+    lines += ["", "Every selected stream can be served." if report.serves_every_stream
+              else "Some selected streams cannot be served (see the gaps above)."]
+    return "\n".join(lines)
+
+
+def render_json(report: Report) -> str:
+    return json.dumps({**asdict(report), "serves_every_stream": report.serves_every_stream},
+                      indent=2, sort_keys=True)
+

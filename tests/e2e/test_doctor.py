@@ -1,0 +1,99 @@
+"""The set-up doctor against the fake Graph API in each state a new user can be in."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import Faults, tap_config
+from tests.fakegraph import DEFAULT_TOKEN
+from tests.helpers import TAP_COMMAND
+
+pytestmark = pytest.mark.e2e
+BUSINESS = "100000000000"
+
+
+def doctor(tmp_path: Path, config: dict, *extra: str) -> subprocess.CompletedProcess:
+    (tmp_path / "c.json").write_text(json.dumps(config))
+    return subprocess.run([TAP_COMMAND, "--config", str(tmp_path / "c.json"), "--doctor",
+                           *extra], capture_output=True, text=True, timeout=120, check=False)
+
+
+def report(tmp_path: Path, config: dict) -> tuple[int, dict]:
+    done = doctor(tmp_path, config, "--format", "json")
+    return done.returncode, json.loads(done.stdout)
+
+
+def gaps(found: dict) -> list[str]:
+    return [g["what"] for g in found["gaps"]]
+
+
+def test_all_good_costs_a_handful_of_calls_and_never_prints_the_token(fake_graph, tmp_path):
+    graph = fake_graph("small")
+    done = doctor(tmp_path, tap_config(graph))
+    assert done.returncode == 0, done.stdout + done.stderr[-2000:]
+    lines = done.stdout.splitlines()
+    assert lines[:8] == [
+        "tap-meta-bm doctor", "", "Token", "  type                  SYSTEM_USER",
+        "  app                   Acme Data Sync (1234567890)",
+        "  expires               never", "  data access expires   never",
+        "  permissions           ads_management, ads_read, business_management, "
+        "catalog_management, leads_retrieval, pages_manage_ads, pages_manage_metadata, "
+        "pages_read_engagement, pages_show_list"]
+    assert "Identity                robot-0 (600000000000)" in lines
+    assert "  ad accounts           4 listed, 4 readable" in lines
+    assert lines[-1] == "Every selected stream can be served."
+    assert DEFAULT_TOKEN not in done.stdout + done.stderr
+    assert all(DEFAULT_TOKEN not in json.dumps(e["params"]) or e.get("batch")
+               for e in graph.log)  # debug_token's input travels in a batch's body
+    selected = sum(1 for line in lines if line.endswith(" ok"))
+    assert len(graph.log) <= selected + 20  # one probe a stream, a few calls a business
+
+
+def test_an_unassigned_ad_account_is_named_with_its_fix(fake_graph, tmp_path):
+    graph = fake_graph("small", faults=Faults(unassigned_accounts={"200000000002"}))
+    status, found = report(tmp_path, tap_config(graph))
+    assert status == 1
+    assert gaps(found) == [f"ad account act_200000000002 of business {BUSINESS}: the system "
+                           "user holds no task on it"]
+    assert found["gaps"][0]["fix"] == ("Business Settings > System users > robot-0 > Assign "
+                                       "assets > Ad accounts > Full control (or View "
+                                       "performance) on act_200000000002")
+
+
+def test_a_missing_permission_is_named_per_stream(fake_graph, tmp_path):
+    scopes = ("business_management", "ads_read", "pages_show_list", "pages_manage_metadata")
+    graph = fake_graph("small", faults=Faults(scopes=scopes))
+    status, found = report(tmp_path, tap_config(graph))
+    assert status == 1
+    assert gaps(found) == ["catalog_assignments: the token lacks the catalog_management "
+                           "permission"]
+    assert found["gaps"][0]["fix"] == "generate the token with catalog_management"
+
+
+@pytest.mark.parametrize(("faults", "gap"), [
+    (Faults(token_type="USER"), "the token is a USER token, not a system user's: it stops "
+                                "working with that person's session or password"),
+    (Faults(token_expires_at=int(time.time()) - 3600), "the token is not valid or has "
+                                                       "expired"),
+])
+def test_a_token_that_is_not_a_lasting_system_user_token(fake_graph, tmp_path, faults, gap):
+    graph = fake_graph("small", faults=faults)
+    status, found = report(tmp_path, tap_config(graph))
+    assert status == 1
+    assert gap in gaps(found)
+    assert found["gaps"][0]["fix"].startswith("Business Settings > System users > Generate "
+                                              "new token (token expiration: Never)")
+
+
+def test_an_unreadable_business_is_named(fake_graph, tmp_path):
+    graph = fake_graph("small")
+    status, found = report(tmp_path, {**tap_config(graph), "business_ids": [BUSINESS, "999"]})
+    assert status == 1
+    assert found["businesses"] == {"configured": [BUSINESS, "999"], "reachable": [BUSINESS],
+                                   "unreachable": ["999"]}
+    assert gaps(found) == ["business 999 is configured but the token does not reach it"]
