@@ -20,12 +20,12 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from tap_meta_bm.batch import sub_response
+from tap_meta_bm.client import GraphStream
 from tap_meta_bm.directory import PartitionKind, id_list
 from tap_meta_bm.errors import AssetSkipped, TapMetaBMError, classify_graph_error, parse_body
 from tap_meta_bm.graph import EdgePolicy, EdgeRead, GraphClient, records_of
 
 if TYPE_CHECKING:
-    from tap_meta_bm.client import GraphStream
     from tap_meta_bm.tap import TapMetaBM
 
 ASSIGN = "Business Settings > System users > {user} > Assign assets"
@@ -194,12 +194,13 @@ class Doctor:
 
     def _probe_streams(self) -> None:
         scopes = set(self.report.token.get("permissions") or [])
-        selected = [s for s in self.tap.streams.values() if s.selected]
+        selected = [s for s in self.tap.streams.values()
+                    if isinstance(s, GraphStream) and s.selected]
         for stream in selected:
             kind = "leads" if not stream.selected_by_default else KIND_OF_PARTITION[
-                getattr(stream, "partitions_from", None)]
+                stream.partitions_from]
             permission, task, _ = NEEDS[kind]
-            probe = self._probe(stream)  # type: ignore[arg-type]
+            probe = self._probe(stream)
             self.report.streams.append({"stream": stream.name, "permission": permission,
                                         "task": task, "probe": probe})
             if permission not in scopes:

@@ -23,7 +23,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -145,9 +145,10 @@ class EdgePolicy:
             return first
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, slots=True)
 class EdgeRead:
-    """One node or edge to read, in plain values: what a worker thread is handed."""
+    """One node or edge to read, in plain values: what a worker thread is handed. (A stream
+    holds one per partition while it runs: thousands, hence the slots.)"""
 
     path: str  # below the version root, e.g. /act_123/campaigns
     params: tuple[tuple[str, str], ...]  # the edge's own parameters (filtering, business ...)
@@ -155,10 +156,11 @@ class EdgeRead:
     policy: EdgePolicy
     columns: tuple[tuple[str, Any], ...] = ()  # what the tap adds to each record it returns
     page_id: str | None = None  # a Page edge: it may be read with the Page's own token
-    where: str = field(init=False)  # for messages: no URL, no secrets
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "where", f"{self.policy.stream} edge {self.path}")
+    @property
+    def where(self) -> str:
+        """For messages: no URL, no secrets."""
+        return f"{self.policy.stream} edge {self.path}"
 
 
 def next_position(page: Page) -> dict[str, str] | None:
