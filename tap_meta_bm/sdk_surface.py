@@ -14,14 +14,17 @@ silently in a user's run:
    state by scanning every partition, several times per partition; with thousands of ad
    accounts that is quadratic. `IndexedStateManager` finds it by key.
 
-And two SDK log lines, by logger and text (not names, but as likely to change): one INFO line
-per partition with its bookmark, and one WARNING per partition of an unsorted incremental
-stream. Thousands of either would bury the log; the streams log one summary line instead.
+And three SDK log lines, by logger and text (not names, but as likely to change): one INFO
+line per partition with its bookmark, and one WARNING per partition of an unsorted incremental
+stream (thousands of either would bury the log; the streams log one summary line instead);
+and the ERROR line the SDK logs before re-raising any failure of a stream, dropped when the
+failure is one of the tap's own, which `main` prints as its one plain line.
 """
 
 from __future__ import annotations
 
 import logging
+import sys
 from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
@@ -32,6 +35,7 @@ from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.streams import Stream
 from singer_sdk.streams._state import StreamStateManager
 
+from tap_meta_bm.errors import TapMetaBMError
 from tap_meta_bm.output import write_record_line
 
 #: (logger name, message format) of the SDK log lines the tap quiets; "{stream}" is the
@@ -41,6 +45,8 @@ QUIETED_SDK_LINES = (
     ("singer_sdk",
      "Stream is assumed to be unsorted, progress is not resumable if interrupted"),
 )
+#: Logged by `Stream.sync` while handling any exception of the stream.
+SYNC_FAILED = "An unhandled error occurred while syncing '%s'"
 
 
 class _DropLines(logging.Filter):
@@ -49,6 +55,8 @@ class _DropLines(logging.Filter):
         self._formats = formats
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if record.msg == SYNC_FAILED:  # logged inside the SDK's `except`: the failure is known
+            return not isinstance(sys.exc_info()[1], TapMetaBMError)
         return record.msg not in self._formats
 
 

@@ -118,6 +118,23 @@ def test_quieted_sdk_lines_are_still_logged_by_the_sdk_where_the_tap_filters_the
                         "interrupted")
 
 
+def test_the_sdk_logs_a_failed_sync_with_the_text_the_tap_filters():
+    assert f'"{sdk_surface.SYNC_FAILED}"' in inspect.getsource(Stream.sync)
+
+
+def test_a_failed_sync_line_is_dropped_only_for_the_taps_own_errors(caplog):
+    from tap_meta_bm.errors import ConfigError
+    sdk_surface.quiet_sdk_lines("tap-meta-bm", "campaigns")
+    logger = logging.getLogger("tap-meta-bm.campaigns")
+    for error in (ConfigError("ours"), ValueError("a bug")):
+        try:
+            raise error
+        except Exception:
+            logger.error(sdk_surface.SYNC_FAILED, "campaigns")
+    assert [r.getMessage() for r in caplog.records] == [
+        "An unhandled error occurred while syncing 'campaigns'"]
+
+
 def test_quieted_lines_are_dropped_and_nothing_else(caplog):
     sdk_surface.quiet_sdk_lines("tap-meta-bm", "campaigns")
     caplog.set_level(logging.INFO)

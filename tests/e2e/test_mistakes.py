@@ -175,6 +175,9 @@ def test_unreadable_businesses_and_accounts_matching_nothing(fake_graph, tmp_pat
     assert errors(nothing.stderr) == [
         "tap-meta-bm: error: account_ids: none of 123 is an ad account of the businesses read "
         "(owned or shared with them)."]
+    # One line: not the SDK's ERROR line for the stream as well, nor a traceback.
+    assert [line for line in nothing.stderr.splitlines()
+            if "ERROR" in line or "Traceback" in line] == []
 
 
 def test_an_empty_selection_is_said(fake_graph, tmp_path):
