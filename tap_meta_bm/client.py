@@ -12,7 +12,7 @@ RFC 3339 UTC timestamps). State and message writing stay with the SDK, on the ma
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
@@ -23,7 +23,7 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.singerlib import MetadataMapping
 
 from tap_meta_bm.batch import MAX_BATCH, FirstPageBatcher
-from tap_meta_bm.concurrency import PartitionPrefetcher, context_key
+from tap_meta_bm.concurrency import PartitionPrefetcher
 from tap_meta_bm.directory import PartitionKind
 from tap_meta_bm.graph import EdgePolicy, EdgeRead
 from tap_meta_bm.sdk_surface import FastRecordWriting, IndexedStateManager, quiet_sdk_lines
@@ -66,12 +66,21 @@ class EdgeVariant:
 
 @dataclass
 class _StreamPlan:
-    """Every partition's reads, built once on the main thread, and how they are fetched."""
+    """Every partition's reads, built once on the main thread, and how they are fetched.
 
-    reads: dict[tuple, list[EdgeRead]]
-    last: tuple | None
+    Keyed by the partition objects themselves (the SDK and the prefetcher hand back the
+    directory's own partition dicts): thousands of partitions, one small key each."""
+
+    reads: dict[int, list[EdgeRead]]
+    last: int | None
+    build: Callable[[Context | None], list[EdgeRead]]
     batcher: FirstPageBatcher[EdgeRead] | None = None
     prefetcher: PartitionPrefetcher | None = None
+
+    def reads_of(self, context: Context | None) -> list[EdgeRead]:
+        """A partition's reads (built now for a context that is not one of the partitions)."""
+        reads = self.reads.get(id(context))
+        return reads if reads is not None else self.build(context)
 
 
 class GraphStream(FastRecordWriting):
@@ -168,6 +177,7 @@ class GraphStream(FastRecordWriting):
             keys=frozenset(graph(k) for k in self.primary_keys) - set(self.computed_columns),
             replication_key=graph(self.replication_key) if self.replication_key else None,
             paged=self.paged, page_size=int(self.config["page_size"]),
+            added_columns=self.context_columns,
             optional_params=self.optional_params, access_hint=self.access_hint)
         if self.page_token:
             policy.want_page_token()
@@ -201,7 +211,7 @@ class GraphStream(FastRecordWriting):
             columns = {**values, **variant.columns, **self.extra_columns(context)}
             reads.append(EdgeRead(
                 variant.path.format(**values), params, meter, self.policy,
-                tuple((name, columns.get(name)) for name in self.context_columns),
+                tuple(columns.get(name) for name in self.context_columns),
                 page_id=str(page_id) if page_id else None))
         return reads
 
@@ -224,10 +234,9 @@ class GraphStream(FastRecordWriting):
         if context is None:
             return self.read_now(None)
         plan = self._plan or self._make_plan()
-        reads = plan.reads[context_key(dict(context))]
         if plan.prefetcher is not None:
             return plan.prefetcher.records(dict(context))
-        return self._read_in_turn(reads, plan.batcher)
+        return self._read_in_turn(plan.reads_of(context), plan.batcher)
 
     def _read_in_turn(self, reads: list[EdgeRead], batcher: FirstPageBatcher[EdgeRead] | None
                       ) -> Iterator[dict[str, Any]]:
@@ -237,8 +246,9 @@ class GraphStream(FastRecordWriting):
     def _make_plan(self) -> _StreamPlan:
         partitions = self.partitions or []
         self.starting(partitions)
-        reads = {context_key(p): self.edge_reads(p) for p in partitions}
-        plan = self._plan = _StreamPlan(reads, context_key(partitions[-1]) if partitions else None)
+        reads = {id(p): self.edge_reads(p) for p in partitions}
+        plan = self._plan = _StreamPlan(reads, id(partitions[-1]) if partitions else None,
+                                        self.edge_reads)
         workers = int(self.config["max_workers"])
         if len(partitions) > 1:
             client = self.run.client
@@ -252,7 +262,7 @@ class GraphStream(FastRecordWriting):
             if workers > 1:
                 batcher = plan.batcher
                 plan.prefetcher = PartitionPrefetcher(
-                    lambda partition: self._read_in_turn(reads[context_key(partition)], batcher),
+                    lambda partition: self._read_in_turn(reads[id(partition)], batcher),
                     partitions, workers, page_records=self.policy.limit if self.paged else 1)
         return plan
 
@@ -291,7 +301,7 @@ class GraphStream(FastRecordWriting):
             raise
         finally:
             self.run.summary.add(self.name, records=count)
-        if self._plan is not None and context_key(dict(context or {})) == self._plan.last:
+        if self._plan is not None and id(context) == self._plan.last:
             self._plan = None  # the stream is done: let its buffers and batched pages go
 
     def _stop_reading(self) -> None:

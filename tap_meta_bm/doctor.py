@@ -220,7 +220,7 @@ class Doctor:
             reads = stream.edge_reads(partitions[0] if partitions else None)
             read = reads[0]
             probe = EdgeRead(read.path, read.params, read.meter_key, read.policy.probe(),
-                             read.columns, read.page_id)
+                             read.column_values, read.page_id)
             next(self.client.pages(probe))
         except AssetSkipped as skipped:
             return f"refused: {skipped.error.message} [{skipped.error.reference}]"

@@ -68,11 +68,13 @@ class EdgePolicy:
     """How one stream asks Graph, and what the run taught it; shared by its threads.
 
     `fields`, `keys` and `replication_key` are Graph names; `columns` maps a Graph name to
-    the column it fills, for messages; `optional_params` may be left out if Graph refuses them.
+    the column it fills, for messages; `added_columns` name the values each read adds to its
+    records; `optional_params` may be left out if Graph refuses them.
     """
 
     def __init__(self, *, stream: str, fields: tuple[str, ...], columns: Mapping[str, str],
-                 paged: bool, page_size: int, keys: frozenset[str] = frozenset(),
+                 paged: bool, page_size: int, added_columns: tuple[str, ...] = (),
+                 keys: frozenset[str] = frozenset(),
                  replication_key: str | None = None,
                  optional_params: Mapping[str, str] | None = None,
                  access_hint: str | None = None) -> None:
@@ -80,6 +82,7 @@ class EdgePolicy:
         self.paged = paged
         self.keys = keys
         self.replication_key = replication_key
+        self.added_columns = added_columns
         self.optional_params = dict(optional_params or {})
         self.access_hint = access_hint
         self._fields = fields
@@ -97,6 +100,7 @@ class EdgePolicy:
         return EdgePolicy(stream=self.stream, fields=tuple(f for f in self._fields
                                                            if f not in self.dropped),
                           columns=self._columns, paged=self.paged, page_size=1,
+                          added_columns=self.added_columns,
                           optional_params=self.optional_params)
 
     def column(self, graph_name: str) -> str:
@@ -154,7 +158,8 @@ class EdgeRead:
     params: tuple[tuple[str, str], ...]  # the edge's own parameters (filtering, business ...)
     meter_key: str  # the object Meta meters it against (governor.py)
     policy: EdgePolicy
-    columns: tuple[tuple[str, Any], ...] = ()  # what the tap adds to each record it returns
+    #: The values the tap adds to each record it returns, for `policy.added_columns`.
+    column_values: tuple[Any, ...] = ()
     page_id: str | None = None  # a Page edge: it may be read with the Page's own token
 
     @property
@@ -240,11 +245,11 @@ class GraphClient:
                 ) -> Iterator[dict[str, Any]]:
         """Every record of an edge with the read's columns added; an edge the token cannot
         read is skipped, with one warning and a line in the summary."""
-        columns = read.columns
+        names, values = read.policy.added_columns, read.column_values
         try:
             for page in self.pages(read, batcher):
                 for record in records_of(page) if read.policy.paged else [page]:
-                    record.update(columns)
+                    record.update(zip(names, values, strict=True))
                     yield record
         except AssetSkipped as skipped:
             self.logger.warning("Skipping %s", skipped)

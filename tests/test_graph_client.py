@@ -27,12 +27,12 @@ def client(**overrides) -> GraphClient:
 
 def campaigns(account: str, policy: EdgePolicy) -> EdgeRead:
     return EdgeRead(f"/act_{account}/campaigns", (("effective_status", '["ACTIVE"]'),),
-                    account, policy, columns=(("account_id", account),))
+                    account, policy, column_values=(account,))
 
 
 def policy() -> EdgePolicy:
     return EdgePolicy(stream="campaigns", fields=("id", "name"), columns={}, paged=True,
-                      page_size=2, keys=frozenset({"id"}))
+                      page_size=2, added_columns=("account_id",), keys=frozenset({"id"}))
 
 
 def test_a_read_follows_cursors_and_adds_its_columns():
