@@ -25,7 +25,7 @@ MELTANO = os.environ.get("MELTANO_BIN", str(ROOT / ".venv-meltano" / "bin" / "me
 ACTIVE_CAMPAIGNS = """
 select acc.name as ad_account, count(*) as active_campaigns
 from meta_bm.campaigns c
-join meta_bm.ad_accounts acc on acc.id = 'act_' || c.account_id
+join meta_bm.ad_accounts acc on acc.account_id = c.account_id
 where c.effective_status = 'ACTIVE'
 group by 1 order by 2 desc, 1 limit 5
 """
@@ -36,7 +36,7 @@ select a.name as person,
        acc.name as ad_account,
        array_to_string(from_json(a.tasks, '["VARCHAR"]'), '+') as tasks
 from meta_bm.ad_account_assignments a
-join meta_bm.ad_accounts acc on acc.id = 'act_' || a.account_id and acc.business_id = a.business_id
+join meta_bm.ad_accounts acc on acc.account_id = a.account_id and acc.business_id = a.business_id
 order by partner desc, a.user_type, person, ad_account
 """
 

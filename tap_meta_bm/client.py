@@ -56,6 +56,12 @@ def to_rfc3339(value: Any) -> Any:
     return value
 
 
+def as_integer(value: str) -> int | str:
+    """`"12345"` -> 12345; anything that is not an integer's digits stays as it came."""
+    digits = value.removeprefix("-")
+    return int(value) if digits.isascii() and digits.isdigit() else value
+
+
 @dataclass(frozen=True)
 class EdgeVariant:
     """One of several Graph edges read into one stream, and the columns that tell them apart."""
@@ -120,6 +126,7 @@ class GraphStream(FastRecordWriting):
         self._state_written_at = time.monotonic()
         self._state_index: IndexedStateManager | None = None
         self._dry_run_records = 0
+        self._counted = 0  # records_written already in the summary
 
     @property
     def paged(self) -> bool:
@@ -277,7 +284,6 @@ class GraphStream(FastRecordWriting):
         if now - self._state_written_at >= STATE_INTERVAL_SECONDS:
             self.write_state()
             self._state_written_at = now
-        count = 0
         shape = self.shape
         # A dry run (`--test`) wants this many records of the stream in all: stop there,
         # rather than let the SDK abort the stream with an error line.
@@ -291,7 +297,6 @@ class GraphStream(FastRecordWriting):
                     self._stop_reading()
                     break
                 self._dry_run_records += 1
-                count += 1
                 yield shape(record)
         except BaseException as failure:
             self._stop_reading()
@@ -300,7 +305,10 @@ class GraphStream(FastRecordWriting):
                 self.run.log_summary()
             raise
         finally:
-            self.run.summary.add(self.name, records=count)
+            # What was written, not what was read: duplicates at a bookmark are read and
+            # dropped, and stream maps may filter records out.
+            self.run.summary.add(self.name, records=self.records_written - self._counted)
+            self._counted = self.records_written
         if self._plan is not None and id(context) == self._plan.last:
             self._plan = None  # the stream is done: let its buffers and batched pages go
 
@@ -309,14 +317,20 @@ class GraphStream(FastRecordWriting):
             self._plan.prefetcher.cancel()
 
     def shape(self, row: dict[str, Any]) -> dict[str, Any]:
-        """A Graph record as the warehouse wants it: clearer names, RFC 3339 UTC times."""
+        """A Graph record as the warehouse wants it: clearer names, RFC 3339 UTC times (a
+        unix 0 is Graph's "not set": null), and integers where Graph sends digits as text
+        (money, in the minor units of the account's currency)."""
         for schema_name, graph_name in self.graph_names.items():
             if graph_name in row:
                 row[schema_name] = row.pop(graph_name)
         for name in self._timestamp_properties:
             value = row.get(name)
             if value is not None:
-                row[name] = to_rfc3339(value)
+                row[name] = None if value == 0 else to_rfc3339(value)
+        for name in self._integer_properties:
+            value = row.get(name)
+            if isinstance(value, str):
+                row[name] = as_integer(value)
         return row
 
     def generate_child_contexts(self, record: dict[str, Any], context: Context | None
@@ -324,6 +338,11 @@ class GraphStream(FastRecordWriting):
         """None: no stream of this tap is a child stream (partitions come from the
         Directory), and the SDK's default copies the context for every record."""
         return ()
+
+    @cached_property
+    def _integer_properties(self) -> tuple[str, ...]:
+        return tuple(name for name, prop in self.schema["properties"].items()
+                     if "integer" in prop.get("type", ()))
 
     @cached_property
     def _timestamp_properties(self) -> tuple[str, ...]:

@@ -70,7 +70,10 @@ def quiet_sdk_lines(tap_name: str, stream_name: str) -> None:
 
 
 class FastRecordWriting(Stream):
-    """Streams whose RECORD messages skip the SDK's per-record machinery when they can."""
+    """Streams whose RECORD messages skip the SDK's per-record machinery when they can, and
+    that count the records they write (what the end-of-run summary reports)."""
+
+    records_written = 0
 
     @cached_property
     def _plain_record_alias(self) -> str | None:
@@ -92,6 +95,7 @@ class FastRecordWriting(Stream):
                      if not self.mask.get(("properties", name), True))
 
     def _write_record_message(self, record: dict[str, Any]) -> None:
+        self.records_written += 1
         alias = self._plain_record_alias
         if alias is None:
             super()._write_record_message(record)

@@ -148,3 +148,14 @@ def test_lead_forms_and_leads_are_off_unless_selected(graph):
         assert root["metadata"]["selected-by-default"] is False
         columns = [m for m in entries[stream]["metadata"] if m["breadcrumb"]]
         assert all(m["metadata"].get("selected-by-default", True) for m in columns)
+
+
+def test_the_summary_counts_records_written_not_read(graph, caplog):
+    graph.get(f"{BASE}/act_1/activities", json=page([ENTRY]))
+    first = run(["ad_activities"])
+    caplog.clear()
+    caplog.set_level("INFO")
+    run(["ad_activities"], state=last_state(first))  # reads ENTRY again, writes nothing
+    (line,) = [r.getMessage() for r in caplog.records
+               if r.getMessage().lstrip().startswith("ad_activities ")]
+    assert line.split()[1:3] == ["0", "1"]  # records written, requests sent

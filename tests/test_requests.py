@@ -99,8 +99,8 @@ def test_campaigns_request_fields_limit_and_no_filter_without_bookmark(graph):
     messages = run(["campaigns"], page_size=250)
     assert records(messages, "campaigns") == [{
         "id": "c1", "name": "Spring", "updated_time": "2024-05-01T12:34:56+00:00",
-        "effective_status": "ACTIVE", "daily_budget": "1000", "business_id": BUSINESS,
-        "account_id": "1",
+        "effective_status": "ACTIVE", "daily_budget": 1000, "business_id": BUSINESS,
+        "account_id": "1",  # money as an integer of minor units
     }]
     (request,) = [r for r in graph.request_history if path(r) == "/v26.0/act_1/campaigns"]
     assert query(request) == {"fields": CAMPAIGN_FIELDS, "limit": "250"}
@@ -182,7 +182,7 @@ def test_custom_audiences_unix_times_become_rfc3339(graph):
         "id": "a1", "name": "Buyers", "subtype": "CUSTOM",
         "time_created": "2023-11-14T22:13:20+00:00",
         "time_updated": "2024-05-01T12:51:30+00:00",
-        "time_content_updated": "1970-01-01T00:00:00+00:00", "delete_time": 0,
+        "time_content_updated": None, "delete_time": None,  # Graph's 0: not set
         "delivery_status": {"code": 200, "description": "ready"},
         "business_id": BUSINESS, "account_id": "1",
     }]

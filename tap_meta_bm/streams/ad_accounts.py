@@ -5,7 +5,7 @@ from __future__ import annotations
 from singer_sdk import typing as th
 
 from tap_meta_bm.client import DirectoryStream, EdgeVariant
-from tap_meta_bm.streams.schema import Free, Ref, Strings, string, timestamp
+from tap_meta_bm.streams.schema import Free, Ref, Strings, money, string, timestamp
 
 
 class AdAccountsStream(DirectoryStream):
@@ -33,9 +33,9 @@ class AdAccountsStream(DirectoryStream):
         th.Property("timezone_id", th.IntegerType),
         string("timezone_name"),
         th.Property("timezone_offset_hours_utc", th.NumberType),
-        string("amount_spent", description="Minor units of `currency`, as Graph sends it."),
-        string("balance"),
-        string("spend_cap"),
+        money("amount_spent"),
+        money("balance"),
+        money("spend_cap"),
         th.Property("min_daily_budget", th.IntegerType),
         th.Property("business", Ref),
         th.Property("owner_business", Ref),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from singer_sdk import typing as th
 
 from tap_meta_bm.incremental import IncrementalAdAccountStream
-from tap_meta_bm.streams.schema import Free, FreeList, Ref, Strings, string, timestamp
+from tap_meta_bm.streams.schema import Free, FreeList, Ref, Strings, money, string, timestamp
 
 STATUSES = ("ACTIVE", "PAUSED", "ARCHIVED", "IN_PROCESS", "WITH_ISSUES")
 # The properties every level shares, in Graph's names.
@@ -37,10 +37,10 @@ class CampaignsStream(IncrementalAdAccountStream):
         string("objective"),
         string("buying_type"),
         string("bid_strategy"),
-        string("daily_budget"),
-        string("lifetime_budget"),
-        string("budget_remaining"),
-        string("spend_cap"),
+        money("daily_budget"),
+        money("lifetime_budget"),
+        money("budget_remaining"),
+        money("spend_cap"),
         th.Property("budget_rebalance_flag", th.BooleanType),
         th.Property("can_use_spend_cap", th.BooleanType),
         th.Property("special_ad_categories", Strings),
@@ -73,9 +73,9 @@ class AdSetsStream(IncrementalAdAccountStream):
         string("campaign_id"),
         timestamp("start_time"),
         timestamp("end_time"),
-        string("daily_budget"),
-        string("lifetime_budget"),
-        string("budget_remaining"),
+        money("daily_budget"),
+        money("lifetime_budget"),
+        money("budget_remaining"),
         string("bid_strategy"),
         th.Property("bid_amount", th.IntegerType),
         string("billing_event"),

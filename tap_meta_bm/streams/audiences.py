@@ -26,7 +26,7 @@ COMMON = (
     th.Property("approximate_count_upper_bound", th.IntegerType),
     th.Property("operation_status", Status),
     th.Property("permission_for_actions", Free),
-    th.Property("delete_time", th.IntegerType, description="Unix time; 0 when not scheduled"),
+    timestamp("delete_time"),  # Graph's unix 0 (not scheduled) becomes null
     timestamp("time_created"),
     timestamp("time_updated"),
 )

@@ -73,5 +73,4 @@ class PendingUsersStream(BusinessPeopleStream):
         timestamp("created_time"),
         timestamp("updated_time"),
         timestamp("expiration_time"),
-        timestamp("expiry_time"),
     ).to_dict()

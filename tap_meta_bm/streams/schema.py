@@ -26,6 +26,13 @@ def string(name: str, **kwargs: Any) -> th.Property:
     return th.Property(name, th.StringType, **kwargs)
 
 
+def money(name: str) -> th.Property:
+    """An amount in the minor units of the ad account's currency (cents for USD, yen for JPY),
+    as Graph counts it; Graph sends the digits as text."""
+    return th.Property(name, th.IntegerType, description="Minor units of the account's "
+                                                         "currency (cents for USD).")
+
+
 def timestamp(name: str) -> th.Property:
     return th.Property(name, th.DateTimeType)
 
