@@ -53,12 +53,23 @@ ASSIGNED_USER = (
 
 
 class AssignmentsStream(GraphStream):
-    """`/{asset}/assigned_users?business=`: one row per (business, asset, user)."""
+    """`/{asset}/assigned_users?business=`: one row per (business, asset, user).
+
+    A subclass names its edge, partitions, `asset_type` and `asset_key` (the partition key
+    naming the asset); its key, context columns and schema follow from those."""
 
     graph_names: ClassVar[dict[str, str]] = {"user_id": "id"}
-    #: What `asset_type` says, and the partition key that names the asset.
     asset_type: ClassVar[str]
     asset_key: ClassVar[str]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.context_columns = ("business_id", cls.asset_key, "asset_type", "asset_id")
+        # The SDK types these as properties, which stream classes shadow with class
+        # attributes (as every other stream does in its class body).
+        setattr(cls, "primary_keys", ("business_id", cls.asset_key, "user_id"))  # noqa: B010
+        setattr(cls, "schema",  # noqa: B010
+                th.PropertiesList(string(cls.asset_key), *ASSIGNED_USER).to_dict())
 
     def edge_params(self, context: Context | None) -> dict[str, Any]:
         # Required by Graph on every asset: it says whose people to list.
@@ -70,48 +81,32 @@ class AssignmentsStream(GraphStream):
                 "asset_id": f"act_{asset}" if self.asset_type == "AD_ACCOUNT" else asset}
 
 
-def assignments_schema(asset_key: str) -> dict:
-    return th.PropertiesList(string(asset_key), *ASSIGNED_USER).to_dict()
-
-
 class AdAccountAssignmentsStream(AssignmentsStream):
     name = "ad_account_assignments"
     path = "/act_{account_id}/assigned_users"
     partitions_from = PartitionKind.BUSINESS_AD_ACCOUNT
-    primary_keys = ("business_id", "account_id", "user_id")
     asset_type, asset_key = "AD_ACCOUNT", "account_id"
-    context_columns = ("business_id", "account_id", "asset_type", "asset_id")
-    schema = assignments_schema("account_id")
 
 
 class PageAssignmentsStream(AssignmentsStream):
     name = "page_assignments"
     path = "/{page_id}/assigned_users"
     partitions_from = PartitionKind.BUSINESS_PAGE
-    primary_keys = ("business_id", "page_id", "user_id")
     asset_type, asset_key = "PAGE", "page_id"
-    context_columns = ("business_id", "page_id", "asset_type", "asset_id")
-    schema = assignments_schema("page_id")
 
 
 class PixelAssignmentsStream(AssignmentsStream):
     name = "pixel_assignments"
     path = "/{pixel_id}/assigned_users"
     partitions_from = PartitionKind.BUSINESS_PIXEL
-    primary_keys = ("business_id", "pixel_id", "user_id")
     asset_type, asset_key = "PIXEL", "pixel_id"
-    context_columns = ("business_id", "pixel_id", "asset_type", "asset_id")
-    schema = assignments_schema("pixel_id")
 
 
 class CatalogAssignmentsStream(AssignmentsStream):
     name = "catalog_assignments"
     path = "/{catalog_id}/assigned_users"
     partitions_from = PartitionKind.BUSINESS_CATALOG
-    primary_keys = ("business_id", "catalog_id", "user_id")
     asset_type, asset_key = "PRODUCT_CATALOG", "catalog_id"
-    context_columns = ("business_id", "catalog_id", "asset_type", "asset_id")
-    schema = assignments_schema("catalog_id")
 
 
 class AdAccountAgenciesStream(AdAccountEdgeStream):
