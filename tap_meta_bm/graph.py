@@ -245,11 +245,11 @@ class GraphClient:
                 ) -> Iterator[dict[str, Any]]:
         """Every record of an edge with the read's columns added; an edge the token cannot
         read is skipped, with one warning and a line in the summary."""
-        names, values = read.policy.added_columns, read.column_values
+        columns = dict(zip(read.policy.added_columns, read.column_values, strict=True))
         try:
             for page in self.pages(read, batcher):
                 for record in records_of(page) if read.policy.paged else [page]:
-                    record.update(zip(names, values, strict=True))
+                    record.update(columns)
                     yield record
         except AssetSkipped as skipped:
             self.logger.warning("Skipping %s", skipped)
