@@ -800,9 +800,8 @@ class FakeGraph:
                 ("catalogs", "product_catalogs", data.catalog, "catalog_assignments",
                  CATALOG_TASKS, data.scale.assigned_per_catalog),
                 ("apps", "apps", data.app, None, [], 0)):
-            for relationship in ("OWNED", "CLIENT"):
-                edge = f"{relationship.lower()}_{stream if kind != 'catalogs' else kind}"
-                if (bid, edge.replace("catalogs", "product_catalogs")) in denied:
+            for relationship in ("OWNED", "CLIENT"):  # the edges are owned_/client_<stream>
+                if (bid, f"{relationship.lower()}_{stream}") in denied:
                     continue
                 for n in data.asset_indexes(kind, b, relationship):
                     asset_id = get(n)["id"]
