@@ -449,7 +449,7 @@ class GraphClient:
         if not self._wants_page_token(read):
             return None
         page_id = str(read.page_id)
-        token = self.page_tokens.get(page_id, lambda _: self._read_page_token(read))
+        token = self.page_tokens.get(page_id, lambda: self._read_page_token(read))
         if token is None:
             raise AssetSkipped(GraphError(Action.SKIP, 200, message=(
                 f"Graph wants Page {page_id}'s own access token, and the system user cannot "

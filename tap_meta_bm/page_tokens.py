@@ -24,7 +24,7 @@ class PageTokens:
         self._tokens: dict[str, str | None] = {}
         self._reading: dict[str, threading.Lock] = {}
 
-    def get(self, page_id: str, read: Callable[[str], str | None]) -> str | None:
+    def get(self, page_id: str, read: Callable[[], str | None]) -> str | None:
         """The Page's token, read with `read` on first use; None when Graph gives none."""
         with self._lock:
             if page_id in self._tokens:
@@ -34,7 +34,7 @@ class PageTokens:
             with self._lock:
                 if page_id in self._tokens:
                     return self._tokens[page_id]
-            token = read(page_id) or None
+            token = read() or None
             if token:
                 protect([token])
             with self._lock:
