@@ -231,8 +231,7 @@ class GraphStream(FastRecordWriting):
 
     def read_now(self, context: Context | None) -> Iterator[dict[str, Any]]:
         """All records of one partition, read on this thread (no batches, no workers)."""
-        for read in self.edge_reads(context):
-            yield from self.run.client.records(read)
+        return self._read_in_turn(self.edge_reads(context), None)
 
     def source_records(self, context: Context | None) -> Iterator[dict[str, Any]]:
         """Where a partition's records come from: prefetched concurrently, or read now."""
