@@ -19,10 +19,9 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from tap_meta_bm.batch import sub_response
 from tap_meta_bm.client import GraphStream
 from tap_meta_bm.directory import PartitionKind, id_list
-from tap_meta_bm.errors import AssetSkipped, TapMetaBMError, classify_graph_error, parse_body
+from tap_meta_bm.errors import AssetSkipped, GraphRetriableError, TapMetaBMError
 from tap_meta_bm.graph import EdgePolicy, EdgeRead, GraphClient, records_of
 
 if TYPE_CHECKING:
@@ -110,14 +109,12 @@ class Doctor:
         token = str(self.tap.config["access_token"]).strip()
         read = EdgeRead("/debug_token", (("input_token", token),), "app",
                         _policy(paged=False))
-        prepared = self.client.prepare(read, None)
-        answers = self.client.send_batch("doctor", [prepared]) or [None]
-        response = sub_response(prepared, answers[0])
-        payload = parse_body(response.content) if response is not None else None
-        error = classify_graph_error(response.status_code, payload) if response else None
-        data = (payload or {}).get("data") if isinstance(payload, dict) else None
-        if error is not None or not isinstance(data, dict):
-            reason = error.describe("debug_token") if error else "no answer"
+        try:
+            data = self.client.read_in_body(read).get("data")
+            reason = "no token data in the answer"
+        except (TapMetaBMError, GraphRetriableError) as error:
+            data, reason = None, str(error)
+        if not isinstance(data, dict):
             self.report.token = {"valid": False, "problem": reason}
             self.report.gaps.append(Gap(f"the token could not be examined: {reason}",
                                         "Generate a new system-user token"))
