@@ -35,3 +35,4 @@ lint: $(BIN)/tap-meta-bm
 
 bench: $(BIN)/tap-meta-bm
 	$(BIN)/python -m benchmarks.run
+	$(BIN)/python -m benchmarks.insights

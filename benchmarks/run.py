@@ -32,6 +32,7 @@ import tempfile
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -110,6 +111,9 @@ def run_process(command: list[str], env: dict[str, str] | None = None
 
 def run_tap(graph: FakeGraph, config: dict[str, Any], *, catalog: dict | None = None,
             state: dict | None = None, tap: str = TAP) -> Run:
+    """One sync; without a catalog, the default streams but insights (benchmarks/insights.py
+    measures those, and these numbers stay comparable with earlier ones)."""
+    catalog = catalog or default_catalog(graph, tap)
     workdir = Path(tempfile.mkdtemp())
     (workdir / "config.json").write_text(json.dumps(
         {"access_token": DEFAULT_TOKEN, "api_url": graph.url, **config}))
@@ -134,17 +138,31 @@ def run_tap(graph: FakeGraph, config: dict[str, Any], *, catalog: dict | None = 
                last_state, items)
 
 
-def selected_catalog(graph: FakeGraph, streams: set[str]) -> dict:
+def discovered_catalog(graph: FakeGraph, tap: str = TAP) -> dict:
     workdir = Path(tempfile.mkdtemp())
     (workdir / "config.json").write_text(json.dumps(
         {"access_token": DEFAULT_TOKEN, "api_url": graph.url}))
-    catalog = json.loads(subprocess.run([TAP, "--config", str(workdir / "config.json"),
-                                         "--discover"], capture_output=True, check=True).stdout)
+    return json.loads(subprocess.run([tap, "--config", str(workdir / "config.json"),
+                                      "--discover"], capture_output=True, check=True).stdout)
+
+
+def select_streams(catalog: dict, selected: Callable[[str, bool], bool]) -> dict:
+    """Each stream selected or not by `selected(name, selected_by_default)`."""
     for entry in catalog["streams"]:
         for meta in entry["metadata"]:
             if meta["breadcrumb"] == []:
-                meta["metadata"]["selected"] = entry["tap_stream_id"] in streams
+                meta["metadata"]["selected"] = selected(
+                    entry["tap_stream_id"], meta["metadata"].get("selected-by-default", True))
     return catalog
+
+
+def default_catalog(graph: FakeGraph, tap: str = TAP) -> dict:
+    return select_streams(discovered_catalog(graph, tap),
+                          lambda name, default: default and name != "ads_insights")
+
+
+def selected_catalog(graph: FakeGraph, streams: set[str]) -> dict:
+    return select_streams(discovered_catalog(graph), lambda name, _: name in streams)
 
 
 def ensure_peer() -> Path:

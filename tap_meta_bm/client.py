@@ -110,6 +110,9 @@ class GraphStream(FastRecordWriting):
     graph_names: ClassVar[dict[str, str]] = {}
     #: Parameters Graph may refuse on this edge, and what reading without them means.
     optional_params: ClassVar[dict[str, str]] = {}
+    #: Columns read even when deselected, for what the run itself needs of them (records
+    #: still leave without them).
+    always_fields: ClassVar[tuple[str, ...]] = ()
     #: Full-table streams keep no per-partition state (and put no partition keys in records).
     state_partitioning_keys: ClassVar[list[str] | None] = []
 
@@ -159,7 +162,7 @@ class GraphStream(FastRecordWriting):
         """`fields=`: the selected properties (keys and replication key always), in Graph
         names. Built when first needed, after the catalog's selection is applied."""
         mask = self.mask
-        always = {*self.primary_keys, self.replication_key}
+        always = {*self.primary_keys, self.replication_key, *self.always_fields}
         names = [
             self.graph_names.get(name, name)
             for name in self.schema["properties"]

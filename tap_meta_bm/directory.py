@@ -17,6 +17,9 @@ from tap_meta_bm.errors import ConfigError
 
 Record = dict[str, Any]
 Partition = dict[str, Any]
+#: What is kept of a directory record once its stream has emitted it: the id for partitions,
+#: an ad account's time zone for the calendar days of its insights.
+KEPT = ("id", "timezone_name")
 
 
 class PartitionKind(enum.Enum):
@@ -68,6 +71,7 @@ class Directory:
         self._sources: dict[str, DirectorySource] = {}
         self._cache: dict[tuple[str, tuple], list[Record]] = {}
         self._partitions: dict[PartitionKind, list[Partition]] = {}
+        self._timezones: dict[str, str] | None = None
 
     def register(self, source: DirectorySource) -> None:
         self._sources[source.name] = source
@@ -84,7 +88,8 @@ class Directory:
         nothing else, and a large business must not hold every ad account and page twice."""
         key = (stream_name, tuple(sorted((context or {}).items())))
         if key in self._cache:
-            self._cache[key] = [{"id": record.get("id")} for record in self._cache[key]]
+            self._cache[key] = [{name: record[name] for name in KEPT if name in record}
+                                for record in self._cache[key]]
 
     def _of_business(self, stream_name: str, business_id: str) -> list[Record]:
         return self.records(stream_name, {"business_id": business_id})
@@ -150,6 +155,18 @@ class Directory:
             self._log.warning("account_ids: %s are not ad accounts of the businesses read; "
                                  "going on with the others.", ", ".join(missing))
         return out
+
+    def account_timezone(self, account_id: str) -> str | None:
+        """The ad account's `timezone_name` (its insights days are its own calendar days);
+        None when the ad_accounts stream does not read it."""
+        if self._timezones is None:
+            self._timezones = {}
+            for business_id in self.business_ids():
+                for record in self._of_business("ad_accounts", business_id):
+                    zone = record.get("timezone_name")
+                    if zone:
+                        self._timezones.setdefault(bare_account_id(str(record["id"])), zone)
+        return self._timezones.get(account_id)
 
     def _pages(self, *, unique: bool) -> list[Partition]:
         # Per (business, page) for assignments: they are read with `business=`, which scopes

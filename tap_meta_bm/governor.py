@@ -6,6 +6,10 @@ objects, the page id for page edges, the business id for business edges.
 
 Meta extends a block when a blocked object keeps being called, so a blocked object gets *no*
 request until its time has passed; work on other objects (other threads) goes on meanwhile.
+
+Report jobs (insights) have a budget of their own, reported on every insights call in
+`x-fb-ads-insights-throttle`: `acc_id_util_pct` for the ad account, `app_id_util_pct` for the
+app. `may_start_report` says whether one more job fits under the threshold.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ APP = "app"  # the key for limits that bind every request of this app and token
 APP_USAGE = "x-app-usage"
 AD_ACCOUNT_USAGE = "x-ad-account-usage"
 BUSINESS_USE_CASE_USAGE = "x-business-use-case-usage"
+ADS_INSIGHTS_THROTTLE = "x-fb-ads-insights-throttle"
 #: Pacing grows linearly from 0 at the threshold to this many seconds between calls at 100 %.
 MAX_PACE_SECONDS = 10.0
 #: 17/2446079 is the ad-account score limit: it binds one account, unlike plain 17.
@@ -66,6 +71,7 @@ class Governor:
         self._lock = threading.Lock()
         self._blocked_until: dict[str, float] = {}
         self._usage_pct: dict[str, float] = {}
+        self._insights_pct: dict[str, float] = {}
         self._halt: BaseException | None = None
 
     # -- the gate -----------------------------------------------------------------------
@@ -98,6 +104,17 @@ class Governor:
                 self._blocked_until.get(APP, 0.0), self._blocked_until.get(object_key, 0.0)
             )
             return until <= now and self._pace_seconds(object_key) <= 0
+
+    def may_start_report(self, object_key: str) -> bool:
+        """One more report job for `object_key` stays under the threshold (as last reported
+        by Meta), and nothing blocks it."""
+        with self._lock:
+            usage = max(self._insights_pct.get(APP, 0.0),
+                        self._insights_pct.get(object_key, 0.0))
+            now = self._clock()
+            blocked = max(self._blocked_until.get(APP, 0.0),
+                          self._blocked_until.get(object_key, 0.0)) > now
+            return self._halt is None and not blocked and usage < self.threshold_pct
 
     def halt(self, reason: BaseException) -> None:
         """Refuse every further request (the token is dead): other threads stop at once."""
@@ -148,8 +165,14 @@ class Governor:
                             f"{entry.get('type', 'business use case')} quota exhausted",
                         )
 
+        insights = _json_header(lowered, ADS_INSIGHTS_THROTTLE)
+        insights_usage = {APP: _number(insights.get("app_id_util_pct")),
+                          object_key: _number(insights.get("acc_id_util_pct"))} \
+            if isinstance(insights, dict) else {}
+
         with self._lock:
             self._usage_pct.update(usage)
+            self._insights_pct.update(insights_usage)
         for key, (seconds, reason) in blocks.items():
             self.block(key, seconds, reason)
 

@@ -31,6 +31,7 @@ import backoff
 import requests
 
 from tap_meta_bm.batch import (
+    MAX_BATCH,
     FirstPageBatcher,
     batch_answers,
     batch_form,
@@ -167,6 +168,8 @@ class EdgeRead:
     #: The values the tap adds to each record it returns, for `policy.added_columns`.
     column_values: tuple[Any, ...] = ()
     page_id: str | None = None  # a Page edge: it may be read with the Page's own token
+    #: POST only to create what Graph then reads (report jobs): parameters go in the body.
+    method: str = "GET"
 
     @property
     def where(self) -> str:
@@ -317,12 +320,15 @@ class GraphClient:
         if proof:
             query["appsecret_proof"] = proof
         prepared = requests.PreparedRequest()
+        headers = {"Authorization": f"Bearer {token}", "User-Agent": self._user_agent}
+        if read.method == "POST":
+            prepared.prepare(method="POST", url=f"{self.url_base}{read.path}", data=query,
+                             headers=headers)
+            return prepared
         # Graph's own form: `fields=id,name,...`; percent-encoding every comma sent the field
         # list through Python's per-character quoting, the costliest step of a request.
         prepared.prepare(method="GET", url=f"{self.url_base}{read.path}?"
-                                           f"{urlencode(query, safe=',')}",
-                         headers={"Authorization": f"Bearer {token}",
-                                  "User-Agent": self._user_agent})
+                                           f"{urlencode(query, safe=',')}", headers=headers)
         return prepared
 
     def _send(self, read: EdgeRead, position: dict[str, str] | None,
@@ -376,6 +382,34 @@ class GraphClient:
         """Batching saves round trips, not quota: nothing the governor holds back, and never
         a Page token (it would sit in the batch's body)."""
         return not self._wants_page_token(read) and self.governor.clear(read.meter_key)
+
+    def post(self, read: EdgeRead) -> Page:
+        """One POST (`read.method`), through the same policy as a page: a report job."""
+        return self._read(read, None, None)
+
+    def read_many(self, stream: str, reads: list[EdgeRead]) -> list[Page | GraphError]:
+        """Single nodes (report jobs being polled), up to MAX_BATCH per Batch API call. Each
+        answer is the node, or the error it got when asking again later may help (transient,
+        throttled, not visible yet); anything fatal raises."""
+        answers: list[Page | GraphError] = []
+        for start in range(0, len(reads), MAX_BATCH):
+            group = reads[start:start + MAX_BATCH]
+            prepared = [self.prepare(read, None) for read in group]
+            batched = self.send_batch(stream, prepared) if len(group) > 1 else None
+            for n, read in enumerate(group):
+                response = sub_response(prepared[n], batched[n]) \
+                    if batched is not None and n < len(batched) else None
+                answers.append(self._node_or_error(read, response))
+        return answers
+
+    def _node_or_error(self, read: EdgeRead, response: requests.Response | None
+                       ) -> Page | GraphError:
+        try:
+            if response is None:  # not batched, or not answered inside the batch
+                return self._read(read, None, None)
+            return self._checked(read, response, page_token=None)
+        except (GraphRetriableError, AssetSkipped) as failed:
+            return failed.error
 
     # -- answers ------------------------------------------------------------------------------
     def _checked(self, read: EdgeRead, response: requests.Response,

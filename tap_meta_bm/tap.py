@@ -16,7 +16,7 @@ from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers.capabilities import PluginCapabilities, TapCapabilities
 
-from tap_meta_bm.client import DirectoryStream
+from tap_meta_bm.client import DirectoryStream, GraphStream
 from tap_meta_bm.directory import Directory, bare_account_id, id_list
 from tap_meta_bm.doctor import Doctor, render_json, render_text
 from tap_meta_bm.errors import ConfigError, TapMetaBMError
@@ -33,6 +33,14 @@ from tap_meta_bm.redaction import protect, redact
 from tap_meta_bm.run import SyncRun
 from tap_meta_bm.runtime import tune_process
 from tap_meta_bm.streams import STREAM_TYPES
+from tap_meta_bm.streams.insights import (
+    ATTRIBUTION_WINDOWS,
+    DEFAULT_WINDOWS,
+    InsightsReport,
+    InsightsStream,
+    parse_report,
+    retired_window_warnings,
+)
 
 DEFAULTS: dict[str, Any] = {
     "include_archived": False,
@@ -48,12 +56,23 @@ DEFAULTS: dict[str, Any] = {
     "max_workers": 16,
     "request_timeout": 300,
     "usage_threshold_pct": 75,
+    # Conversions are attributed up to 28 days late (Meta's default click window is 7 days,
+    # but a 28-day click window and late offline events move older days too).
+    "insights_lookback_days": 28,
+    # A month of daily rows per job: large enough that most accounts need one or two jobs,
+    # small enough that a job rarely hits "too much data"; halved automatically when it does.
+    "insights_job_days": 30,
+    "insights_job_timeout": 1800,
+    "insights_attribution_windows": list(DEFAULT_WINDOWS),
 }
 #: (low, high) of each bounded number, in the schema (so `--about` and Meltano show them)
 #: and in the one-line messages of `check_config`.
 LIMITS: dict[str, tuple[int, int]] = {"page_size": (1, 500), "max_workers": (1, 64),
                                       "request_timeout": (1, 3600),
-                                      "usage_threshold_pct": (1, 100)}
+                                      "usage_threshold_pct": (1, 100),
+                                      "insights_lookback_days": (0, 90),
+                                      "insights_job_days": (1, 90),
+                                      "insights_job_timeout": (1, 86400)}
 API_VERSION = r"^v\d{1,3}\.\d$"
 BUSINESS_ID = r"^\d+$"
 ACCOUNT_ID = r"^(act_)?\d+$"
@@ -132,12 +151,29 @@ class TapMetaBM(Tap):
                  "travel up to 50 per Batch API call; 1 sends one request at a time"),
         _bounded("request_timeout", th.IntegerType, "Seconds before one request times out"),
         _bounded("usage_threshold_pct", th.IntegerType,
-                 "Start pacing requests when a usage header passes this percentage"),
+                 "Start pacing requests when a usage header passes this percentage (and "
+                 "start no report job while x-fb-ads-insights-throttle passes it)"),
+        _bounded("insights_lookback_days", th.IntegerType,
+                 "Insights: days before each ad account's bookmark read again every run, "
+                 "for conversions attributed late"),
+        _bounded("insights_job_days", th.IntegerType,
+                 "Insights: days per report job at first; a job that fails is split"),
+        _bounded("insights_job_timeout", th.IntegerType,
+                 "Insights: seconds a report job may run before it is given up and split"),
+        _setting("insights_attribution_windows", th.ArrayType(th.StringType),
+                 "Attribution windows of ads_insights (Meta's default: 7d_click, 1d_view)."),
+        th.Property("insights_reports", th.ArrayType(th.ObjectType(additional_properties=True)),
+                    description="Custom reports, one stream `insights_<name>` each: name, "
+                                "level (account, campaign, adset, ad), fields, breakdowns, "
+                                "action_breakdowns, time_increment (days), "
+                                "action_attribution_windows, action_report_time, "
+                                "lookback_days."),
     ).to_dict()
 
     def __init__(self, *args: Any, validate_config: bool = True, **kwargs: Any) -> None:
         self.run = SyncRun()
         self._sorted_streams: dict[str, Stream] | None = None
+        self._stream_types: list[type[GraphStream]] | None = None
         self._encoded_state_writer: EncodedStateWriter | None = None
         if kwargs.get("parse_env_config"):
             _ids_from_environment()
@@ -189,18 +225,56 @@ class TapMetaBM(Tap):
         return self._encoded_state_writer
 
     # -- streams ------------------------------------------------------------------------
+    @property
+    def stream_types(self) -> list[type[GraphStream]]:
+        """STREAM_TYPES, then one insights stream per report (ads_insights first)."""
+        if self._stream_types is None:
+            self._stream_types = [*STREAM_TYPES, *(
+                InsightsStream.for_report(report) for report in insights_reports(
+                    dict(self.config), {t.name for t in STREAM_TYPES}, self.logger))]
+        return self._stream_types
+
     def discover_streams(self) -> list[Stream]:
-        return [stream_type(tap=self, run=self.run) for stream_type in STREAM_TYPES]
+        return [stream_type(tap=self, run=self.run) for stream_type in self.stream_types]
 
     @property
     def streams(self) -> dict[str, Stream]:
-        # In STREAM_TYPES order, not by name: the directory-like streams go first, emit their
+        # In stream_types order, not by name: the directory-like streams go first, emit their
         # records and let the directory drop them (see Directory.release).
         if self._sorted_streams is None:
             loaded = super().streams
-            self._sorted_streams = dict(sorted(
-                loaded.items(), key=lambda item: STREAM_TYPES.index(type(item[1]))))
+            order: dict[type, int] = {t: n for n, t in enumerate(self.stream_types)}
+            self._sorted_streams = dict(sorted(loaded.items(),
+                                               key=lambda item: order[type(item[1])]))
         return self._sorted_streams
+
+
+def insights_reports(config: dict[str, Any], taken: set[str], logger: Any
+                     ) -> list[InsightsReport]:
+    """ads_insights and the configured reports, validated; ConfigError on the first mistake."""
+    windows = config.get("insights_attribution_windows", DEFAULT_WINDOWS)
+    if not isinstance(windows, list | tuple) or any(w not in ATTRIBUTION_WINDOWS
+                                                     for w in windows):
+        bad = next((w for w in windows if w not in ATTRIBUTION_WINDOWS), windows) \
+            if isinstance(windows, list | tuple) else windows
+        raise ConfigError(f"insights_attribution_windows: {bad!r} is not an attribution "
+                          f"window Graph accepts ({', '.join(DEFAULT_WINDOWS)} is Meta's "
+                          "default).")
+    reports = [InsightsReport("ads_insights", action_attribution_windows=tuple(windows),
+                              warnings=retired_window_warnings(
+                                  "insights_attribution_windows", windows))]
+    raw_reports = config.get("insights_reports") or []
+    if not isinstance(raw_reports, list):
+        raise ConfigError("insights_reports: must be a list of report objects.")
+    names = set(taken) | {"ads_insights"}
+    for raw in raw_reports:
+        report = parse_report(raw, names)
+        names.add(report.stream_name)
+        reports.append(report)
+    for report in reports:
+        for warning in report.warnings:
+            logger.warning(warning)
+    return reports
 
 
 def check_config(config: dict[str, Any]) -> None:

@@ -37,6 +37,7 @@ MODULES = {
     "Application": "application", "CustomConversion": "customconversion",
     "AdCreative": "adcreative", "User": "user", "AdImage": "adimage", "AdVideo": "advideo",
     "AdActivity": "adactivity", "LeadgenForm": "leadgenform", "Lead": "lead",
+    "AdsInsights": "adsinsights", "AdReportRun": "adreportrun",
 }
 #: Appended creation parameters that sort after the readable block, so the order rule cannot
 #: see them. SystemUser's are confirmed: absent from the codegen spec `SystemUser.json` and

@@ -85,6 +85,23 @@ def mock_empty_graph(mocker: Any) -> None:
     """Every edge answers an empty page; tests register the edges they care about after this
     (requests-mock tries the most recent registration first)."""
     mocker.get(re.compile(r"^https://graph\.facebook\.com/"), json={"data": []})
+    mock_report_jobs(mocker)
+
+
+#: Report run ids of `mock_report_jobs`: REPORT_PREFIX + the account id.
+REPORT_PREFIX = "7000"
+
+
+def mock_report_jobs(mocker: Any) -> None:
+    """Report jobs that complete at once with no rows: `POST /act_{id}/insights` answers
+    report run REPORT_PREFIX + id; its poll says "Job Completed"; its rows are empty."""
+    def start(request: Any, context: Any) -> dict[str, str]:
+        account = path(request).split("/")[-2].removeprefix("act_")
+        return {"report_run_id": f"{REPORT_PREFIX}{account}"}
+
+    mocker.post(re.compile(rf"^{re.escape(BASE)}/act_\d+/insights$"), json=start)
+    mocker.get(re.compile(rf"^{re.escape(BASE)}/{REPORT_PREFIX}\d+(\?|$)"),
+               json={"async_status": "Job Completed", "async_percent_completion": 100})
 
 
 def batch_calls(request: Any) -> list[dict[str, str]]:

@@ -9,7 +9,7 @@ import requests_mock
 from singer_sdk.testing import get_tap_test_class
 
 from tap_meta_bm.tap import TapMetaBM
-from tests.helpers import BASE, BUSINESS, catalog, config, page
+from tests.helpers import BASE, BUSINESS, catalog, config, mock_report_jobs, page
 
 EDGES = {
     f"/{BUSINESS}": {"id": BUSINESS, "name": "Acme", "updated_time": "2024-01-01T00:00:00+0000"},
@@ -56,6 +56,10 @@ def graph():
         mocker.get(re.compile(r"^https://graph\.facebook\.com/"), json={"data": []})
         for edge, body in EDGES.items():
             mocker.get(BASE + edge, json=body)
+        mock_report_jobs(mocker)
+        mocker.get(f"{BASE}/70001/insights", json=page([{
+            "account_id": "1", "ad_id": "d1", "date_start": "2026-11-30",
+            "date_stop": "2026-11-30", "impressions": "10", "spend": "1.25"}]))
         yield mocker
 
 

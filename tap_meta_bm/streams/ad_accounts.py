@@ -14,6 +14,8 @@ class AdAccountsStream(DirectoryStream):
     # relationships are facts worth keeping, so the business is part of the key.
     primary_keys = ("business_id", "id")
     context_columns = ("business_id", "relationship")
+    # An account's insights days are its own calendar days (Directory.account_timezone).
+    always_fields = ("timezone_name",)
     variants = (
         EdgeVariant("/{business_id}/owned_ad_accounts", {"relationship": "OWNED"}),
         EdgeVariant("/{business_id}/client_ad_accounts", {"relationship": "CLIENT"}),

@@ -23,7 +23,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -33,7 +33,15 @@ from tests.fakegraph.data import (
     PAGE_BASE,
     PIXEL_TASKS,
     Dataset,
+    _hash,
     status_of,
+)
+from tests.fakegraph.insights import (
+    REPORT_BASE,
+    Insights,
+    InsightsFaults,
+    InsightsRefusal,
+    account_today,
 )
 from tests.graph_sdk import CONTAINED_ASSET, readable_fields
 
@@ -106,6 +114,8 @@ class Faults:
     #: What `debug_token` says of the token (graph-api-facts-2.md §2g).
     token_type: str = "SYSTEM_USER"
     token_expires_at: int = 0  # unix seconds; 0 = never
+    #: Report jobs (tests/fakegraph/insights.py).
+    insights: InsightsFaults = field(default_factory=InsightsFaults)
     scopes: tuple[str, ...] = ("business_management", "ads_read", "ads_management",
                                "pages_show_list", "pages_read_engagement",
                                "pages_manage_metadata", "pages_manage_ads", "leads_retrieval",
@@ -126,6 +136,10 @@ class Route:
     #: The record's time field and the parameter that bounds it: ("event_time", "since")
     #: for `since=<unix>`, ("created_time", "time_created") for `filtering` on that field.
     time_filter: tuple[str, str] | None = None
+    #: Rows whose fields were chosen when the report was asked for (report results).
+    raw: bool = False
+    #: Extra response headers (x-fb-ads-insights-throttle).
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 class FakeGraph:
@@ -140,6 +154,7 @@ class FakeGraph:
         self.token = token
         self.app_secret = app_secret
         self.faults = faults or Faults()
+        self.insights = Insights(self.data, _hash, self.faults.insights)
         self.app_budget, self.object_budget = app_budget, object_budget
         self.log: list[dict[str, Any]] = []
         self._lock = threading.Lock()
@@ -167,7 +182,10 @@ class FakeGraph:
                 graph.handle(self)
 
             def do_POST(self) -> None:
-                graph.handle_batch(self)
+                if urlsplit(self.path).path.rstrip("/") == f"/{VERSION}":
+                    graph.handle_batch(self)
+                else:
+                    graph.handle_post(self)
 
             def log_message(self, *args: Any) -> None:
                 return
@@ -206,7 +224,10 @@ class FakeGraph:
         status, body, headers = 200, None, {}
         entry = {"path": path, "params": params, "t": time.monotonic(), **tags}
         try:
-            body, headers = self.answer(request, path, params, entry)
+            if tags.get("method") == "POST":
+                body, headers = self._start_report(request, path, params, entry)
+            else:
+                body, headers = self.answer(request, path, params, entry)
         except GraphErrorResponse as error:
             status, body, headers = error.status, error.body(), error.headers
             entry["code"] = error.code
@@ -245,6 +266,53 @@ class FakeGraph:
                 "body": body.decode() if isinstance(body, bytes) else json.dumps(body),
             })
         self._send(request, 200, answers)
+
+    def handle_post(self, request: BaseHTTPRequestHandler) -> None:
+        """`POST /act_{id}/insights` (parameters in the body, as the SDK sends them): a report
+        job; any other POST is refused, as the tap must not write."""
+        length = int(request.headers.get("Content-Length") or 0)
+        parts = urlsplit(request.path)
+        params = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
+        params.update({k: v[-1] for k, v in parse_qs(request.rfile.read(length).decode(),
+                                                     keep_blank_values=True).items()})
+        if self.latency:
+            time.sleep(self.latency)
+        with self._lock:
+            self.round_trips += 1
+        self._send(request, *self._call(request, parts.path, params, method="POST"))
+
+    def _start_report(self, request: BaseHTTPRequestHandler, path: str,
+                      params: dict[str, str], entry: dict[str, Any]
+                      ) -> tuple[Any, dict[str, str]]:
+        with self._lock:
+            number = len(self.log) + 1
+        entry["page_token"] = self._authenticate(request, params, number) is not None
+        segments = path.strip("/").split("/")
+        if len(segments) != 3 or segments[0] != VERSION or segments[2] != "insights" or \
+                not segments[1].startswith("act_"):
+            raise GraphErrorResponse(400, 100, f"(#100) Unsupported post request to {path}")
+        account_id = segments[1].removeprefix("act_")
+        a = self.data.account_index(account_id)
+        if a is None:
+            raise GraphErrorResponse(400, 100, f"(#100) Unsupported post request. Object with "
+                                               f"ID '{segments[1]}' does not exist", subcode=33)
+        entry["object"] = account_id
+        headers = self._meter(account_id, entry)
+        if account_id in self.faults.unassigned_accounts:
+            raise GraphErrorResponse(403, 200, "(#200) The user does not have permission to "
+                                               f"access ad account {account_id}",
+                                     headers=headers)
+        try:
+            job = self.insights.start(a, account_id, self.insights.parse(
+                a, params, readable_fields("AdsInsights", "AdAccount", "insights")))
+        except InsightsRefusal as refusal:
+            raise GraphErrorResponse(refusal.status, refusal.code, str(refusal),
+                                     refusal.subcode, headers={
+                                         **headers, **self.insights.throttle_header(account_id)}
+                                     ) from None
+        entry["report_run_id"] = job.run_id
+        return {"report_run_id": job.run_id}, {**headers,
+                                              **self.insights.throttle_header(account_id)}
 
     @staticmethod
     def _batch_calls(path: str, form: dict[str, str]) -> list[dict[str, str]]:
@@ -296,7 +364,7 @@ class FakeGraph:
         route = self.route(segments[1:], params)
         self._authorize(route, page_of_token)
         entry["object"] = route.object_key
-        headers = self._meter(route.object_key, entry)
+        headers = {**self._meter(route.object_key, entry), **route.headers}
         faults = self.faults
         if (route.object_key, route.edge) in faults.denied:
             raise GraphErrorResponse(403, 200, "(#200) The user does not have permission to "
@@ -308,7 +376,7 @@ class FakeGraph:
             raise GraphErrorResponse(500, 2, "An unexpected error has occurred. Please retry "
                                              "your request later.", headers=headers,
                                      transient=True)
-        fields = self._fields(route, params)
+        fields = [] if route.raw else self._fields(route, params)
         if route.node == "DebugToken":
             return route.get(0), headers
         if route.single:
@@ -324,7 +392,7 @@ class FakeGraph:
         key = (path, tuple(sorted(params.items())))
         cached = self._pages.get(key)
         if cached is None:
-            page_body = self._page(route, params, fields, limit)
+            page_body = self._page(route, params, fields, limit, path)
             cached = Encoded(json.dumps(page_body).encode())
             cached.items = len(page_body["data"])
             with self._lock:  # bounded: the large scale must stay cheap in memory
@@ -409,7 +477,10 @@ class FakeGraph:
 
     def _fields(self, route: Route, params: dict[str, str]) -> list[str]:
         # Graph tolerates a Python list's repr (`['id', 'name']`), which some taps send.
-        requested = [f.strip(" []'\"") for f in params.get("fields", "id").split(",")]
+        # Without `fields`, a node answers its default fields (a report run: all of them).
+        defaults = {"AdReportRun": ",".join(sorted(readable_fields("AdReportRun"))),
+                    "AdAccount": "id,account_id"}.get(route.node, "id")
+        requested = [f.strip(" []'\"") for f in params.get("fields", defaults).split(",")]
         requested = [f for f in requested if f]
         if route.node == "DebugToken":  # not a node of the SDK: it answers what it has
             return [f for f in requested]
@@ -425,17 +496,19 @@ class FakeGraph:
 
     @staticmethod
     def _project(record: dict[str, Any], fields: list[str]) -> dict[str, Any]:
+        if not fields:  # report results: the fields were chosen with the report
+            return record
         return {f: record[f] for f in fields if f in record}
 
-    def _page(self, route: Route, params: dict[str, str], fields: list[str], limit: int
-              ) -> dict[str, Any]:
+    def _page(self, route: Route, params: dict[str, str], fields: list[str], limit: int,
+              path: str) -> dict[str, Any]:
         offset = 0
         if params.get("after"):
             try:
                 offset = json.loads(base64.urlsafe_b64decode(params["after"]))["o"]
             except (ValueError, KeyError):
                 raise GraphErrorResponse(400, 100, "(#100) Invalid cursor") from None
-        keep = self._filter(route, params)
+        keep = self._filter(route, params) if not route.raw else (lambda _: True)
         window = range(offset, min(offset + limit, route.count))
         data = [self._project(r, fields) for r in map(route.get, window) if keep(r)]
         body: dict[str, Any] = {"data": data}
@@ -446,7 +519,7 @@ class FakeGraph:
             query = {k: v for k, v in params.items() if k != "after"}
             query.update({"access_token": self.token, "after": cursor})
             body["paging"] = {"cursors": {"before": before, "after": cursor},
-                              "next": f"{self.url}/{VERSION}/{route.object_key}/{route.edge}?"
+                              "next": f"{self.url}{path}?"
                                       + urlencode(query)}
         return body
 
@@ -498,6 +571,9 @@ class FakeGraph:
                          owner="User")
         if node == "me" and edge == "":
             return Route("User", "me", 1, lambda _: self.identity(), edge, single=True)
+        if node == "me" and edge == "adaccounts":  # what peers find their account with
+            count = data.scale.businesses * data.scale.accounts
+            return Route("AdAccount", "me", count, data.ad_account, edge, owner="User")
         if node == "debug_token" and edge == "":
             return Route("DebugToken", "app", 1, lambda _: self.debug_token(params), edge,
                          single=True)
@@ -523,9 +599,16 @@ class FakeGraph:
             if edge == "assigned_users":
                 return self._assigned(params, a, key, "AdAccount",
                                       data.scale.assigned_per_account)
+            if edge == "insights":
+                return self._sync_insights(a, key, params)
+            if edge == "":
+                return Route("AdAccount", key, 1, lambda _: data.ad_account(a), edge,
+                             single=True)
             return self._account_route(a, key, edge)
         if not node.isdigit():
             raise missing
+        if int(node) >= REPORT_BASE and node in self.insights.jobs:
+            return self._report_route(node, edge)
         if (b := data.business_index(node)) is not None:
             return self._business_route(b, node, edge)
         if (p := data.page_index(node)) is not None:
@@ -610,6 +693,38 @@ class FakeGraph:
         return Route("AssignedUser", key, len(items), items.__getitem__, "assigned_users",
                      owner=owner_type)
 
+    def _sync_insights(self, a: int, key: str, params: dict[str, str]) -> Route:
+        """`GET /act_{id}/insights`: the same rows, answered at once."""
+        try:
+            request = self.insights.parse(a, params,
+                                          readable_fields("AdsInsights", "AdAccount",
+                                                          "insights"))
+        except InsightsRefusal as refusal:
+            raise GraphErrorResponse(refusal.status, refusal.code, str(refusal),
+                                     refusal.subcode) from None
+        rows = self.insights.rows(a, request)
+        return Route("AdsInsights", key, len(rows), rows.__getitem__, "insights",
+                     owner="AdAccount", raw=True)
+
+    def _report_route(self, run_id: str, edge: str) -> Route:
+        """`GET /{report_run_id}` (the job) and `GET /{report_run_id}/insights` (its rows)."""
+        job = self.insights.jobs[run_id]
+        headers = self.insights.throttle_header(job.account_id)
+        try:
+            if edge == "":
+                node = self.insights.report_run(job)
+                return Route("AdReportRun", job.account_id, 1, lambda _: node, edge,
+                             single=True, headers=headers)
+            if edge == "insights":
+                rows = self.insights.results(job)
+                return Route("AdsInsights", job.account_id, len(rows), rows.__getitem__,
+                             edge, owner="AdReportRun", raw=True, headers=headers)
+        except InsightsRefusal as refusal:
+            raise GraphErrorResponse(refusal.status, refusal.code, str(refusal),
+                                     refusal.subcode, headers=headers,
+                                     transient=refusal.subcode == 1815107) from None
+        raise GraphErrorResponse(400, 100, f"(#100) Unknown path components: /{edge}")
+
     def _listed_account(self, a: int) -> dict[str, Any]:
         account = self.data.ad_account(a)
         if account["account_id"] in self.faults.unassigned_accounts:
@@ -688,7 +803,8 @@ class FakeGraph:
             return self.touch(params["kind"], int(params["count"]))
         if command == "truth":
             return {k: sorted(map(list, v)) for k, v in self.truth(
-                include_archived=params.get("include_archived") == "true").items()}
+                include_archived=params.get("include_archived") == "true",
+                insights_since=params.get("insights_since")).items()}
         raise KeyError(command)
 
     def touch(self, kind: str, count: int) -> list[str]:
@@ -698,8 +814,11 @@ class FakeGraph:
             self._pages.clear()
         return touched
 
-    def truth(self, *, include_archived: bool = False) -> dict[str, set[tuple[str, ...]]]:
-        """The primary keys a complete sync of every business must emit, per stream."""
+    def truth(self, *, include_archived: bool = False, insights_since: str | None = None
+              ) -> dict[str, set[tuple[str, ...]]]:
+        """The primary keys a complete sync of every business must emit, per stream
+        (ads_insights: from `insights_since`, else the 28 days before the account's today,
+        through its today)."""
         data, scale = self.data, self.data.scale
         denied = self.faults.denied
         out: dict[str, set[tuple[str, ...]]] = {}
@@ -729,6 +848,9 @@ class FakeGraph:
                         for user in data.assigned_users(b, a, scale.assigned_per_account,
                                                         "account"):
                             add("ad_account_assignments", bid, account, user["id"])
+                    if (account, "insights") not in denied and \
+                            account not in self.faults.unassigned_accounts:
+                        self._insights_truth(add, a, insights_since)
                     self._account_truth(add, a, account, bid, denied)
             for relationship in ("OWNED", "CLIENT"):
                 if (bid, f"{relationship.lower()}_pages") in denied:
@@ -766,6 +888,15 @@ class FakeGraph:
                             asset["id"])
         return out
 
+
+    def _insights_truth(self, add: Callable[..., None], a: int, since: str | None) -> None:
+        today = account_today(self.data.ad_account(a)["timezone_name"])
+        day = date.fromisoformat(since) if since else today - timedelta(days=28)
+        while day <= today:
+            for i in range(self.data.scale.ads):
+                if self.insights.ad_day(a, i, day.isoformat()) is not None:
+                    add("ads_insights", self.data.child_id("ads", a, i), day.isoformat())
+            day += timedelta(days=1)
 
     def _account_truth(self, add: Callable[..., None], a: int, account: str, bid: str,
                        denied: set[tuple[str, str]]) -> None:

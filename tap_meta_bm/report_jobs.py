@@ -1,0 +1,399 @@
+"""Async report jobs (insights): many in flight, polled in batches, retried, split, never lost.
+
+A report is asked for as `POST /act_{id}/insights` (Graph answers `report_run_id`), polled at
+`GET /{report_run_id}` until `async_status` is "Job Completed" (100 % is not done: peers saw
+jobs at 100 % still running), then read at `/{report_run_id}/insights` (graph-api-facts-2.md
+§2a). `ReportJobs` runs every job of a stream on one scheduler thread:
+
+- jobs start in the order their rows are wanted, as many as the cap and Meta's
+  `x-fb-ads-insights-throttle` allow (the governor keeps the header);
+- polls go out in Batch API calls, at the time a job should be done: until one job has
+  finished, only the oldest job is polled (from its `async_percent_completion`, when it will
+  be done); after that every job is first polled at its start plus the learned duration, so
+  most jobs are polled once;
+- a job that fails or is skipped is run again once; a second failure, a failure for too much
+  data (1487534) or a job stuck past the timeout splits it: halve the date range, and at one
+  day go down from the account to its campaigns (listed by a small campaign-level job of
+  that day) and halve those. What still fails at one day and one campaign stops the stream,
+  naming the account and the dates; the state written so far lets a rerun resume.
+
+Consumers (the stream's partition workers) wait for an account's jobs in date order and read
+each finished job's rows themselves, so no row is held here.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+from tap_meta_bm.errors import Action, GraphError, GraphFatalError
+from tap_meta_bm.graph import EdgePolicy, EdgeRead, GraphClient
+
+#: Jobs in flight at once, every account together (Airbyte caps at 100 too).
+MAX_JOBS_IN_FLIGHT = 100
+#: The first poll of the first job, before anything is known of how long jobs take.
+FIRST_POLL_SECONDS = 0.5
+MIN_POLL_SECONDS = 0.25
+MAX_POLL_SECONDS = 30.0
+#: A job not visible yet (100/33 right after it was created) is asked this often at most.
+MAX_NOT_VISIBLE_POLLS = 10
+TOO_MUCH_DATA = 1487534
+DONE, FAILED, SKIPPED = "Job Completed", "Job Failed", "Job Skipped"
+POLL_FIELDS = ("async_status", "async_percent_completion", "error_code", "error_subcode",
+               "error_message", "error_user_msg")
+
+
+@dataclass(eq=False)
+class Piece:
+    """One slice of an account's report: a date range, maybe limited to some campaigns."""
+
+    account_id: str
+    since: date
+    until: date
+    campaign_ids: tuple[str, ...] | None = None
+    #: A job that lists the campaigns with data on one day, for the piece it will split.
+    lists_campaigns_of: Piece | None = None
+    failures: int = 0
+    run_id: str | None = None
+    started: float = 0.0
+    next_poll: float | None = None
+    not_visible: int = 0
+    status: str = "waiting"  # waiting, running, done, split, failed
+    children: list[Piece] = field(default_factory=list)
+    error: str = ""
+
+    @property
+    def days(self) -> int:
+        return (self.until - self.since).days + 1
+
+    def describe(self) -> str:
+        dates = self.since.isoformat() if self.days == 1 else \
+            f"{self.since.isoformat()} to {self.until.isoformat()}"
+        campaigns = "" if self.campaign_ids is None else \
+            f", campaign{'s' if len(self.campaign_ids) > 1 else ''} " \
+            f"{', '.join(self.campaign_ids[:3])}{' ...' if len(self.campaign_ids) > 3 else ''}"
+        return f"ad account {self.account_id}, {dates}{campaigns}"
+
+
+@dataclass
+class JobCounts:
+    started: int = 0
+    polls: int = 0
+    retried: int = 0
+    split: int = 0
+
+
+def poll_after(elapsed: float, percent: float) -> float:
+    """Seconds until a job `percent` done after `elapsed` seconds should be finished."""
+    if percent >= 100:
+        return MIN_POLL_SECONDS
+    if percent <= 0:
+        return min(max(elapsed, 2 * MIN_POLL_SECONDS), MAX_POLL_SECONDS)
+    return min(max(elapsed * (100 - percent) / percent, MIN_POLL_SECONDS), MAX_POLL_SECONDS)
+
+
+class ReportJobs:
+    """The report jobs of one stream; `add` them per account, then iterate `finished`."""
+
+    def __init__(self, client: GraphClient, *, stream: str, params: tuple[tuple[str, str], ...],
+                 level: str, timeout: float, logger: logging.Logger,
+                 max_in_flight: int = MAX_JOBS_IN_FLIGHT) -> None:
+        self._client = client
+        self._stream = stream
+        self._params = params
+        self._level = level
+        self._timeout = timeout
+        self._log = logger
+        self._max_in_flight = max_in_flight
+        self._post_policy = EdgePolicy(stream=stream, fields=(), columns={}, paged=False,
+                                       page_size=1)
+        self._poll_policy = EdgePolicy(stream=stream, fields=POLL_FIELDS, columns={},
+                                       paged=False, page_size=1)
+        self._list_policy = EdgePolicy(stream=stream, fields=(), columns={}, paged=True,
+                                       page_size=500)
+        self._pending: deque[Piece] = deque()
+        self._running: list[Piece] = []
+        self._changed = threading.Condition()
+        self._estimate: float | None = None
+        self._probe: Piece | None = None
+        self._fatal: BaseException | None = None
+        self._closed = False
+        self._thread: threading.Thread | None = None
+        self.counts = JobCounts()
+
+    # -- consumers ------------------------------------------------------------------------
+    def add(self, account_id: str, windows: list[tuple[date, date]]) -> list[Piece]:
+        """Queue an account's date windows (in the order they will be read)."""
+        pieces = [Piece(account_id, since, until) for since, until in windows]
+        with self._changed:
+            self._pending.extend(pieces)
+            self._changed.notify_all()
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._schedule, name=f"{self._stream}-jobs",
+                                            daemon=True)
+            self._thread.start()
+        return pieces
+
+    def finished(self, pieces: list[Piece]) -> Iterator[str]:
+        """The report run ids that together hold `pieces`' rows, in date order, each as soon
+        as its job is done."""
+        for piece in pieces:
+            yield from self._finished(piece)
+
+    def _finished(self, piece: Piece) -> Iterator[str]:
+        with self._changed:
+            self._changed.wait_for(lambda: piece.status in ("done", "split", "failed")
+                                   or self._fatal is not None)
+        if self._fatal is not None and piece.status not in ("done", "split"):
+            raise self._fatal
+        if piece.status == "failed":
+            raise GraphFatalError(GraphError(Action.REQUEST, 0, message=piece.error),
+                                  self._stream, piece.error)
+        if piece.status == "split":
+            for child in piece.children:
+                yield from self._finished(child)
+        elif piece.run_id is not None:
+            yield piece.run_id
+
+    def results(self, run_id: str, account_id: str, policy: EdgePolicy,
+                column_values: tuple[Any, ...] = ()) -> EdgeRead:
+        """The read of a finished job's rows."""
+        return EdgeRead(f"/{run_id}/insights", (), account_id, policy, column_values)
+
+    def close(self) -> None:
+        with self._changed:
+            self._closed = True
+            self._changed.notify_all()
+
+    # -- the scheduler thread ----------------------------------------------------------------
+    def _schedule(self) -> None:
+        try:
+            while True:
+                with self._changed:
+                    if self._closed:
+                        return
+                self._start_what_fits()
+                due = self._due()
+                if due:
+                    self._poll(due)
+                    continue
+                with self._changed:
+                    if self._closed:
+                        return
+                    self._changed.wait(timeout=self._idle_seconds())
+        except BaseException as error:  # handed to every consumer, raised in order there
+            with self._changed:
+                self._fatal = error
+                self._changed.notify_all()
+
+    def _idle_seconds(self) -> float:
+        polls = [p.next_poll for p in self._running if p.next_poll is not None]
+        if polls:
+            return max(0.0, min(polls) - time.monotonic())
+        return 1.0 if self._pending else 5.0
+
+    def _start_what_fits(self) -> None:
+        governor = self._client.governor
+        while len(self._running) < self._max_in_flight:
+            with self._changed:
+                piece = next((p for p in self._pending if self._may_start(p, governor)), None)
+                if piece is None:
+                    return
+                self._pending.remove(piece)
+            self._start(piece)
+
+    def _may_start(self, piece: Piece, governor: Any) -> bool:
+        # With none of ours running on the account, a usage figure is another client's (or
+        # stale): start, and let Meta's answer (a throttle) say otherwise.
+        ours = any(p.account_id == piece.account_id for p in self._running)
+        return not ours or bool(governor.may_start_report(piece.account_id))
+
+    def _start(self, piece: Piece) -> None:
+        params = dict(self._params)
+        if piece.lists_campaigns_of is not None:
+            params.update({"level": "campaign", "fields": "campaign_id",
+                           "time_increment": "all_days"})
+            params.pop("breakdowns", None)
+            params.pop("action_breakdowns", None)
+        params["time_range"] = json.dumps({"since": piece.since.isoformat(),
+                                           "until": piece.until.isoformat()},
+                                          separators=(",", ":"))
+        if piece.campaign_ids is not None:
+            params["filtering"] = json.dumps([{"field": "campaign.id", "operator": "IN",
+                                               "value": list(piece.campaign_ids)}],
+                                             separators=(",", ":"))
+        answer = self._client.post(EdgeRead(f"/act_{piece.account_id}/insights",
+                                            tuple(params.items()), piece.account_id,
+                                            self._post_policy, method="POST"))
+        run_id = answer.get("report_run_id") if isinstance(answer, dict) else None
+        if not run_id:
+            raise GraphFatalError(GraphError(Action.REQUEST, 200, message="no report_run_id"),
+                                  self._stream, f"{self._stream}: Graph answered a report job "
+                                                f"for {piece.describe()} without a "
+                                                "report_run_id.")
+        now = time.monotonic()
+        piece.run_id, piece.started, piece.status = str(run_id), now, "running"
+        self.counts.started += 1
+        if self._estimate is not None:
+            piece.next_poll = now + self._estimate
+        elif self._probe is None:
+            self._probe, piece.next_poll = piece, now + FIRST_POLL_SECONDS
+        else:
+            piece.next_poll = None  # waits for the probe to say how long jobs take
+        self._running.append(piece)
+
+    def _due(self) -> list[Piece]:
+        now = time.monotonic()
+        return [p for p in self._running if p.next_poll is not None and p.next_poll <= now]
+
+    def _poll(self, due: list[Piece]) -> None:
+        reads = [EdgeRead(f"/{p.run_id}", (), p.account_id, self._poll_policy) for p in due]
+        answers = self._client.read_many(self._stream, reads)
+        self.counts.polls += len(reads)
+        now = time.monotonic()
+        for piece, answer in zip(due, answers, strict=True):
+            if isinstance(answer, GraphError):
+                self._not_visible(piece, answer, now)
+            else:
+                self._progress(piece, answer, now)
+        with self._changed:
+            self._changed.notify_all()
+
+    def _not_visible(self, piece: Piece, error: GraphError, now: float) -> None:
+        piece.not_visible += 1
+        if piece.not_visible >= MAX_NOT_VISIBLE_POLLS:
+            self._failed(piece, f"could not be polled ({error.describe('its report run')})")
+        else:
+            piece.next_poll = now + FIRST_POLL_SECONDS
+
+    def _progress(self, piece: Piece, node: dict[str, Any], now: float) -> None:
+        status = str(node.get("async_status") or "")
+        elapsed = now - piece.started
+        if status == DONE:
+            self._done(piece, elapsed)
+        elif status in (FAILED, SKIPPED):
+            subcode = node.get("error_subcode")
+            detail = node.get("error_user_msg") or node.get("error_message") or ""
+            reason = ("failed" if status == FAILED else "was skipped") + (
+                f" ({detail}, code {node.get('error_code')}/{subcode})" if detail else "")
+            self._failed(piece, reason, too_much=subcode == TOO_MUCH_DATA)
+        elif elapsed > self._timeout:
+            self._failed(piece, f"still '{status}' after {elapsed:.0f} s "
+                                f"(insights_job_timeout)")
+        else:
+            percent = float(node.get("async_percent_completion") or 0)
+            piece.next_poll = now + poll_after(elapsed, percent)
+
+    def _done(self, piece: Piece, elapsed: float) -> None:
+        self._running.remove(piece)
+        self._estimate = elapsed if self._estimate is None else \
+            0.7 * self._estimate + 0.3 * elapsed
+        if self._probe is piece:
+            self._probe = None
+            for waiting in self._running:
+                if waiting.next_poll is None:
+                    waiting.next_poll = waiting.started + self._estimate
+        listed = piece.lists_campaigns_of
+        if listed is not None:
+            self._split_by_campaigns(listed, self._campaigns_in(piece))
+            return
+        with self._changed:
+            piece.status = "done"
+
+    def _failed(self, piece: Piece, reason: str, *, too_much: bool = False) -> None:
+        """Once more as it was; then smaller (see the module docstring)."""
+        if piece in self._running:
+            self._running.remove(piece)
+        if self._probe is piece:
+            self._probe = None
+            waiting = [p for p in self._running if p.next_poll is None]
+            if waiting:
+                self._probe = waiting[0]
+                waiting[0].next_poll = time.monotonic()
+        piece.failures += 1
+        if piece.failures == 1 and not too_much:
+            self._log.warning("Report job of %s for %s %s; running it again", self._stream,
+                              piece.describe(), reason)
+            self.counts.retried += 1
+            self._requeue([piece])
+            return
+        target = piece.lists_campaigns_of
+        if target is not None:  # the small job that lists campaigns failed twice
+            self._give_up(target, f"listing its campaigns {reason}")
+            return
+        self._split(piece, reason)
+
+    def _split(self, piece: Piece, reason: str) -> None:
+        if piece.days > 1:
+            middle = piece.since + timedelta(days=piece.days // 2 - 1)
+            halves = [Piece(piece.account_id, piece.since, middle, piece.campaign_ids),
+                      Piece(piece.account_id, middle + timedelta(days=1), piece.until,
+                            piece.campaign_ids)]
+            self._split_into(piece, halves, reason, "halving its dates")
+        elif piece.campaign_ids is None and self._level != "account":
+            lister = Piece(piece.account_id, piece.since, piece.until, lists_campaigns_of=piece)
+            self._log.warning("Report job of %s for %s %s; splitting it by campaign",
+                              self._stream, piece.describe(), reason)
+            self._requeue([lister])
+        elif piece.campaign_ids is not None and len(piece.campaign_ids) > 1:
+            half = len(piece.campaign_ids) // 2
+            self._split_into(piece, [
+                Piece(piece.account_id, piece.since, piece.until, piece.campaign_ids[:half]),
+                Piece(piece.account_id, piece.since, piece.until, piece.campaign_ids[half:]),
+            ], reason, "halving its campaigns")
+        else:
+            self._give_up(piece, reason)
+
+    def _split_into(self, piece: Piece, children: list[Piece], reason: str, how: str) -> None:
+        self._log.warning("Report job of %s for %s %s; %s", self._stream, piece.describe(),
+                          reason, how)
+        self.counts.split += 1
+        with self._changed:
+            piece.children, piece.status = children, "split"
+        self._requeue(children)
+
+    def _split_by_campaigns(self, piece: Piece, campaign_ids: list[str]) -> None:
+        if not campaign_ids:  # nothing delivered that day: no rows to lose
+            with self._changed:
+                piece.status = "done"
+                piece.run_id = None
+            return
+        if len(campaign_ids) == 1:
+            self._split_into(piece, [Piece(piece.account_id, piece.since, piece.until,
+                                           tuple(campaign_ids))], "has one campaign",
+                             "reading it by campaign")
+            return
+        half = len(campaign_ids) // 2
+        self._split_into(piece, [
+            Piece(piece.account_id, piece.since, piece.until, tuple(campaign_ids[:half])),
+            Piece(piece.account_id, piece.since, piece.until, tuple(campaign_ids[half:])),
+        ], "failed", f"reading its {len(campaign_ids)} campaigns in two halves")
+
+    def _campaigns_in(self, lister: Piece) -> list[str]:
+        read = self.results(str(lister.run_id), lister.account_id, self._list_policy)
+        return sorted({str(row["campaign_id"]) for row in self._client.records(read)
+                       if row.get("campaign_id")})
+
+    def _give_up(self, piece: Piece, reason: str) -> None:
+        message = (f"{self._stream}: Meta could not produce the report for {piece.describe()}"
+                   f" even after splitting it: the job {reason}. Nothing after this day was "
+                   "read for the account; rerun later (the state written lets the rerun resume "
+                   "here), or narrow the report (fewer breakdowns or fields).")
+        with self._changed:
+            piece.status, piece.error = "failed", message
+
+    def _requeue(self, pieces: list[Piece]) -> None:
+        """Back to the front: their rows are wanted before anything queued after them."""
+        with self._changed:
+            for piece in reversed(pieces):
+                piece.status, piece.run_id, piece.next_poll = "waiting", None, None
+                piece.not_visible = 0
+                self._pending.appendleft(piece)
+            self._changed.notify_all()
