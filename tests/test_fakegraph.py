@@ -216,3 +216,72 @@ def test_page_without_a_task_hands_out_no_token():
     finally:
         server.stop()
     assert body == {"id": PAGE}
+
+
+# -- insights (graph-api-facts-2.md §2a) -------------------------------------------------------
+ACCOUNT = "/act_200000000000/insights"
+
+
+def start_report(graph, **params):
+    return requests.post(f"{graph.url}/v26.0{ACCOUNT}", data=params, headers=AUTH, timeout=10)
+
+
+def report_rows(graph, **params):
+    run_id = start_report(graph, **params).json()["report_run_id"]
+    assert get(graph, f"/{run_id}", fields="async_status").json()["async_status"] == \
+        "Job Completed"
+    return get(graph, f"/{run_id}/insights", limit="500").json()["data"]
+
+
+DAYS = json.dumps({"since": "2026-11-20", "until": "2026-11-22"})
+
+
+@pytest.mark.parametrize(("params", "message"), [
+    ({"level": "adgroup"}, "(#100) level must be one of the following values: account, ad, "
+                           "adset, campaign"),
+    ({"breakdowns": '["agee"]'}, "(#100) breakdowns[0] must be one of the following values: "),
+    ({"fields": "ad_id,cost_per_lead"}, "(#100) cost_per_lead is not valid for fields param."),
+    ({"fields": "ad_id", "action_breakdowns": '["action_type"]'},
+     "(#100) actions must be requested with action_breakdowns"),
+    ({"time_range": json.dumps({"since": "2023-01-01", "until": "2023-01-02"})},
+     "(#3018) The start date of the time range cannot be beyond 37 months from the current "
+     "date"),
+])
+def test_report_requests_graph_refuses_are_refused(graph, params, message):
+    answer = start_report(graph, **{"fields": "ad_id", "time_range": DAYS, **params})
+    assert answer.status_code == 400
+    assert answer.json()["error"]["message"].startswith(message)
+
+
+def test_breakdown_rows_and_levels_add_up_to_the_ads(graph):
+    ads = report_rows(graph, level="ad", fields="campaign_id,impressions,spend",
+                      time_range=DAYS, time_increment="1")
+    campaigns = report_rows(graph, level="campaign", fields="campaign_id,impressions",
+                            time_range=DAYS, time_increment="1", breakdowns='["age"]')
+    per_campaign: dict[tuple[str, str], int] = {}
+    for row in ads:
+        key = (row["campaign_id"], row["date_start"])
+        per_campaign[key] = per_campaign.get(key, 0) + int(row["impressions"])
+    from_breakdowns: dict[tuple[str, str], int] = {}
+    for row in campaigns:
+        key = (row["campaign_id"], row["date_start"])
+        from_breakdowns[key] = from_breakdowns.get(key, 0) + int(row["impressions"])
+        assert row["age"] in ("18-24", "25-34", "35-44", "45-54", "55-64", "65+")
+    assert from_breakdowns == per_campaign
+    assert all("." in row["spend"] or row["spend"].isdigit() for row in ads)
+
+
+def test_a_job_reads_100_percent_before_it_is_completed():
+    graph = FakeGraph("small", faults=Faults()).start()
+    graph.faults.insights.job_seconds = 1.0
+    try:
+        run_id = start_report(graph, fields="ad_id", time_range=DAYS).json()["report_run_id"]
+        job = graph.insights.jobs[run_id]
+        job.started -= 0.95  # 95 % of the way: Graph says 100 % and still runs
+        node = get(graph, f"/{run_id}", fields="async_status,async_percent_completion").json()
+        assert node == {"async_status": "Job Running", "async_percent_completion": 100}
+        answer = get(graph, f"/{run_id}/insights")
+        assert answer.json()["error"]["code"] == 2601  # rows only once completed
+        assert "x-fb-ads-insights-throttle" in answer.headers
+    finally:
+        graph.stop()
