@@ -129,8 +129,13 @@ class Governor:
         return MAX_PACE_SECONDS * min((usage - self.threshold_pct) / span, 1.0)
 
     # -- what Meta tells us ---------------------------------------------------------------
-    def observe(self, headers: Mapping[str, str], object_key: str) -> None:
-        """Record usage from one response's headers (any response, success or error)."""
+    def observe(self, headers: Mapping[str, str], object_key: str, *,
+                report_usage: bool = True) -> None:
+        """Record usage from one response's headers (any response, success or error).
+
+        `report_usage=False`: leave the report-job budget alone. Only the thread that starts
+        jobs should set it: a response read elsewhere may be observed after a job started
+        since, and would make room that is not there."""
         lowered = headers if isinstance(headers, CaseInsensitiveDict) else {
             k.lower(): v for k, v in headers.items()}
         blocks: dict[str, tuple[float, str]] = {}
@@ -168,7 +173,7 @@ class Governor:
         insights = _json_header(lowered, ADS_INSIGHTS_THROTTLE)
         insights_usage = {APP: _number(insights.get("app_id_util_pct")),
                           object_key: _number(insights.get("acc_id_util_pct"))} \
-            if isinstance(insights, dict) else {}
+            if report_usage and isinstance(insights, dict) else {}
 
         with self._lock:
             self._usage_pct.update(usage)

@@ -84,8 +84,13 @@ class EdgePolicy:
                  keys: frozenset[str] = frozenset(),
                  replication_key: str | None = None,
                  optional_params: Mapping[str, str] | None = None,
-                 access_hint: str | None = None) -> None:
+                 access_hint: str | None = None, reports_usage: bool = True,
+                 page_type: Any = None) -> None:
         self.stream = stream
+        #: A msgspec type its pages decode into (numbers from text), or None: plain JSON.
+        self.page_type = page_type
+        #: Its answers' x-fb-ads-insights-throttle counts (governor.observe).
+        self.reports_usage = reports_usage
         self.paged = paged
         self.keys = keys
         self.replication_key = replication_key
@@ -415,8 +420,9 @@ class GraphClient:
     def _checked(self, read: EdgeRead, response: requests.Response,
                  page_token: str | None) -> Page:
         self.summary.add(read.policy.stream, requests=1)
-        self.governor.observe(response.headers, read.meter_key)
-        payload = parse_body(response.content)
+        self.governor.observe(response.headers, read.meter_key,
+                              report_usage=read.policy.reports_usage)
+        payload = parse_body(response.content, read.policy.page_type)
         error = classify_graph_error(response.status_code, payload)
         if error is None:
             return payload

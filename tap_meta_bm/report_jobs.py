@@ -39,7 +39,7 @@ from tap_meta_bm.graph import EdgePolicy, EdgeRead, GraphClient
 #: Jobs in flight at once, every account together (Airbyte caps at 100 too).
 MAX_JOBS_IN_FLIGHT = 100
 #: The first poll of the first job, before anything is known of how long jobs take.
-FIRST_POLL_SECONDS = 0.5
+FIRST_POLL_SECONDS = 0.25
 MIN_POLL_SECONDS = 0.25
 MAX_POLL_SECONDS = 30.0
 #: A job not visible yet (100/33 right after it was created) is asked this often at most.

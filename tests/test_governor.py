@@ -118,3 +118,22 @@ def test_clear_means_no_block_no_pause_and_no_halt(governor, clock):
     assert not governor.clear("456")  # usage above the threshold: requests are paced
     governor.halt(RuntimeError("token"))
     assert not governor.clear("789")
+
+
+def throttle(app: float, account: float) -> dict[str, str]:
+    return {"x-fb-ads-insights-throttle": json.dumps({"app_id_util_pct": app,
+                                                      "acc_id_util_pct": account})}
+
+
+def test_report_jobs_start_only_under_the_insights_throttle(clock):
+    governor = Governor(75, logging.getLogger("test"), clock=clock, sleep=clock.sleep)
+    assert governor.may_start_report("1")
+    governor.observe(throttle(10, 75), "1")
+    assert not governor.may_start_report("1")  # the account is at the threshold
+    assert governor.may_start_report("2")  # another account is not
+    governor.observe(throttle(80, 0), "2")
+    assert not governor.may_start_report("2")  # the app is over it: no account starts
+    governor.observe(throttle(0, 0), "1", report_usage=False)  # read elsewhere: not counted
+    assert not governor.may_start_report("1")
+    governor.observe(throttle(0, 50), "1")
+    assert governor.may_start_report("1")

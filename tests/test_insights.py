@@ -232,3 +232,15 @@ def test_the_catalog_is_the_sdks():
     assert enum(AdsInsights.ActionBreakdowns) == ACTION_BREAKDOWNS
     assert enum(AdsInsights.ActionAttributionWindows) == ATTRIBUTION_WINDOWS
     assert set(DEFAULT_METRICS) <= set(FIELD_KINDS)
+
+
+def test_a_page_that_does_not_fit_its_type_is_converted_all_the_same(graph):
+    """Rows decode into numbers in one pass; a page Graph shapes otherwise (here a text field
+    sent as a number) decodes as plain JSON and is converted row by row, to the same numbers."""
+    graph.get(f"{BASE}/{REPORT_PREFIX}1/insights", json=page([{
+        **ROW, "account_id": 1, "impressions": "12.5"}]))
+    messages = run(["ads_insights"], start_date="2026-11-30T00:00:00Z", account_ids=["1"])
+    [record] = records(messages, "ads_insights")
+    assert (record["account_id"], record["impressions"], record["spend"], record["actions"]) == (
+        1, 12.5, 12.34, [{"action_type": "link_click", "value": 7, "7d_click": 6,
+                          "1d_view": 1}])

@@ -16,7 +16,8 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from difflib import get_close_matches
 from functools import cached_property
-from typing import Any, ClassVar
+from types import GenericAlias
+from typing import Any, ClassVar, TypedDict
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from singer_sdk import typing as th
@@ -270,6 +271,26 @@ def _stats(entries: Any) -> Any:
 
 
 _CONVERT = {"count": exact_count, "number": exact_number, "actions": _stats}
+#: What each kind decodes into straight from Graph's text (msgspec, lax: "1200" -> 1200).
+#: TypedDict and list[...] built from names known at run time (mypy checks literal ones only).
+_typed_dict: Any = TypedDict
+_ACTION_STAT_TYPE = _typed_dict("ActionStat", {
+    k: str if k.startswith("action_") else Decimal for k in ACTION_STATS_KEYS}, total=False)
+_DECODED: dict[str, Any] = {"text": str, "count": int | Decimal, "number": Decimal,
+                            "actions": GenericAlias(list, (_ACTION_STAT_TYPE,)),
+                            "histogram": Any, "objects": Any}
+
+
+def page_type(report: InsightsReport) -> Any:
+    """A results page of `report` as a msgspec type: its rows come out of the decoder with
+    numbers already numbers. Keys outside the type (none Graph sends for what was asked)
+    would be left out; a page that does not fit decodes as plain JSON and `shape` converts
+    it instead."""
+    row = _typed_dict("Row", {
+        **{name: _DECODED[FIELD_KINDS[name]] for name in report.columns()},
+        **dict.fromkeys(report.breakdowns, str)}, total=False)
+    return _typed_dict("Page", {"data": GenericAlias(list, (row,)), "paging": Any,
+                                "error": Any}, total=False)
 
 
 # -- calendar ---------------------------------------------------------------------------------
@@ -379,9 +400,11 @@ class InsightsStream(GraphStream):
     @cached_property
     def results_policy(self) -> EdgePolicy:
         """Report rows: the fields were chosen with the job; pages as large as Graph allows."""
+        # Read on the partition workers: the job scheduler's own calls keep the budget.
         return EdgePolicy(stream=self.name, fields=(), columns={}, paged=True,
                           page_size=int(self.config["page_size"]),
-                          added_columns=self.context_columns)
+                          added_columns=self.context_columns, reports_usage=False,
+                          page_type=page_type(self.report))
 
     def _rows_of(self, partition: dict[str, Any]) -> Iterator[dict[str, Any]]:
         assert self._jobs is not None
@@ -407,13 +430,26 @@ class InsightsStream(GraphStream):
         return self._rows_of(dict(context))
 
     def shape(self, row: dict[str, Any]) -> dict[str, Any]:
-        for name, convert in self._conversions:
-            value = row.get(name)
-            if value is not None:
-                row[name] = convert(value)
+        if self._as_text(row):
+            for name, convert in self._conversions:
+                value = row.get(name)
+                if value is not None:
+                    row[name] = convert(value)
         for breakdown in self.report.breakdowns:
             row.setdefault(breakdown, "")
         return row
+
+    def _as_text(self, row: dict[str, Any]) -> bool:
+        """Whether the row's numbers are still Graph's text (its page did not fit the page
+        type); a page is decoded one way or the other, so the first number present tells."""
+        for name, _ in self._conversions:
+            value = row.get(name)
+            if isinstance(value, list):
+                if value and isinstance(value[0], dict) and "value" in value[0]:
+                    return isinstance(value[0]["value"], str)
+            elif value is not None:
+                return isinstance(value, str)
+        return False
 
     @cached_property
     def _conversions(self) -> list[tuple[str, Any]]:

@@ -543,6 +543,10 @@ class Insights:
                          "error_user_title": "", "error_user_msg": ""})
         return node
 
+    @staticmethod
+    def request_key(job: Job) -> str:
+        return f"{job.account_id} {json.dumps(job.request, sort_keys=True, default=str)}"
+
     def results(self, job: Job) -> list[dict[str, Any]]:
         with self._lock:
             status = self._status(job, time.monotonic())[0]
@@ -556,7 +560,7 @@ class Insights:
         if job.rows is None:
             # The same request answers the same rows: benchmarks warm this once and then
             # measure the tap, not the generator.
-            key = (job.account, json.dumps(job.request, sort_keys=True, default=str))
+            key = (job.account, self.request_key(job))
             with self._lock:
                 cached = self._answered.get(key)
             if cached is None:

@@ -140,6 +140,9 @@ class Route:
     raw: bool = False
     #: Extra response headers (x-fb-ads-insights-throttle).
     headers: dict[str, str] = field(default_factory=dict)
+    #: What identifies its pages in the page cache, when not the path (a report's rows are
+    #: the same whichever job asked for them).
+    cache_key: str | None = None
 
 
 class FakeGraph:
@@ -389,7 +392,7 @@ class FakeGraph:
                                      headers=headers)
         # Identical requests get identical pages until something is touched: benchmarks warm
         # the server once and then measure the tap, not the generator.
-        key = (path, tuple(sorted(params.items())))
+        key = (route.cache_key or path, tuple(sorted(params.items())))
         cached = self._pages.get(key)
         if cached is None:
             page_body = self._page(route, params, fields, limit, path)
@@ -718,7 +721,8 @@ class FakeGraph:
             if edge == "insights":
                 rows = self.insights.results(job)
                 return Route("AdsInsights", job.account_id, len(rows), rows.__getitem__,
-                             edge, owner="AdReportRun", raw=True, headers=headers)
+                             edge, owner="AdReportRun", raw=True, headers=headers,
+                             cache_key=self.insights.request_key(job))
         except InsightsRefusal as refusal:
             raise GraphErrorResponse(refusal.status, refusal.code, str(refusal),
                                      refusal.subcode, headers=headers,
