@@ -25,7 +25,7 @@ LABELS = {"access_token": "System-user access token", "app_secret": "App secret"
           "usage_threshold_pct": "Usage threshold (%)"}
 #: Meltano's capability names for the SDK's (structured logging is no Meltano capability).
 CAPABILITIES = {"catalog", "state", "discover", "about", "test", "stream-maps",
-                "schema-flattening"}
+                "schema-flattening", "activate-version"}
 
 
 def kind(schema: dict[str, Any]) -> str:

@@ -368,8 +368,20 @@ class GraphStream(FastRecordWriting):
             endpoint = self.path or ", ".join(variant.path for variant in self.variants)
             with metrics.http_request_counter(self.name, endpoint) as counter:
                 counter.increment(sent)
+        self._activate_version()
         super().log_sync_costs()
         self.run.stream_done(self.name)
+
+    def _activate_version(self) -> None:
+        """After a run that succeeded (the SDK calls `log_sync_costs` only then), tell the
+        loader that this full-table stream's rows are all there is (see sdk_surface.py, 4),
+        unless some of it was not read: a skipped edge or a dry run is not a revocation."""
+        skipped = self.run.summary.tally(self.name).skipped
+        complete = self.ABORT_AT_RECORD_COUNT is None and not skipped
+        if self.release_held_version(write=complete) and skipped:
+            self.logger.warning(
+                "%s: %d edge(s) were skipped, so no ACTIVATE_VERSION this run: rows the run "
+                "could not read are kept, not marked deleted", self.name, len(skipped))
 
 
 class DirectoryStream(GraphStream):

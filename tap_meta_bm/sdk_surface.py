@@ -13,6 +13,12 @@ silently in a user's run:
 3. `singer_sdk.streams._state.StreamStateManager` (subclassed): the SDK finds a partition's
    state by scanning every partition, several times per partition; with thousands of ad
    accounts that is quadratic. `IndexedStateManager` finds it by key.
+4. `Stream._write_activate_version_message(version)` (overridden, and called): the SDK writes
+   ACTIVATE_VERSION *before* a full-table stream's records. A loader that soft-deletes on it
+   (target-postgres) then marks every row deleted until the records come back, and a run
+   that dies halfway leaves the rows it did not reach marked deleted: grants that were never
+   revoked. The tap holds the version and writes the message once the whole run succeeded,
+   for streams that read every edge (`release_held_version`).
 
 And three SDK log lines, by logger and text (not names, but as likely to change): one INFO
 line per partition with its bookmark, and one WARNING per partition of an unsorted incremental
@@ -108,6 +114,19 @@ class FastRecordWriting(Stream):
         message["time_extracted"] = datetime.now(UTC)
         write_record_line(serialize_jsonl(message))
         self.state_manager.is_flushed = False
+
+
+    def _write_activate_version_message(self, full_table_version: int) -> None:
+        self._held_version: int | None = full_table_version
+
+    def release_held_version(self, *, write: bool) -> bool:
+        """Write ACTIVATE_VERSION for the version the records carried (or drop it); True when
+        the SDK had started one."""
+        version = getattr(self, "_held_version", None)
+        self._held_version = None
+        if version is not None and write:
+            super()._write_activate_version_message(version)
+        return version is not None
 
 
 class IndexedStateManager(StreamStateManager):

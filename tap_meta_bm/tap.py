@@ -58,6 +58,7 @@ DEFAULTS: dict[str, Any] = {
     "usage_threshold_pct": 75,
     # Conversions are attributed up to 28 days late (Meta's default click window is 7 days,
     # but a 28-day click window and late offline events move older days too).
+    "emit_activate_version_messages": False,
     "insights_lookback_days": 28,
     # A month of daily rows per job: large enough that most accounts need one or two jobs,
     # small enough that a job rarely hits "too much data"; halved automatically when it does.
@@ -122,6 +123,7 @@ class TapMetaBM(Tap):
         PluginCapabilities.STREAM_MAPS,
         PluginCapabilities.FLATTENING,
         PluginCapabilities.STRUCTURED_LOGGING,
+        TapCapabilities.ACTIVATE_VERSION,
     ]
 
     config_jsonschema = th.PropertiesList(
@@ -153,6 +155,10 @@ class TapMetaBM(Tap):
         _bounded("usage_threshold_pct", th.IntegerType,
                  "Start pacing requests when a usage header passes this percentage (and "
                  "start no report job while x-fb-ads-insights-throttle passes it)"),
+        _setting("emit_activate_version_messages", th.BooleanType,
+                 "Full-table streams end with ACTIVATE_VERSION, so loaders that support it "
+                 "delete (or soft-delete) rows the source no longer has (revoked access); "
+                 "written only after a run that read everything."),
         _bounded("insights_lookback_days", th.IntegerType,
                  "Insights: days before each ad account's bookmark read again every run, "
                  "for conversions attributed late"),

@@ -61,7 +61,8 @@ def test_the_only_private_sdk_names_are_those_sdk_surface_lists():
             if named in sdk_names:
                 used.setdefault(named, set()).add(name)
     assert {a: sorted(f) for a, f in used.items()} == {
-        "_write_record_message": ["sdk_surface.py"], "_stream_version": ["sdk_surface.py"]}
+        "_write_record_message": ["sdk_surface.py"], "_stream_version": ["sdk_surface.py"],
+        "_write_activate_version_message": ["sdk_surface.py"]}
     assert private_modules == {"singer_sdk.streams._state": {"sdk_surface.py"}}
 
 
@@ -91,6 +92,14 @@ def test_stream_version_is_what_the_sdk_stamps_on_records():
     assert stream._stream_version is None  # until a full-table sync with ACTIVATE_VERSION
     assert "version=self._stream_version" in inspect.getsource(
         Stream._generate_record_messages)
+
+
+def test_activate_version_is_written_through_the_method_the_tap_holds_back():
+    assert list(inspect.signature(Stream._write_activate_version_message).parameters) == [
+        "self", "full_table_version"]
+    source = inspect.getsource(Stream.sync)
+    assert "self._write_activate_version_message(self._stream_version)" in source
+    assert "self.emit_activate_version_messages" in source
 
 
 def test_state_manager_class_keeps_the_shape_the_index_relies_on():

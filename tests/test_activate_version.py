@@ -1,0 +1,76 @@
+"""ACTIVATE_VERSION: full-table streams say "these rows are all there is", only when true."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import logging
+
+import pytest
+import requests_mock
+
+from tap_meta_bm.errors import GraphFatalError
+from tap_meta_bm.tap import TapMetaBM
+from tests.helpers import BASE, BUSINESS, catalog, config, mock_empty_graph, page, run
+
+
+@pytest.fixture
+def graph():
+    with requests_mock.Mocker() as mocker:
+        mock_empty_graph(mocker)
+        mocker.get(f"{BASE}/{BUSINESS}/owned_ad_accounts", json=page([{"id": "act_1"},
+                                                                     {"id": "act_2"}]))
+        mocker.get(f"{BASE}/act_1/assigned_users", json=page([
+            {"id": "u1", "tasks": ["MANAGE"]}, {"id": "u2", "tasks": ["ANALYZE"]}]))
+        mocker.get(f"{BASE}/act_2/assigned_users", json=page([{"id": "u1", "tasks": ["MANAGE"]}]))
+        yield mocker
+
+
+def kinds(messages, stream):
+    return [(m["type"], m.get("version")) for m in messages
+            if m.get("stream") == stream and m["type"] in ("RECORD", "ACTIVATE_VERSION")]
+
+
+def test_the_version_comes_after_every_record_and_every_record_carries_it(graph):
+    messages = run(["ad_account_assignments"], emit_activate_version_messages=True)
+    seen = kinds(messages, "ad_account_assignments")
+    version = seen[-1][1]
+    assert isinstance(version, int)
+    assert seen == [("RECORD", version)] * 3 + [("ACTIVATE_VERSION", version)]
+    # After the stream's last STATE too: nothing after it can be lost with the run.
+    types = [m["type"] for m in messages]
+    assert types.index("ACTIVATE_VERSION") > max(
+        n for n, m in enumerate(messages) if m["type"] == "RECORD")
+
+
+def test_off_by_default_and_never_for_incremental_streams(graph):
+    assert kinds(run(["ad_account_assignments"]), "ad_account_assignments") == [
+        ("RECORD", None)] * 3
+    messages = run(["campaigns"], emit_activate_version_messages=True)
+    assert not [m for m in messages if m["type"] == "ACTIVATE_VERSION"]
+
+
+def test_a_skipped_edge_is_no_revocation(graph, caplog):
+    graph.get(f"{BASE}/act_2/assigned_users", status_code=403, json={"error": {
+        "code": 200, "message": "(#200) Requires business_management permission"}})
+    caplog.set_level(logging.WARNING)
+    messages = run(["ad_account_assignments"], emit_activate_version_messages=True)
+    assert [m["type"] for m in messages if m["type"] == "ACTIVATE_VERSION"] == []
+    assert "ad_account_assignments: 1 edge(s) were skipped, so no ACTIVATE_VERSION this run: " \
+           "rows the run could not read are kept, not marked deleted" in caplog.messages
+
+
+def test_a_failed_run_writes_no_version(graph):
+    graph.get(f"{BASE}/act_2/assigned_users", status_code=400, json={"error": {
+        "code": 190, "error_subcode": 463, "message": "Session has expired"}})
+    tap = TapMetaBM(config=config(emit_activate_version_messages=True),
+                    catalog=catalog(["ad_account_assignments"]))
+    raw = io.BytesIO()
+    out = io.TextIOWrapper(raw, encoding="utf-8")
+    with contextlib.redirect_stdout(out), pytest.raises(GraphFatalError,
+                                                        match="Meta rejected the access token"):
+        tap.sync_all()
+    out.flush()
+    types = [json.loads(line)["type"] for line in raw.getvalue().splitlines()]
+    assert "RECORD" in types and "ACTIVATE_VERSION" not in types
