@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_meltano import MELTANO, ROOT
+from tests.e2e.test_meltano import MELTANO, ROOT, dbt_build
 from tests.fakegraph import DEFAULT_TOKEN, FakeGraph
 
 pytestmark = pytest.mark.meltano
@@ -76,10 +76,15 @@ def postgres() -> Iterator[Postgres]:
         shutil.rmtree(directory, ignore_errors=True)
 
 
+def environment(graph: FakeGraph | None, postgres: Postgres) -> dict[str, str]:
+    return {**os.environ, "TAP_META_BM_ACCESS_TOKEN": DEFAULT_TOKEN,
+            "TAP_META_BM_API_URL": graph.url if graph else "", "DBT_TARGET": "postgres",
+            "TARGET_POSTGRES_PORT": str(postgres.port),
+            "TARGET_POSTGRES_PASSWORD": "unused-with-trust"}
+
+
 def meltano_run(graph: FakeGraph, postgres: Postgres) -> None:
-    env = {**os.environ, "TAP_META_BM_ACCESS_TOKEN": DEFAULT_TOKEN,
-           "TAP_META_BM_API_URL": graph.url, "TARGET_POSTGRES_PORT": str(postgres.port),
-           "TARGET_POSTGRES_PASSWORD": "unused-with-trust"}
+    env = environment(graph, postgres)
     done = subprocess.run([MELTANO, "run", "--full-refresh", "tap-meta-bm", "target-postgres"],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
                           check=False)
@@ -108,6 +113,18 @@ def test_revoked_grants_are_soft_deleted_and_nothing_else(postgres):
         assert live == granted_after[table], table
         assert deleted == granted_before[table] - granted_after[table], table
         assert deleted, f"{table}: the seeds should differ in some grants"
+    # The access review in SQL: what is granted now, and what was revoked.
+    dbt_build(environment(None, postgres))
+    live = {k for t in ACCESS_TABLES for k in granted_after[t]}
+    revoked = {k for t in ACCESS_TABLES for k in granted_before[t] - granted_after[t]}
+    matrix = postgres.query("select business_id, asset_id, user_id from "
+                            "meta_bm_marts.access_matrix where asset_type in "
+                            "('AD_ACCOUNT', 'PAGE')")
+    assert {(b, a.removeprefix("act_"), u) for b, a, u in matrix} == live
+    changes = postgres.query("select business_id, asset_id, user_id from "
+                             "meta_bm_marts.access_changes where change = 'revoked' and "
+                             "asset_type in ('AD_ACCOUNT', 'PAGE') and changed_at is not null")
+    assert {(b, a.removeprefix("act_"), u) for b, a, u in changes} == revoked
     # Every other table holds each of the second run's rows once.
     for table in ("businesses", "ad_accounts", "business_users", "pixels", "partners"):
         (count,) = postgres.query(f"select count(*) from meta_bm.{table} "

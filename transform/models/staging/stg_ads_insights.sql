@@ -1,0 +1,12 @@
+select
+    account_id,
+    campaign_id,
+    adset_id,
+    ad_id,
+    cast(date_start as date) as day,
+    account_currency as currency,
+    impressions,
+    clicks,
+    inline_link_clicks,
+    spend
+from {{ source('meta_bm', 'ads_insights') }}
