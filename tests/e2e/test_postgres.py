@@ -99,6 +99,9 @@ def test_revoked_grants_are_soft_deleted_and_nothing_else(postgres):
     finally:
         before.stop()
     after = FakeGraph("small", seed=2).start()  # the same ids, other grants
+    # Two people leave the business: they, and every grant they held, are gone at the source.
+    gone = {user["id"] for user in after.data.business_users(0)[:2]}
+    after.data.removed_users |= gone
     try:
         meltano_run(after, postgres)
         granted_after = after.truth()
@@ -125,8 +128,20 @@ def test_revoked_grants_are_soft_deleted_and_nothing_else(postgres):
                              "meta_bm_marts.access_changes where change = 'revoked' and "
                              "asset_type in ('AD_ACCOUNT', 'PAGE') and changed_at is not null")
     assert {(b, a.removeprefix("act_"), u) for b, a, u in changes} == revoked
-    # Every other table holds each of the second run's rows once.
-    for table in ("businesses", "ad_accounts", "business_users", "pixels", "partners"):
-        (count,) = postgres.query(f"select count(*) from meta_bm.{table} "
-                                  "where _sdc_deleted_at is null")[0]
-        assert int(count) == len(granted_after[table]), table
+    (removed,) = postgres.query("select string_agg(id, ',' order by id) from "
+                                "meta_bm.business_users where _sdc_deleted_at is not null")[0]
+    assert set(removed.split(",")) == gone
+    # Every full-table table (its rows carry a version) holds each of the second run's rows
+    # once, live. Incremental tables are upserted by key and keep what the source stopped
+    # returning (insights of days the second seed did not deliver, for one).
+    checked = []
+    for table, keys in granted_after.items():
+        if table in {"leads", "lead_forms"}:  # not selected in meltano.yml
+            continue
+        live, versioned = postgres.query(
+            f"select count(*) filter (where _sdc_deleted_at is null), "
+            f"count(_sdc_table_version) from meta_bm.{table}")[0]
+        if int(versioned):
+            assert int(live) == len(keys), table
+            checked.append(table)
+    assert len(checked) == 21, checked  # every full-table stream of the tap

@@ -128,6 +128,8 @@ class Dataset:
         self.scale = SCALES[scale]
         self.seed = seed
         self._touched: dict[str, int] = {}
+        #: Business users removed from their business (and so from every asset).
+        self.removed_users: set[str] = set()
         self._lock = threading.Lock()
 
     # -- ids --------------------------------------------------------------------------
@@ -480,8 +482,16 @@ class Dataset:
                           "user_type": "business_user", "tasks": tasks[:1],
                           "business": {"id": str(PARTNER_BASE + 950 + partner),
                                        "name": "Client's business"}})
+        return self._present(users)
+
+    def _present(self, users: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Each user once (the first), and none that was removed from the business."""
         unique = {u["id"]: u for u in reversed(users)}
-        return [unique[u["id"]] for u in users if unique.get(u["id"]) is u]
+        return [unique[u["id"]] for u in users
+                if unique.get(u["id"]) is u and u["id"] not in self.removed_users]
+
+    def business_users(self, b: int) -> list[dict[str, Any]]:
+        return self._present([self.business_user(b, u) for u in range(self.scale.users)])
 
     def page_token(self, page_id: str) -> str:
         """The Page's own access token: what `/{page_id}?fields=access_token` hands out."""
@@ -542,8 +552,7 @@ class Dataset:
                                                         "name": "Client's business"},
                           "tasks": ["ANALYZE"]})
         # Same user twice would be a duplicate key: keep the first of each id.
-        unique = {u["id"]: u for u in reversed(users)}
-        return [unique[u["id"]] for u in users if unique.get(u["id"]) is u]
+        return self._present(users)
 
     def asset_group(self, g: int) -> dict[str, Any]:
         b = g // self.scale.asset_groups

@@ -653,9 +653,9 @@ class FakeGraph:
             indexes = data.page_indexes(b, relationship)
             return Route("Page", node, len(indexes), lambda i: data.page(indexes[i]), edge,
                          owner="Business")
+        people = data.business_users(b) if edge == "business_users" else []
         simple = {
-            "business_users": ("BusinessUser", data.scale.users,
-                               lambda i: data.business_user(b, i)),
+            "business_users": ("BusinessUser", len(people), people.__getitem__),
             "system_users": ("SystemUser", data.scale.system_users,
                              lambda i: data.system_user(b, i)),
             "pending_users": ("BusinessRoleRequest", data.scale.pending_users,
@@ -873,8 +873,8 @@ class FakeGraph:
                             for lead in data.leads(p, int(form["id"][-2:])):
                                 add("leads", lead["id"])
             self._business_assets_truth(add, b, bid, denied)
-            for u in range(scale.users):
-                add("business_users", bid, data.business_user(b, u)["id"])
+            for user in data.business_users(b):
+                add("business_users", bid, user["id"])
             for s in range(scale.system_users):
                 add("system_users", bid, data.system_user(b, s)["id"])
             for r in range(scale.pending_users):
