@@ -80,7 +80,7 @@ class Report:
 
 
 def _policy(*fields: str, paged: bool = True, size: int = 500) -> EdgePolicy:
-    return EdgePolicy(stream="doctor", fields=fields, columns={}, paged=paged, page_size=size)
+    return EdgePolicy.plain("doctor", fields, paged=paged, page_size=size)
 
 
 class Doctor:

@@ -83,9 +83,7 @@ class Governor:
                 if self._halt is not None:
                     raise self._halt
                 now = self._clock()
-                until = max(
-                    self._blocked_until.get(APP, 0.0), self._blocked_until.get(object_key, 0.0)
-                )
+                until = self._until(object_key)
                 pause = until - now if until > now else self._pace_seconds(object_key)
             if pause <= 0:
                 return waited
@@ -99,11 +97,8 @@ class Governor:
         with self._lock:
             if self._halt is not None:
                 return False
-            now = self._clock()
-            until = max(
-                self._blocked_until.get(APP, 0.0), self._blocked_until.get(object_key, 0.0)
-            )
-            return until <= now and self._pace_seconds(object_key) <= 0
+            return self._until(object_key) <= self._clock() and \
+                self._pace_seconds(object_key) <= 0
 
     def may_start_report(self, object_key: str) -> bool:
         """One more report job for `object_key` stays under the threshold (as last reported
@@ -111,10 +106,12 @@ class Governor:
         with self._lock:
             usage = max(self._insights_pct.get(APP, 0.0),
                         self._insights_pct.get(object_key, 0.0))
-            now = self._clock()
-            blocked = max(self._blocked_until.get(APP, 0.0),
-                          self._blocked_until.get(object_key, 0.0)) > now
-            return self._halt is None and not blocked and usage < self.threshold_pct
+            return self._halt is None and self._until(object_key) <= self._clock() and \
+                usage < self.threshold_pct
+
+    def _until(self, object_key: str) -> float:
+        """When neither the app nor `object_key` is blocked any more (lock held)."""
+        return max(self._blocked_until.get(APP, 0.0), self._blocked_until.get(object_key, 0.0))
 
     def halt(self, reason: BaseException) -> None:
         """Refuse every further request (the token is dead): other threads stop at once."""

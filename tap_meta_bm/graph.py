@@ -107,6 +107,13 @@ class EdgePolicy:
         self.wants_page_token = False
         self.fields_param = ",".join(fields)
 
+    @classmethod
+    def plain(cls, stream: str, fields: tuple[str, ...] = (), *, paged: bool = False,
+              page_size: int = 1) -> EdgePolicy:
+        """A read the tap itself builds (a Page token, a report job, a doctor probe): no
+        schema behind it, so no columns to name."""
+        return cls(stream=stream, fields=fields, columns={}, paged=paged, page_size=page_size)
+
     def probe(self) -> EdgePolicy:
         """The same read, one row at a time (the doctor's probes)."""
         return EdgePolicy(stream=self.stream, fields=tuple(f for f in self._fields
@@ -516,8 +523,7 @@ class GraphClient:
 
     def _read_page_token(self, read: EdgeRead) -> str | None:
         """`GET /{page_id}?fields=access_token`, with the system user's token."""
-        policy = EdgePolicy(stream=read.policy.stream, fields=("access_token",), columns={},
-                            paged=False, page_size=1)
+        policy = EdgePolicy.plain(read.policy.stream, ("access_token",))
         token_read = EdgeRead(f"/{read.page_id}", (), str(read.page_id), policy)
         token = next(self.pages(token_read)).get("access_token")
         return token if isinstance(token, str) else None

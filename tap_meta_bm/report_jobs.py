@@ -112,12 +112,9 @@ class ReportJobs:
         self._timeout = timeout
         self._log = logger
         self._max_in_flight = max_in_flight
-        self._post_policy = EdgePolicy(stream=stream, fields=(), columns={}, paged=False,
-                                       page_size=1)
-        self._poll_policy = EdgePolicy(stream=stream, fields=POLL_FIELDS, columns={},
-                                       paged=False, page_size=1)
-        self._list_policy = EdgePolicy(stream=stream, fields=(), columns={}, paged=True,
-                                       page_size=500)
+        self._post_policy = EdgePolicy.plain(stream)
+        self._poll_policy = EdgePolicy.plain(stream, POLL_FIELDS)
+        self._list_policy = EdgePolicy.plain(stream, paged=True, page_size=500)
         self._pending: deque[Piece] = deque()
         self._running: list[Piece] = []
         self._changed = threading.Condition()
@@ -343,11 +340,8 @@ class ReportJobs:
                               self._stream, piece.describe(), reason)
             self._requeue([lister])
         elif piece.campaign_ids is not None and len(piece.campaign_ids) > 1:
-            half = len(piece.campaign_ids) // 2
-            self._split_into(piece, [
-                Piece(piece.account_id, piece.since, piece.until, piece.campaign_ids[:half]),
-                Piece(piece.account_id, piece.since, piece.until, piece.campaign_ids[half:]),
-            ], reason, "halving its campaigns")
+            self._split_into(piece, self._by_campaigns(piece, piece.campaign_ids), reason,
+                             "halving its campaigns")
         else:
             self._give_up(piece, reason)
 
@@ -365,16 +359,16 @@ class ReportJobs:
                 piece.status = "done"
                 piece.run_id = None
             return
-        if len(campaign_ids) == 1:
-            self._split_into(piece, [Piece(piece.account_id, piece.since, piece.until,
-                                           tuple(campaign_ids))], "has one campaign",
-                             "reading it by campaign")
-            return
-        half = len(campaign_ids) // 2
-        self._split_into(piece, [
-            Piece(piece.account_id, piece.since, piece.until, tuple(campaign_ids[:half])),
-            Piece(piece.account_id, piece.since, piece.until, tuple(campaign_ids[half:])),
-        ], "failed", f"reading its {len(campaign_ids)} campaigns in two halves")
+        self._split_into(piece, self._by_campaigns(piece, tuple(campaign_ids)), "failed",
+                         f"reading it by campaign ({len(campaign_ids)} with data)")
+
+    @staticmethod
+    def _by_campaigns(piece: Piece, campaign_ids: tuple[str, ...]) -> list[Piece]:
+        """The piece's day(s) for each half of `campaign_ids` (one piece for one campaign)."""
+        half = max(1, len(campaign_ids) // 2)
+        groups = [campaign_ids[:half], campaign_ids[half:]]
+        return [Piece(piece.account_id, piece.since, piece.until, group)
+                for group in groups if group]
 
     def _campaigns_in(self, lister: Piece) -> list[str]:
         read = self.results(str(lister.run_id), lister.account_id, self._list_policy)

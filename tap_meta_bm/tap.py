@@ -34,12 +34,11 @@ from tap_meta_bm.run import SyncRun
 from tap_meta_bm.runtime import tune_process
 from tap_meta_bm.streams import STREAM_TYPES
 from tap_meta_bm.streams.insights import (
-    ATTRIBUTION_WINDOWS,
     DEFAULT_WINDOWS,
     InsightsReport,
     InsightsStream,
+    default_report,
     parse_report,
-    retired_window_warnings,
 )
 
 DEFAULTS: dict[str, Any] = {
@@ -258,17 +257,7 @@ class TapMetaBM(Tap):
 def insights_reports(config: dict[str, Any], taken: set[str], logger: Any
                      ) -> list[InsightsReport]:
     """ads_insights and the configured reports, validated; ConfigError on the first mistake."""
-    windows = config.get("insights_attribution_windows", DEFAULT_WINDOWS)
-    if not isinstance(windows, list | tuple) or any(w not in ATTRIBUTION_WINDOWS
-                                                     for w in windows):
-        bad = next((w for w in windows if w not in ATTRIBUTION_WINDOWS), windows) \
-            if isinstance(windows, list | tuple) else windows
-        raise ConfigError(f"insights_attribution_windows: {bad!r} is not an attribution "
-                          f"window Graph accepts ({', '.join(DEFAULT_WINDOWS)} is Meta's "
-                          "default).")
-    reports = [InsightsReport("ads_insights", action_attribution_windows=tuple(windows),
-                              warnings=retired_window_warnings(
-                                  "insights_attribution_windows", windows))]
+    reports = [default_report(config)]
     raw_reports = config.get("insights_reports") or []
     if not isinstance(raw_reports, list):
         raise ConfigError("insights_reports: must be a list of report objects.")

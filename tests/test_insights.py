@@ -244,3 +244,12 @@ def test_a_page_that_does_not_fit_its_type_is_converted_all_the_same(graph):
     assert (record["account_id"], record["impressions"], record["spend"], record["actions"]) == (
         1, 12.5, 12.34, [{"action_type": "link_click", "value": 7, "7d_click": 6,
                           "1d_view": 1}])
+
+
+def test_a_bad_attribution_window_of_ads_insights_is_one_line_before_any_request():
+    with requests_mock.Mocker() as mocker, pytest.raises(ConfigError) as raised:
+        _ = TapMetaBM(config=config(insights_attribution_windows=["7d_clicks"])).streams
+    assert mocker.request_history == []
+    assert str(raised.value) == ("insights_attribution_windows: '7d_clicks' is not an "
+                                 "attribution window Graph accepts (did you mean 7d_click, "
+                                 "1d_click?).")

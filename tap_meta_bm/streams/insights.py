@@ -9,6 +9,7 @@ of an account is the last day read, written only once its rows are out.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from singer_sdk import typing as th
 from singer_sdk.helpers.types import Context
 
-from tap_meta_bm.client import GraphStream
+from tap_meta_bm.client import GraphStream, as_integer
 from tap_meta_bm.concurrency import PartitionPrefetcher
 from tap_meta_bm.directory import PartitionKind
 from tap_meta_bm.errors import ConfigError
@@ -122,7 +123,7 @@ class InsightsReport:
 
 
 def _json_list(values: Iterable[str]) -> str:
-    return "[" + ",".join(f'"{v}"' for v in values) + "]"
+    return json.dumps(list(values), separators=(",", ":"))
 
 
 def parse_report(raw: Any, taken: set[str]) -> InsightsReport:
@@ -174,6 +175,15 @@ def parse_report(raw: Any, taken: set[str]) -> InsightsReport:
     return report
 
 
+def default_report(config: dict[str, Any]) -> InsightsReport:
+    """ads_insights, with the attribution windows the tap's settings name."""
+    windows = _names(config, "insights_attribution_windows", "", ATTRIBUTION_WINDOWS,
+                     "an attribution window", default=DEFAULT_WINDOWS)
+    return InsightsReport("ads_insights", action_attribution_windows=windows,
+                          warnings=retired_window_warnings("insights_attribution_windows",
+                                                           windows))
+
+
 def retired_window_warnings(where: str, windows: Iterable[str]) -> tuple[str, ...]:
     return tuple(f"{where}: the {w} attribution window returns no data since 2026-01-12 "
                  "(Meta retired it); its values will be empty." for w in windows
@@ -182,18 +192,20 @@ def retired_window_warnings(where: str, windows: Iterable[str]) -> tuple[str, ..
 
 def _names(raw: dict[str, Any], setting: str, where: str, allowed: Iterable[str], what: str,
            default: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """`raw[setting]`, a list of names each in `allowed`; `where` ("" for a setting of the
+    tap itself) starts the one-line error."""
     values = raw.get(setting)
     if values is None:
         return default
+    label = f"{where}: {setting}" if where else setting
     if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
-        raise ConfigError(f"{where}: {setting} must be a list of names.")
+        raise ConfigError(f"{label} must be a list of names.")
     allowed = set(allowed)
     for value in values:
         if value not in allowed:
             near = get_close_matches(value, sorted(allowed), n=3, cutoff=0.8)
             hint = f" (did you mean {', '.join(near)}?)" if near else ""
-            raise ConfigError(f"{where}: {setting}: {value!r} is not {what} Graph "
-                              f"accepts{hint}.")
+            raise ConfigError(f"{label}: {value!r} is not {what} Graph accepts{hint}.")
     return tuple(dict.fromkeys(values))
 
 
@@ -252,10 +264,8 @@ def exact_number(value: Any) -> Any:
 
 def exact_count(value: Any) -> Any:
     if isinstance(value, str):
-        digits = value.removeprefix("-")
-        if digits.isascii() and digits.isdigit():
-            return int(value)
-        return exact_number(value)
+        count = as_integer(value)
+        return count if isinstance(count, int) else exact_number(value)
     return value
 
 

@@ -243,13 +243,7 @@ class FakeGraph:
     def handle_batch(self, request: BaseHTTPRequestHandler) -> None:
         """`POST /{version}/` with `batch=[{"method","relative_url"}]`: each sub-request is a
         call of its own (logged, metered, faulted), answered as `{"code","headers","body"}`."""
-        length = int(request.headers.get("Content-Length") or 0)
-        form = {k: v[-1] for k, v in parse_qs(request.rfile.read(length).decode(),
-                                              keep_blank_values=True).items()}
-        if self.latency:
-            time.sleep(self.latency)
-        with self._lock:
-            self.round_trips += 1
+        form = self._arrived_form(request)
         try:
             calls = self._batch_calls(urlsplit(request.path).path, form)
         except GraphErrorResponse as error:
@@ -273,16 +267,21 @@ class FakeGraph:
     def handle_post(self, request: BaseHTTPRequestHandler) -> None:
         """`POST /act_{id}/insights` (parameters in the body, as the SDK sends them): a report
         job; any other POST is refused, as the tap must not write."""
-        length = int(request.headers.get("Content-Length") or 0)
         parts = urlsplit(request.path)
         params = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
-        params.update({k: v[-1] for k, v in parse_qs(request.rfile.read(length).decode(),
-                                                     keep_blank_values=True).items()})
+        params.update(self._arrived_form(request))
+        self._send(request, *self._call(request, parts.path, params, method="POST"))
+
+    def _arrived_form(self, request: BaseHTTPRequestHandler) -> dict[str, str]:
+        """A POST's form body, read after the network's latency, counted as a round trip."""
+        length = int(request.headers.get("Content-Length") or 0)
+        form = {k: v[-1] for k, v in parse_qs(request.rfile.read(length).decode(),
+                                              keep_blank_values=True).items()}
         if self.latency:
             time.sleep(self.latency)
         with self._lock:
             self.round_trips += 1
-        self._send(request, *self._call(request, parts.path, params, method="POST"))
+        return form
 
     def _start_report(self, request: BaseHTTPRequestHandler, path: str,
                       params: dict[str, str], entry: dict[str, Any]
@@ -309,10 +308,8 @@ class FakeGraph:
             job = self.insights.start(a, account_id, self.insights.parse(
                 a, params, readable_fields("AdsInsights", "AdAccount", "insights")))
         except InsightsRefusal as refusal:
-            raise GraphErrorResponse(refusal.status, refusal.code, str(refusal),
-                                     refusal.subcode, headers={
-                                         **headers, **self.insights.throttle_header(account_id)}
-                                     ) from None
+            raise refused(refusal, {**headers, **self.insights.throttle_header(account_id)}
+                          ) from None
         entry["report_run_id"] = job.run_id
         return {"report_run_id": job.run_id}, {**headers,
                                               **self.insights.throttle_header(account_id)}
@@ -703,8 +700,7 @@ class FakeGraph:
                                           readable_fields("AdsInsights", "AdAccount",
                                                           "insights"))
         except InsightsRefusal as refusal:
-            raise GraphErrorResponse(refusal.status, refusal.code, str(refusal),
-                                     refusal.subcode) from None
+            raise refused(refusal) from None
         rows = self.insights.rows(a, request)
         return Route("AdsInsights", key, len(rows), rows.__getitem__, "insights",
                      owner="AdAccount", raw=True)
@@ -724,9 +720,7 @@ class FakeGraph:
                              edge, owner="AdReportRun", raw=True, headers=headers,
                              cache_key=self.insights.request_key(job))
         except InsightsRefusal as refusal:
-            raise GraphErrorResponse(refusal.status, refusal.code, str(refusal),
-                                     refusal.subcode, headers=headers,
-                                     transient=refusal.subcode == 1815107) from None
+            raise refused(refusal, headers) from None
         raise GraphErrorResponse(400, 100, f"(#100) Unknown path components: /{edge}")
 
     def _listed_account(self, a: int) -> dict[str, Any]:
@@ -948,6 +942,14 @@ class FakeGraph:
         if (bid, "owned_instagram_accounts") not in denied:
             for n in range(data.scale.instagram_accounts):
                 add("instagram_accounts", bid, data.instagram_account(b, n)["id"])
+
+
+def refused(refusal: InsightsRefusal, headers: dict[str, str] | None = None
+            ) -> GraphErrorResponse:
+    """An insights refusal as Graph answers it ("Loading Async Ads Report Failed" is
+    `is_transient`)."""
+    return GraphErrorResponse(refusal.status, refusal.code, str(refusal), refusal.subcode,
+                              headers=headers, transient=refusal.subcode == 1815107)
 
 
 def _unix(graph_time: str) -> int:
