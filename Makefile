@@ -1,10 +1,13 @@
 # The README's two commands: `make demo` (the main job) and `make test`. Both set up what they
-# need: .venv for the tap and its tests, .venv-meltano for Meltano and its plugins.
+# need: .venv for the tap and its tests, .venv-meltano for Meltano and its plugins,
+# .venv-dagster for the orchestrator of the account shards (orchestrate/).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 MELTANO_VENV := .venv-meltano
 MELTANO := $(MELTANO_VENV)/bin/meltano
+DAGSTER_VENV := .venv-dagster
+DAGSTER := $(DAGSTER_VENV)/bin/dagster
 
 $(BIN)/tap-meta-bm: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,23 +19,31 @@ $(MELTANO):
 	$(PYTHON) -m venv $(MELTANO_VENV)
 	$(MELTANO_VENV)/bin/pip install --quiet meltano==4.4.1
 
+$(DAGSTER): orchestrate/requirements.txt
+	$(PYTHON) -m venv $(DAGSTER_VENV)
+	$(DAGSTER_VENV)/bin/pip install --quiet -r orchestrate/requirements.txt mypy types-PyYAML
+	touch $@
+
 .meltano/installed: meltano.yml pyproject.toml $(MELTANO)
 	$(MELTANO) install
 	touch $@
 
 .PHONY: test demo bench lint
-test: $(BIN)/tap-meta-bm .meltano/installed
+test: $(BIN)/tap-meta-bm .meltano/installed $(DAGSTER)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
-	MELTANO_BIN=$(CURDIR)/$(MELTANO) $(BIN)/pytest
+	$(DAGSTER_VENV)/bin/mypy --strict orchestrate
+	MELTANO_BIN=$(CURDIR)/$(MELTANO) DAGSTER_BIN=$(CURDIR)/$(DAGSTER) $(BIN)/pytest
 
 demo: $(BIN)/tap-meta-bm .meltano/installed
 	MELTANO_BIN=$(CURDIR)/$(MELTANO) $(BIN)/python -m demo
 
-lint: $(BIN)/tap-meta-bm
+lint: $(BIN)/tap-meta-bm $(DAGSTER)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(DAGSTER_VENV)/bin/mypy --strict orchestrate
 
 bench: $(BIN)/tap-meta-bm
 	$(BIN)/python -m benchmarks.run
 	$(BIN)/python -m benchmarks.insights
+	$(BIN)/python -m benchmarks.shards

@@ -11,9 +11,12 @@ from __future__ import annotations
 import enum
 import logging
 from collections.abc import Callable, Iterable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from tap_meta_bm.errors import ConfigError
+
+if TYPE_CHECKING:
+    from tap_meta_bm.shards import AccountShard
 
 Record = dict[str, Any]
 Partition = dict[str, Any]
@@ -63,9 +66,10 @@ class Directory:
     """Cached records of the directory-like streams, and the partitions built from them."""
 
     def __init__(self, business_ids: list[str], account_ids: frozenset[str],
-                 logger: logging.Logger) -> None:
+                 logger: logging.Logger, shard: AccountShard | None = None) -> None:
         self._business_ids = business_ids
         self._account_ids = account_ids
+        self._shard = shard
         self._log = logger
         self._readable: list[str] | None = None
         self._sources: dict[str, DirectorySource] = {}
@@ -154,7 +158,15 @@ class Directory:
         if missing:
             self._log.warning("account_ids: %s are not ad accounts of the businesses read; "
                                  "going on with the others.", ", ".join(missing))
-        return out
+        mine = [p for p in out if self.owns_account(p["account_id"])]
+        if out and not mine:
+            self._log.info("account_shard %s: none of the %d ad accounts hashes to this "
+                           "shard; it has nothing of theirs to read.", self._shard, len(out))
+        return mine
+
+    def owns_account(self, account_id: str) -> bool:
+        """Whether this run reads the ad account's own streams (always, unless sharded)."""
+        return self._shard is None or self._shard.owns(account_id)
 
     def account_timezone(self, account_id: str) -> str | None:
         """The ad account's `timezone_name` (its insights days are its own calendar days);

@@ -32,6 +32,7 @@ from tap_meta_bm.output import BufferedRecordWriter, EncodedStateWriter
 from tap_meta_bm.redaction import protect, redact
 from tap_meta_bm.run import SyncRun
 from tap_meta_bm.runtime import tune_process
+from tap_meta_bm.shards import AccountShard, parse_shard
 from tap_meta_bm.streams import STREAM_TYPES
 from tap_meta_bm.streams.insights import (
     DEFAULT_WINDOWS,
@@ -55,9 +56,9 @@ DEFAULTS: dict[str, Any] = {
     "max_workers": 16,
     "request_timeout": 300,
     "usage_threshold_pct": 75,
+    "emit_activate_version_messages": False,
     # Conversions are attributed up to 28 days late (Meta's default click window is 7 days,
     # but a 28-day click window and late offline events move older days too).
-    "emit_activate_version_messages": False,
     "insights_lookback_days": 28,
     # A month of daily rows per job: large enough that most accounts need one or two jobs,
     # small enough that a job rarely hits "too much data"; halved automatically when it does.
@@ -137,7 +138,12 @@ class TapMetaBM(Tap):
         th.Property("start_date", th.DateTimeType,
                     description="Lower bound for incremental streams on a first run."),
         _ids(ACCOUNT_ID, "account_ids: Only these ad accounts' children (with or without "
-                         "`act_`); also the way to shard a huge business across jobs."),
+                         "`act_`)."),
+        th.Property("account_shard", th.StringType,
+                    description="`K/N`: this job is shard K of N (from 0). It reads the ad "
+                                "accounts whose id hashes to K and their streams; only shard "
+                                "0 reads the business-level streams. Load each shard into its "
+                                "own schema (README, Shards)."),
         _setting("include_archived", th.BooleanType,
                  "Also list ARCHIVED campaigns, ad sets and ads."),
         _setting("api_url", th.StringType(pattern=API_URL), "Graph base URL (proxies, tests)."),
@@ -204,6 +210,8 @@ class TapMetaBM(Tap):
 
     def _start_run(self) -> None:
         config = self.config
+        shard = parse_shard(config.get("account_shard"))
+        agent = f"{self.name}/{self.plugin_version}" + (f" (shard {shard})" if shard else "")
         client = GraphClient(
             api_url=str(config.get("api_url")), api_version=str(config.get("api_version")),
             access_token=str(config.get("access_token") or "").strip(),
@@ -211,15 +219,31 @@ class TapMetaBM(Tap):
             timeout=float(config.get("request_timeout") or DEFAULTS["request_timeout"]),
             governor=Governor(float(config.get("usage_threshold_pct") or 75), self.logger),
             summary=self.run.summary, logger=self.logger,
-            user_agent=f"{self.name}/{self.plugin_version}")
+            user_agent=agent)
         directory = Directory(id_list(config.get("business_ids")),
                               frozenset(map(bare_account_id, id_list(config.get("account_ids")))),
-                              self.logger)
+                              self.logger, shard)
         for stream in self.streams.values():
             if isinstance(stream, DirectoryStream):
                 directory.register(stream)
+        if shard:
+            self._keep_to_shard(shard)
         self.run.start(client=client, directory=directory, state_writer=self.state_writer,
                        last_stream=next(reversed(self.streams), None), logger=self.logger)
+
+    def _keep_to_shard(self, shard: AccountShard) -> None:
+        """Deselect what another shard reads: a shard other than 0 syncs only the streams
+        split by ad account (the directory still lists businesses and accounts for it)."""
+        others = [] if shard.reads_business_streams else [
+            stream for stream in self.streams.values()
+            if isinstance(stream, GraphStream) and stream.selected
+            and not shard.splits(stream.name, stream.partitions_from)]
+        for stream in others:
+            stream.selected = False
+        self.logger.info("account_shard %s: the ad accounts whose id hashes to %d of %d%s.",
+                         shard, shard.index, shard.count,
+                         f"; shard 0/{shard.count} reads {', '.join(s.name for s in others)}"
+                         if others else "")
 
     @property
     def state_writer(self) -> EncodedStateWriter:  # type: ignore[override]
@@ -299,6 +323,7 @@ def check_config(config: dict[str, Any]) -> None:
         except ValueError:
             raise ConfigError(f"start_date: {config['start_date']!r} is not a date-time; "
                               "use e.g. 2024-01-01T00:00:00Z.") from None
+    parse_shard(config.get("account_shard"))
     version = config.get("api_version", DEFAULTS["api_version"])
     if not re.match(API_VERSION, str(version)):
         raise ConfigError(f"api_version: {version!r} must look like v26.0.")

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
 from singer_sdk import typing as th
 
 from tap_meta_bm.client import DirectoryStream, EdgeVariant
 from tap_meta_bm.streams.schema import Free, Ref, Strings, money, string, timestamp
+
+if TYPE_CHECKING:
+    from singer_sdk.helpers.types import Context
 
 
 class AdAccountsStream(DirectoryStream):
@@ -57,3 +63,8 @@ class AdAccountsStream(DirectoryStream):
         th.Property("capabilities", Strings),
         th.Property("tos_accepted", Free),
     ).to_dict()
+
+    def source_records(self, context: Context | None) -> Iterator[dict[str, Any]]:
+        # Under account_shard every shard lists the accounts, and emits only its own.
+        owns = self.run.directory.owns_account
+        return (r for r in super().source_records(context) if owns(str(r["id"])))

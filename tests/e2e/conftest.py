@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import subprocess
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.e2e.postgres import Postgres, running_postgres
 from tests.fakegraph import DEFAULT_TOKEN, FakeGraph, Faults
 from tests.helpers import TAP_COMMAND
 
@@ -69,6 +71,12 @@ def fake_graph():
     yield start
     for graph in graphs:
         graph.stop()
+
+
+@pytest.fixture
+def postgres() -> Iterator[Postgres]:
+    with running_postgres() as server:
+        yield server
 
 
 def tap_config(graph: FakeGraph, **overrides: Any) -> dict[str, Any]:

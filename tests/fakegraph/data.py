@@ -69,6 +69,9 @@ class Scale:
 
 SCALES = {
     "small": Scale(1, 3, 1, 25, 10, 10, 8, 3, 4, 1, 12, 2, 2, 2, 1, 1, 4, 3),
+    # Many ad accounts with little in each: enough accounts that every one of a few account
+    # shards gets some (tests/e2e/test_shards.py).
+    "fleet": Scale(2, 6, 2, 2, 2, 3, 2, 1, 2, 1, 6, 2, 1, 1, 1, 1, 3, 2),
     "medium": Scale(2, 90, 10, 100, 25, 25, 20, 5, 225, 25, 995, 5, 10, 5, 5, 3, 5, 3),
     "large": Scale(20, 90, 10, 100, 25, 25, 20, 5, 225, 25, 995, 5, 10, 5, 5, 3, 5, 3),
 }

@@ -19,6 +19,7 @@ import hmac
 import json
 import random
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -62,6 +63,14 @@ CHILD_EDGES = {"campaigns": ("campaigns", "Campaign", "campaign"),
                "customaudiences": ("custom_audiences", "CustomAudience", None),
                "saved_audiences": ("saved_audiences", "SavedAudience", None)}
 STATUS_FILTERED = {"campaigns", "adsets", "ads"}
+
+
+class QuietServer(ThreadingHTTPServer):
+    """A client that hangs up mid-answer (a tap killed on purpose) is no server error."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 class Encoded(bytes):
@@ -193,7 +202,7 @@ class FakeGraph:
             def log_message(self, *args: Any) -> None:
                 return
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self._server = QuietServer(("127.0.0.1", port), Handler)
         self._server.daemon_threads = True
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self
@@ -225,7 +234,8 @@ class FakeGraph:
               **tags: Any) -> tuple[int, Any, dict[str, str]]:
         """One Graph call, alone or inside a batch: answered and logged."""
         status, body, headers = 200, None, {}
-        entry = {"path": path, "params": params, "t": time.monotonic(), **tags}
+        entry = {"path": path, "params": params, "t": time.monotonic(),
+                 "agent": request.headers.get("User-Agent", ""), **tags}
         try:
             if tags.get("method") == "POST":
                 body, headers = self._start_report(request, path, params, entry)

@@ -9,4 +9,4 @@ select
     clicks,
     inline_link_clicks,
     spend
-from {{ source('meta_bm', 'ads_insights') }}
+from {{ union_of(loaded_relations('ads_insights')) }}

@@ -3,7 +3,7 @@
 {% set streams = ['ad_account_assignments', 'page_assignments', 'pixel_assignments',
                   'catalog_assignments'] %}
 {% for stream in streams %}
-{% set relation = source('meta_bm', stream) %}
+{% set relations = loaded_relations(stream) %}
 select
     business_id,
     asset_type,
@@ -13,8 +13,8 @@ select
     user_type,
     {{ json_text('business', 'id') }} as user_business_id,
     {{ json_list_text('tasks') }} as tasks,
-    {{ loaded_at(relation) }} as loaded_at,
-    {{ deleted_at(relation) }} as deleted_at
-from {{ relation }}
+    {{ loaded_at(relations[0]) }} as loaded_at,
+    {{ deleted_at(relations[0]) }} as deleted_at
+from {{ union_of(relations) }}
 {% if not loop.last %}union all{% endif %}
 {% endfor %}

@@ -1,0 +1,114 @@
+"""The four account shards of meltano.yml under Dagster (orchestrate/dagster_shards.py), into
+one PostgreSQL: one shard killed mid-run first, then all four in parallel; the union of their
+schemas is one unsharded run's truth, no row twice, no edge read by two shards but the
+directory's, and the marts built over the union."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+from tap_meta_bm.tap import TapMetaBM
+from tests.e2e.postgres import Postgres
+from tests.e2e.test_meltano import MELTANO, ROOT
+from tests.e2e.test_pipeline import OFF_BY_DEFAULT
+from tests.e2e.test_postgres import environment
+from tests.e2e.test_shards import DIRECTORY_EDGES, PER_ACCOUNT, SHARDS, agent_of
+from tests.fakegraph import FakeGraph
+
+pytestmark = pytest.mark.meltano
+DAGSTER = os.environ.get("DAGSTER_BIN") or str(ROOT / ".venv-dagster" / "bin" / "dagster")
+KEYS = {name: stream.primary_keys for name, stream in
+        TapMetaBM(config={"access_token": "x"}, validate_config=False).streams.items()}
+
+
+def schema(k: int) -> str:
+    return f"meta_bm_shard_{k}_of_{SHARDS}"
+
+
+def union_keys(postgres: Postgres, table: str) -> tuple[list[tuple[str, ...]], int]:
+    """The live keys of `table` across the shard schemas that have it, and its deleted rows."""
+    have = {row[0] for row in postgres.query(
+        f"select table_schema from information_schema.tables where table_name = '{table}'")}
+    key = ", ".join(f"{column}::text" for column in KEYS[table])
+    live: list[tuple[str, ...]] = []
+    deleted = 0
+    for name in sorted(have):
+        live += postgres.query(f"select {key} from {name}.{table} where _sdc_deleted_at is null")
+        deleted += int(postgres.query(f"select count(*) from {name}.{table} "
+                                      "where _sdc_deleted_at is not null")[0][0])
+    return live, deleted
+
+
+def kill_mid_run(env: dict[str, str], graph: FakeGraph, shard: int) -> None:
+    """Start one shard's Meltano job and kill it (and its tap and target) once it is reading
+    ad sets: its campaigns are in, the rest of its run is not."""
+    job = subprocess.Popen([MELTANO, "run", f"meta-shard-{shard}-of-{SHARDS}"], cwd=ROOT,
+                           env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                           start_new_session=True)
+    deadline = time.monotonic() + 300
+    while not any(agent_of(shard) in e["agent"] and e["path"].endswith("/adsets")
+                  for e in graph.log):
+        assert job.poll() is None and time.monotonic() < deadline, "the shard ended first"
+        time.sleep(0.05)
+    os.killpg(job.pid, signal.SIGKILL)
+    job.wait(timeout=60)
+    assert not any(agent_of(shard) in e["agent"] and e.get("method") == "POST"
+                   for e in graph.log), "killed too late: its report jobs had started"
+
+
+def test_four_shards_under_dagster_add_up_to_one_run_after_a_shard_was_killed(postgres):
+    graph = FakeGraph("fleet", latency_ms=50).start()
+    work = Path(tempfile.mkdtemp(prefix="tap-meta-bm-fleet-"))
+    env = {**environment(graph, postgres), "MELTANO_BIN": MELTANO,
+           "MELTANO_DATABASE_URI": f"sqlite:///{work}/meltano.db",
+           "DAGSTER_HOME": str(work), "SHARD_RETRY_DELAY": "1"}
+    shutil.copy(ROOT / "orchestrate" / "dagster.yaml", work)
+    try:
+        kill_mid_run(env, graph, shard=2)
+        done = subprocess.run([DAGSTER, "job", "execute", "-f", "orchestrate/dagster_shards.py",
+                               "-j", "meta_bm_shards"], cwd=ROOT, env=env, capture_output=True,
+                              text=True, timeout=900, check=False)
+        assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
+        truth = {s: keys for s, keys in graph.truth().items() if s not in OFF_BY_DEFAULT}
+    finally:
+        graph.stop()
+
+    for table, expected in truth.items():
+        live, deleted = union_keys(postgres, table)
+        assert deleted == 0, table
+        assert len(live) == len(set(live)) == len(expected), table
+        if table != "ad_activities":  # its key is built by the tap from the natural one
+            assert set(live) == expected, table
+    # The business-level tables are shard 0's alone; the others hold the per-account ones.
+    tables = defaultdict(set)
+    for schema_name, table in postgres.query(
+            "select table_schema, table_name from information_schema.tables "
+            "where table_schema like 'meta_bm_shard_%'"):
+        tables[schema_name].add(table)
+    assert tables[schema(0)] == set(truth)
+    assert all(tables[schema(k)] == PER_ACCOUNT for k in range(1, SHARDS))
+
+    callers: dict[str, set[int]] = defaultdict(set)
+    for entry in graph.log:
+        callers[entry["path"]].update(k for k in range(SHARDS) if agent_of(k) in entry["agent"])
+    shared = {path for path, shards in callers.items() if len(shards) > 1}
+    assert shared and all(path.endswith(DIRECTORY_EDGES) for path in shared), sorted(shared)
+
+    # The marts, built by the same Dagster job over the four schemas.
+    granted = {k for t in ("ad_account_assignments", "page_assignments") for k in truth[t]}
+    matrix = postgres.query("select business_id, asset_id, user_id from "
+                            "meta_bm_marts.access_matrix where asset_type in "
+                            "('AD_ACCOUNT', 'PAGE')")
+    assert {(b, a.removeprefix("act_"), u) for b, a, u in matrix} == granted
+    days = {(key[0][2:9], key[1]) for key in truth["ads_insights"]}
+    assert int(postgres.query("select count(*) from meta_bm_marts.ad_performance")[0][0]) \
+        == len(days)

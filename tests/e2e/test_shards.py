@@ -1,0 +1,68 @@
+"""Account shards (`account_shard: K/N`) against the fake Graph API: four jobs whose union is one
+unsharded run, each edge read by one of them, the business-level streams by shard 0 alone."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from tap_meta_bm.shards import shard_of
+from tests.e2e.conftest import run_tap, tap_config
+from tests.e2e.test_pipeline import NATURAL_KEYS, OFF_BY_DEFAULT
+
+pytestmark = pytest.mark.e2e
+SHARDS = 4
+#: The reads every shard makes: the businesses, and their ad accounts (how a shard finds its own).
+DIRECTORY_EDGES = ("/me/businesses", "/owned_ad_accounts", "/client_ad_accounts")
+#: The streams whose records belong to one ad account: split across the shards.
+PER_ACCOUNT = {"ad_accounts", "campaigns", "adsets", "ads", "custom_audiences",
+               "saved_audiences", "ad_account_assignments", "ads_insights", "ad_creatives",
+               "ad_images", "ad_videos", "custom_conversions", "ad_account_agencies",
+               "ad_account_pixels", "ad_activities"}
+
+
+def agent_of(shard: int) -> str:
+    return f"(shard {shard}/{SHARDS})"
+
+
+def test_four_shards_read_each_edge_once_and_add_up_to_the_truth(fake_graph, tmp_path):
+    graph = fake_graph("fleet")
+    truth = {s: keys for s, keys in graph.truth().items() if s not in OFF_BY_DEFAULT}
+
+    def shard(k: int):
+        (tmp_path / str(k)).mkdir()
+        return run_tap(tmp_path / str(k), tap_config(graph, account_shard=f"{k}/{SHARDS}"))
+
+    with ThreadPoolExecutor(SHARDS) as pool:
+        runs = list(pool.map(shard, range(SHARDS)))
+    for k, run in enumerate(runs):
+        assert run.returncode == 0, f"shard {k}: {run.stderr[-2000:]}"
+
+    # The union is the truth of one unsharded run, and no record comes from two shards.
+    for stream, expected in truth.items():
+        keys = [key for run in runs if stream in run.schemas()
+                for key in run.keys(stream, NATURAL_KEYS.get(stream))]
+        assert [k for k, n in Counter(keys).items() if n > 1] == [], stream
+        assert set(keys) == expected, stream
+    # Shard 0 alone syncs what is not one ad account's (it has no SCHEMA elsewhere).
+    assert set(runs[0].schemas()) == set(truth)
+    for run in runs[1:]:
+        assert set(run.schemas()) == PER_ACCOUNT
+    # Each shard's accounts are those whose id hashes to it, and its state holds only them.
+    for k, run in enumerate(runs):
+        accounts = {r["account_id"] for r in run.records("ad_accounts")}
+        assert accounts and {shard_of(a, SHARDS) for a in accounts} == {k}
+        insights = run.state["bookmarks"]["ads_insights"]["partitions"]
+        assert {p["context"]["account_id"] for p in insights} == accounts
+
+    # Every call but the directory's was made by exactly one shard (its User-Agent says which).
+    callers: dict[str, set[str]] = defaultdict(set)
+    for entry in graph.log:
+        callers[entry["path"]].update(k for k in range(SHARDS) if agent_of(k) in entry["agent"])
+    shared = {path for path, shards in callers.items() if len(shards) > 1}
+    assert shared and all(path.endswith(DIRECTORY_EDGES) for path in shared), sorted(shared)
+    assert all(len(shards) == 1 for path, shards in callers.items() if path not in shared)
+    # ... and those, by all four: how each finds its accounts.
+    assert all(callers[path] == set(range(SHARDS)) for path in shared)
