@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ast
 import logging
+import re
+import socket
 import threading
 from pathlib import Path
 
@@ -77,3 +79,34 @@ def test_the_transport_holds_no_sdk_object():
         imported |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import)
                      for alias in node.names}
         assert not any(str(name).startswith("singer_sdk") for name in imported), module
+
+
+def test_a_body_cut_short_is_a_transient_failure_and_the_page_is_read_again(caplog,
+                                                                         monkeypatch):
+    # A server that promises 100 bytes, sends 10 and hangs up; then answers in full.
+    body = b'{"data": [{"id": "c1", "name": "One"}]}'
+    answers = [b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"data\": [",
+               b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
+               + str(len(body)).encode() + b"\r\n\r\n" + body]
+    server = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        for answer in answers:
+            connection, _ = server.accept()
+            with connection:
+                connection.recv(65536)
+                connection.sendall(answer)
+
+    threading.Thread(target=serve, daemon=True).start()
+    monkeypatch.setattr(graph.time, "sleep", lambda _: None)  # the backoff
+    host, port = server.getsockname()
+    try:
+        records = list(client(api_url=f"http://{host}:{port}").records(
+            campaigns("1", policy())))
+    finally:
+        server.close()
+    assert records == [{"id": "c1", "name": "One", "account_id": "1"}]
+    assert [re.sub(r"in [\d.]+ s", "in N s", r.getMessage()) for r in caplog.records
+            if r.levelno == logging.WARNING] == [
+        f"Retrying campaigns edge /act_1/campaigns in N s: ChunkedEncodingError talking to "
+        f"{host}:{port}"]

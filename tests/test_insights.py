@@ -10,9 +10,19 @@ from urllib.parse import parse_qs
 import pytest
 import requests_mock
 from facebook_business.adobjects.adsinsights import AdsInsights
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from singer_sdk.contrib.msgspec import serialize_jsonl
 
-from tap_meta_bm.errors import ConfigError
-from tap_meta_bm.streams.insights import DEFAULT_METRICS, exact_number, months_before, windows
+from tap_meta_bm.errors import ConfigError, parse_body
+from tap_meta_bm.streams.insights import (
+    DEFAULT_METRICS,
+    InsightsReport,
+    exact_number,
+    months_before,
+    page_type,
+    windows,
+)
 from tap_meta_bm.streams.insights_catalog import (
     ACTION_BREAKDOWNS,
     ATTRIBUTION_WINDOWS,
@@ -132,6 +142,22 @@ def test_job_windows_cover_every_day_once_in_whole_increments():
         (date(2026, 1, 1), date(2026, 1, 7)), (date(2026, 1, 8), date(2026, 1, 14)),
         (date(2026, 1, 15), date(2026, 1, 20))]
     assert months_before(date(2026, 3, 31), 37) == date(2023, 2, 28)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(mantissa=st.integers(-(10**15) + 1, 10**15 - 1), places=st.integers(0, 6))
+def test_graph_decimals_leave_the_tap_digit_for_digit(mantissa, places):
+    # Any decimal of up to 15 significant digits (every amount below 10^9 with 6 decimals,
+    # below 10^13 with cents), read off a page as the tap reads it and written in a RECORD as
+    # the tap writes it: the same number, whatever binary float carried it in between.
+    text = str(Decimal(mantissa).scaleb(-places))
+    body = json.dumps({"data": [{"spend": text, "actions": [
+        {"action_type": "lead", "value": text, "7d_click": text}]}]})
+    (row,) = parse_body(body, page_type(InsightsReport("r", fields=("spend", "actions"))))[
+        "data"]
+    written = json.loads(bytes(serialize_jsonl(row)), parse_float=Decimal)
+    assert written == {"spend": Decimal(text), "actions": [
+        {"action_type": "lead", "value": Decimal(text), "7d_click": Decimal(text)}]}
 
 
 def test_money_and_rates_stay_exact_to_the_last_digit():
