@@ -22,6 +22,8 @@ ACCOUNT_PARTITIONS = frozenset({PartitionKind.AD_ACCOUNT, PartitionKind.BUSINESS
 #: The directory stream of the ad accounts themselves: each shard emits its own accounts.
 AD_ACCOUNTS_STREAM = "ad_accounts"
 MAX_SHARDS = 1000
+#: `K/N`, spaces allowed (the settings schema carries it, so `--about` and Meltano show it).
+SHARD_PATTERN = r"^\s*(\d+)\s*/\s*(\d+)\s*$"
 
 
 @dataclass(frozen=True)
@@ -56,7 +58,7 @@ def parse_shard(value: object) -> AccountShard | None:
     """The `account_shard` setting: None when unset, else K/N with 0 <= K < N."""
     if value is None or value == "":
         return None
-    match = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", str(value))
+    match = re.match(SHARD_PATTERN, str(value))
     if not match or isinstance(value, bool):
         raise ConfigError(f"account_shard: {value!r} is not K/N (job K of N, counted from 0, "
                           "e.g. \"0/4\" to \"3/4\").")

@@ -32,7 +32,7 @@ from tap_meta_bm.output import BufferedRecordWriter, EncodedStateWriter
 from tap_meta_bm.redaction import protect, redact
 from tap_meta_bm.run import SyncRun
 from tap_meta_bm.runtime import tune_process
-from tap_meta_bm.shards import AccountShard, parse_shard
+from tap_meta_bm.shards import SHARD_PATTERN, AccountShard, parse_shard
 from tap_meta_bm.streams import STREAM_TYPES
 from tap_meta_bm.streams.insights import (
     DEFAULT_WINDOWS,
@@ -139,7 +139,7 @@ class TapMetaBM(Tap):
                     description="Lower bound for incremental streams on a first run."),
         _ids(ACCOUNT_ID, "account_ids: Only these ad accounts' children (with or without "
                          "`act_`)."),
-        th.Property("account_shard", th.StringType,
+        th.Property("account_shard", th.StringType(pattern=SHARD_PATTERN),
                     description="`K/N`: this job is shard K of N (from 0). It reads the ad "
                                 "accounts whose id hashes to K and their streams; only shard "
                                 "0 reads the business-level streams. Load each shard into its "
