@@ -59,6 +59,12 @@ def calls(log: list[dict[str, Any]]) -> dict[str, int]:
     return kinds
 
 
+def slow_jobs_graph(job_seconds: float) -> FakeGraph:
+    """The fake at medium scale and 50 ms, its report jobs taking `job_seconds`, started."""
+    return FakeGraph("medium", latency_ms=50, faults=Faults(
+        insights=InsightsFaults(job_seconds=job_seconds))).start()
+
+
 def accounts(graph: FakeGraph, n: int) -> list[str]:
     return [graph.data.ad_account(a)["account_id"] for a in range(n)]
 
@@ -160,8 +166,7 @@ def main() -> None:
     out = ["| run | wall s | POSTs / polls / result pages | minimum (ratio) | rows | rows/s "
            "| peak RSS MB |", "|---|---|---|---|---|---|---|"]
 
-    graph = FakeGraph("medium", latency_ms=50, faults=Faults(
-        insights=InsightsFaults(job_seconds=args.job_seconds))).start()
+    graph = slow_jobs_graph(args.job_seconds)
     try:
         ids = accounts(graph, args.accounts)
         first = ours(graph, ids, args.days)

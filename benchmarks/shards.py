@@ -13,33 +13,15 @@ their own each would have a core to itself.
 from __future__ import annotations
 
 import argparse
-import json
-import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
-from pathlib import Path
 from typing import Any
 
-from benchmarks.insights import accounts
-from benchmarks.run import TAP, default_catalog, run_process, selected_catalog
-from tests.fakegraph import DEFAULT_TOKEN, FakeGraph, Faults
-from tests.fakegraph.insights import InsightsFaults
+from benchmarks.insights import accounts, slow_jobs_graph
+from benchmarks.run import default_catalog, run_tap, selected_catalog
+from tests.fakegraph import FakeGraph
 
 DIRECTORY_EDGES = ("/me/businesses", "/owned_ad_accounts", "/client_ad_accounts")
-
-
-def job(graph: FakeGraph, config: dict[str, Any], catalog: dict) -> tuple[float, float, int]:
-    """One tap process: wall seconds, peak RSS MB, records."""
-    workdir = Path(tempfile.mkdtemp())
-    (workdir / "config.json").write_text(json.dumps(
-        {"access_token": DEFAULT_TOKEN, "api_url": graph.url, **config}))
-    (workdir / "catalog.json").write_text(json.dumps(catalog))
-    wall, rss, out = run_process([TAP, "--config", str(workdir / "config.json"), "--catalog",
-                                  str(workdir / "catalog.json")])
-    with out.open("rb") as lines:
-        records = sum(1 for line in lines if line.startswith(b'{"type":"RECORD"'))
-    out.unlink()
-    return wall, rss, records
 
 
 def fleet(graph: FakeGraph, config: dict[str, Any], catalog: dict, shards: int
@@ -48,11 +30,12 @@ def fleet(graph: FakeGraph, config: dict[str, Any], catalog: dict, shards: int
     configs = [config] if shards == 1 else [
         {**config, "account_shard": f"{k}/{shards}"} for k in range(shards)]
     first = len(graph.log)
+    # Together: the calls each run_tap counts overlap, so the log is counted here instead.
     with ThreadPoolExecutor(len(configs)) as pool:
-        results = list(pool.map(lambda c: job(graph, c, catalog), configs))
+        runs = list(pool.map(lambda c: run_tap(graph, c, catalog=catalog), configs))
     log = graph.log[first:]
-    return {"wall": max(r[0] for r in results), "rss": max(r[1] for r in results),
-            "records": sum(r[2] for r in results), "calls": len(log),
+    return {"wall": max(r.wall for r in runs), "rss": max(r.rss_mb for r in runs),
+            "records": sum(r.records for r in runs), "calls": len(log),
             "directory": sum(1 for e in log if e["path"].endswith(DIRECTORY_EDGES))}
 
 
@@ -80,8 +63,7 @@ def main() -> None:
     args = parser.parse_args()
     out = ["| run | wall s | Graph calls | directory calls | records | records/s "
            "| peak RSS MB (largest job) |", "|---|---|---|---|---|---|---|"]
-    graph = FakeGraph("medium", latency_ms=50, faults=Faults(
-        insights=InsightsFaults(job_seconds=3.0))).start()
+    graph = slow_jobs_graph(3.0)
     try:
         out += compare("medium @50 ms, default streams but insights", graph, {},
                        default_catalog(graph), args.shards)

@@ -24,7 +24,7 @@ from singer_sdk.singerlib import MetadataMapping
 
 from tap_meta_bm.batch import MAX_BATCH, FirstPageBatcher
 from tap_meta_bm.concurrency import PartitionPrefetcher
-from tap_meta_bm.directory import PartitionKind
+from tap_meta_bm.directory import ACCOUNT_PARTITIONS, PartitionKind
 from tap_meta_bm.graph import EdgePolicy, EdgeRead
 from tap_meta_bm.sdk_surface import FastRecordWriting, IndexedStateManager, quiet_sdk_lines
 
@@ -231,6 +231,12 @@ class GraphStream(FastRecordWriting):
         if self.partitions_from is None:
             return None
         return self.run.directory.partitions(self.partitions_from)
+
+    @property
+    def per_ad_account(self) -> bool:
+        """Whether each record belongs to one ad account: account shards split the stream
+        (`account_shard`), and only shard 0 syncs the others."""
+        return self.partitions_from in ACCOUNT_PARTITIONS
 
     def read_now(self, context: Context | None) -> Iterator[dict[str, Any]]:
         """All records of one partition, read on this thread (no batches, no workers)."""

@@ -39,6 +39,10 @@ class PartitionKind(enum.Enum):
     LEAD_FORM = "lead_form"  # each lead form of each page
 
 
+#: Partitions that are one ad account each: their streams' records belong to one account.
+ACCOUNT_PARTITIONS = frozenset({PartitionKind.AD_ACCOUNT, PartitionKind.BUSINESS_AD_ACCOUNT})
+
+
 class DirectorySource(Protocol):
     """A stream whose records the directory holds: it reads one partition's records."""
 

@@ -149,21 +149,14 @@ def _action_for(code: int | None, subcode: int | None, message: str, transient: 
     return Action.RETRY if http_status >= 500 else Action.REQUEST
 
 
-def parse_body(body: bytes | str | None, typed: Any = None) -> Any:
+def parse_body(body: bytes | str | None) -> Any:
     """The JSON in a Graph body (or header), or None when it is not JSON at all.
 
     msgspec, the SDK's own JSON library, decodes a page in half the time `json` takes, and
-    every record of a sync is decoded once here. With `typed` (a msgspec type), Graph's
-    digits-as-text become numbers in the same pass, in C; a body that does not fit the type
-    is decoded as it is, and its reader converts it.
+    every record of a sync is decoded once here (or by an edge's own `EdgePolicy.decode`).
     """
     if not body:
         return None
-    if typed is not None:
-        try:
-            return msgspec.json.decode(body, type=typed, strict=False)
-        except (msgspec.ValidationError, msgspec.DecodeError):
-            pass
     try:
         return msgspec.json.decode(body)
     except ValueError:  # msgspec.DecodeError, or UnicodeDecodeError for bytes not UTF-8

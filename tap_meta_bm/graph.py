@@ -22,7 +22,7 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -93,10 +93,11 @@ class EdgePolicy:
                  replication_key: str | None = None,
                  optional_params: Mapping[str, str] | None = None,
                  access_hint: str | None = None, reports_usage: bool = True,
-                 page_type: Any = None) -> None:
+                 decode: Callable[[bytes], Any] = parse_body) -> None:
         self.stream = stream
-        #: A msgspec type its pages decode into (numbers from text), or None: plain JSON.
-        self.page_type = page_type
+        #: A body to its JSON (None when not JSON): an edge may turn Graph's text into
+        #: numbers in the same pass (insights).
+        self.decode = decode
         #: Its answers' x-fb-ads-insights-throttle counts (governor.observe).
         self.reports_usage = reports_usage
         self.paged = paged
@@ -437,7 +438,7 @@ class GraphClient:
         self.summary.add(read.policy.stream, requests=1)
         self.governor.observe(response.headers, read.meter_key,
                               report_usage=read.policy.reports_usage)
-        payload = parse_body(response.content, read.policy.page_type)
+        payload = read.policy.decode(response.content)
         error = classify_graph_error(response.status_code, payload)
         if error is None:
             return payload

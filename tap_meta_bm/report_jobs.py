@@ -150,10 +150,18 @@ class ReportJobs:
     def _finished(self, piece: Piece) -> Iterator[str]:
         with self._changed:
             self._changed.wait_for(lambda: piece.status in ("done", "split", "failed")
-                                   or self._fatal is not None)
+                                   or self._fatal is not None or self._closed)
+        if self._closed and piece.status not in ("done", "split", "failed"):
+            # Another account's failure stopped the stream: nothing of this one was read.
+            raise GraphFatalError(GraphError(Action.REQUEST, 0, message="stopped"),
+                                  self._stream, f"{self._stream}: stopped before "
+                                                f"{piece.describe()} was read.")
         if self._fatal is not None and piece.status not in ("done", "split"):
+            self.close()
             raise self._fatal
         if piece.status == "failed":
+            # The stream stops here: no more jobs, and no warning after the error's one line.
+            self.close()
             raise GraphFatalError(GraphError(Action.REQUEST, 0, message=piece.error),
                                   self._stream, piece.error)
         if piece.status == "split":
@@ -319,8 +327,8 @@ class ReportJobs:
                 waiting[0].next_poll = time.monotonic()
         piece.failures += 1
         if piece.failures == 1 and not too_much:
-            self._log.warning("Report job of %s for %s %s; running it again", self._stream,
-                              piece.describe(), reason)
+            self._warn("Report job of %s for %s %s; running it again", self._stream,
+                       piece.describe(), reason)
             self.counts.retried += 1
             self._requeue([piece])
             return
@@ -339,8 +347,8 @@ class ReportJobs:
             self._split_into(piece, halves, reason, "halving its dates")
         elif piece.campaign_ids is None and self._level != "account":
             lister = Piece(piece.account_id, piece.since, piece.until, lists_campaigns_of=piece)
-            self._log.warning("Report job of %s for %s %s; splitting it by campaign",
-                              self._stream, piece.describe(), reason)
+            self._warn("Report job of %s for %s %s; splitting it by campaign",
+                       self._stream, piece.describe(), reason)
             self._requeue([lister])
         elif piece.campaign_ids is not None and len(piece.campaign_ids) > 1:
             self._split_into(piece, self._by_campaigns(piece, piece.campaign_ids), reason,
@@ -349,8 +357,8 @@ class ReportJobs:
             self._give_up(piece, reason)
 
     def _split_into(self, piece: Piece, children: list[Piece], reason: str, how: str) -> None:
-        self._log.warning("Report job of %s for %s %s; %s", self._stream, piece.describe(),
-                          reason, how)
+        self._warn("Report job of %s for %s %s; %s", self._stream, piece.describe(),
+                   reason, how)
         self.counts.split += 1
         with self._changed:
             piece.children, piece.status = children, "split"
@@ -377,6 +385,13 @@ class ReportJobs:
         read = self.results(str(lister.run_id), lister.account_id, self._list_policy)
         return sorted({str(row["campaign_id"]) for row in self._client.records(read)
                        if row.get("campaign_id")})
+
+    def _warn(self, message: str, *args: Any) -> None:
+        """A warning of the scheduler, unless the stream already stopped (its error is the
+        run's last line)."""
+        with self._changed:
+            if not self._closed:
+                self._log.warning(message, *args)
 
     def _give_up(self, piece: Piece, reason: str) -> None:
         message = (f"{self._stream}: Meta could not produce the report for {piece.describe()}"

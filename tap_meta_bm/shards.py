@@ -14,13 +14,9 @@ import hashlib
 import re
 from dataclasses import dataclass
 
-from tap_meta_bm.directory import PartitionKind, bare_account_id
+from tap_meta_bm.directory import bare_account_id
 from tap_meta_bm.errors import ConfigError
 
-#: Partitions that are one ad account each: the streams read from them are split by account.
-ACCOUNT_PARTITIONS = frozenset({PartitionKind.AD_ACCOUNT, PartitionKind.BUSINESS_AD_ACCOUNT})
-#: The directory stream of the ad accounts themselves: each shard emits its own accounts.
-AD_ACCOUNTS_STREAM = "ad_accounts"
 MAX_SHARDS = 1000
 #: `K/N`, spaces allowed (the settings schema carries it, so `--about` and Meltano show it).
 SHARD_PATTERN = r"^\s*(\d+)\s*/\s*(\d+)\s*$"
@@ -40,11 +36,8 @@ class AccountShard:
 
     @property
     def reads_business_streams(self) -> bool:
+        """Whether this shard syncs the streams not split by ad account (`per_ad_account`)."""
         return self.index == 0
-
-    def splits(self, stream_name: str, partitions_from: PartitionKind | None) -> bool:
-        """Whether a stream's records are split by ad account (else shard 0 reads them)."""
-        return stream_name == AD_ACCOUNTS_STREAM or partitions_from in ACCOUNT_PARTITIONS
 
 
 def shard_of(account_id: str, count: int) -> int:

@@ -237,7 +237,7 @@ class TapMetaBM(Tap):
         others = [] if shard.reads_business_streams else [
             stream for stream in self.streams.values()
             if isinstance(stream, GraphStream) and stream.selected
-            and not shard.splits(stream.name, stream.partitions_from)]
+            and not stream.per_ad_account]
         for stream in others:
             stream.selected = False
         self.logger.info("account_shard %s: the ad accounts whose id hashes to %d of %d%s.",

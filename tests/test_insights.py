@@ -14,13 +14,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from singer_sdk.contrib.msgspec import serialize_jsonl
 
-from tap_meta_bm.errors import ConfigError, parse_body
+from tap_meta_bm.errors import ConfigError
 from tap_meta_bm.streams.insights import (
     DEFAULT_METRICS,
     InsightsReport,
     exact_number,
     months_before,
-    page_type,
+    page_decoder,
     windows,
 )
 from tap_meta_bm.streams.insights_catalog import (
@@ -153,8 +153,8 @@ def test_graph_decimals_leave_the_tap_digit_for_digit(mantissa, places):
     text = str(Decimal(mantissa).scaleb(-places))
     body = json.dumps({"data": [{"spend": text, "actions": [
         {"action_type": "lead", "value": text, "7d_click": text}]}]})
-    (row,) = parse_body(body, page_type(InsightsReport("r", fields=("spend", "actions"))))[
-        "data"]
+    decode = page_decoder(InsightsReport("r", fields=("spend", "actions")))
+    (row,) = decode(body.encode())["data"]
     written = json.loads(bytes(serialize_jsonl(row)), parse_float=Decimal)
     assert written == {"spend": Decimal(text), "actions": [
         {"action_type": "lead", "value": Decimal(text), "7d_click": Decimal(text)}]}

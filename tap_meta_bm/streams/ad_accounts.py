@@ -64,6 +64,10 @@ class AdAccountsStream(DirectoryStream):
         th.Property("tos_accepted", Free),
     ).to_dict()
 
+    @property
+    def per_ad_account(self) -> bool:
+        return True  # read per business, but each row is one account's
+
     def source_records(self, context: Context | None) -> Iterator[dict[str, Any]]:
         # Under account_shard every shard lists the accounts, and emits only its own.
         owns = self.run.directory.owns_account

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -21,14 +21,15 @@ from types import GenericAlias
 from typing import Any, ClassVar, TypedDict
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import msgspec
 from singer_sdk import typing as th
 from singer_sdk.helpers.types import Context
 
 from tap_meta_bm.client import GraphStream, as_integer
 from tap_meta_bm.concurrency import PartitionPrefetcher
 from tap_meta_bm.directory import PartitionKind
-from tap_meta_bm.errors import ConfigError
-from tap_meta_bm.graph import EdgePolicy
+from tap_meta_bm.errors import ConfigError, parse_body
+from tap_meta_bm.graph import EdgePolicy, records_of
 from tap_meta_bm.report_jobs import Piece, ReportJobs
 from tap_meta_bm.streams.insights_catalog import (
     ACTION_BREAKDOWNS,
@@ -300,13 +301,37 @@ _DECODED: dict[str, Any] = {"text": str, "count": int | float, "number": float,
 def page_type(report: InsightsReport) -> Any:
     """A results page of `report` as a msgspec type: its rows come out of the decoder with
     numbers already numbers. Keys outside the type (none Graph sends for what was asked)
-    would be left out; a page that does not fit decodes as plain JSON and `shape` converts
-    it instead."""
+    would be left out."""
     row = _typed_dict("Row", {
         **{name: _DECODED[FIELD_KINDS[name]] for name in report.columns()},
         **dict.fromkeys(report.breakdowns, str)}, total=False)
     return _typed_dict("Page", {"data": GenericAlias(list, (row,)), "paging": Any,
                                 "error": Any}, total=False)
+
+
+def page_decoder(report: InsightsReport) -> Callable[[bytes], Any]:
+    """A results page of `report` to its JSON, numbers as numbers: in one pass in C, or, for a
+    page that does not fit `page_type` (a value Graph has never sent there), decoded as it is
+    and converted row by row (`_CONVERT`)."""
+    typed = msgspec.json.Decoder(page_type(report), strict=False)
+    conversions = [(name, _CONVERT[FIELD_KINDS[name]]) for name in report.columns()
+                   if FIELD_KINDS[name] in _CONVERT]
+
+    def decode(body: bytes) -> Any:
+        if not body:
+            return None
+        try:
+            return typed.decode(body)
+        except (msgspec.ValidationError, msgspec.DecodeError):
+            page = parse_body(body)
+        for row in records_of(page):
+            for name, convert in conversions:
+                value = row.get(name)
+                if value is not None:
+                    row[name] = convert(value)
+        return page
+
+    return decode
 
 
 # -- calendar ---------------------------------------------------------------------------------
@@ -420,7 +445,7 @@ class InsightsStream(GraphStream):
         return EdgePolicy(stream=self.name, fields=(), columns={}, paged=True,
                           page_size=int(self.config["page_size"]),
                           added_columns=self.context_columns, reports_usage=False,
-                          page_type=page_type(self.report))
+                          decode=page_decoder(self.report))
 
     def _rows_of(self, partition: dict[str, Any]) -> Iterator[dict[str, Any]]:
         assert self._jobs is not None
@@ -446,31 +471,9 @@ class InsightsStream(GraphStream):
         return self._rows_of(dict(context))
 
     def shape(self, row: dict[str, Any]) -> dict[str, Any]:
-        if self._as_text(row):
-            for name, convert in self._conversions:
-                value = row.get(name)
-                if value is not None:
-                    row[name] = convert(value)
         for breakdown in self.report.breakdowns:
             row.setdefault(breakdown, "")
         return row
-
-    def _as_text(self, row: dict[str, Any]) -> bool:
-        """Whether the row's numbers are still Graph's text (its page did not fit the page
-        type); a page is decoded one way or the other, so the first number present tells."""
-        for name, _ in self._conversions:
-            value = row.get(name)
-            if isinstance(value, list):
-                if value and isinstance(value[0], dict) and "value" in value[0]:
-                    return isinstance(value[0]["value"], str)
-            elif value is not None:
-                return isinstance(value, str)
-        return False
-
-    @cached_property
-    def _conversions(self) -> list[tuple[str, Any]]:
-        return [(name, _CONVERT[FIELD_KINDS[name]]) for name in self.report.columns()
-                if FIELD_KINDS[name] in _CONVERT]
 
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         yield from super().get_records(context)

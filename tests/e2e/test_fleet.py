@@ -21,7 +21,12 @@ from tests.e2e.postgres import Postgres
 from tests.e2e.test_meltano import MELTANO, ROOT
 from tests.e2e.test_pipeline import OFF_BY_DEFAULT
 from tests.e2e.test_postgres import environment
-from tests.e2e.test_shards import DIRECTORY_EDGES, PER_ACCOUNT, SHARDS, agent_of
+from tests.e2e.test_shards import (
+    PER_ACCOUNT,
+    SHARDS,
+    agent_of,
+    assert_only_the_directory_is_read_twice,
+)
 from tests.fakegraph import FakeGraph
 
 pytestmark = pytest.mark.meltano
@@ -97,11 +102,7 @@ def test_four_shards_under_dagster_add_up_to_one_run_after_a_shard_was_killed(po
     assert tables[schema(0)] == set(truth)
     assert all(tables[schema(k)] == PER_ACCOUNT for k in range(1, SHARDS))
 
-    callers: dict[str, set[int]] = defaultdict(set)
-    for entry in graph.log:
-        callers[entry["path"]].update(k for k in range(SHARDS) if agent_of(k) in entry["agent"])
-    shared = {path for path, shards in callers.items() if len(shards) > 1}
-    assert shared and all(path.endswith(DIRECTORY_EDGES) for path in shared), sorted(shared)
+    assert_only_the_directory_is_read_twice(graph.log)
 
     # The marts, built by the same Dagster job over the four schemas.
     granted = {k for t in ("ad_account_assignments", "page_assignments") for k in truth[t]}
