@@ -1,10 +1,12 @@
 """`make demo`: the whole pipeline, the way users run it, with no Meta account needed.
 
 Starts the project's fake Graph API, runs `meltano run tap-meta-bm target-duckdb` into
-output/warehouse.duckdb, builds the dbt marts (`meltano invoke dbt:build`, transform/), and
-prints what landed and what the marts answer: rows per table, active campaigns per ad account,
-the access matrix (who holds which tasks on which ad account), which pixels and catalogs
-partners' people can touch, and spend per ad account.
+output/warehouse.duckdb and builds the dbt marts (`meltano invoke dbt:build`, transform/).
+Then, as an admin would in Business Settings, revokes grants, changes tasks and removes a
+person at the source (the fake's HTTP control endpoint, tests/fakegraph/control.py), runs the
+pipeline again, and prints what the marts answer: rows per table, the access matrix, the
+changes the second run saw, everyone who can reach one ad account and how, and spend per ad
+account within each currency.
 """
 
 from __future__ import annotations
@@ -19,17 +21,11 @@ from pathlib import Path
 import duckdb
 
 from tests.fakegraph import DEFAULT_TOKEN, FakeGraph
+from tests.fakegraph.control import change_access
 
 ROOT = Path(__file__).resolve().parent.parent
 MELTANO = os.environ.get("MELTANO_BIN", str(ROOT / ".venv-meltano" / "bin" / "meltano"))
 
-ACTIVE_CAMPAIGNS = """
-select acc.name as ad_account, count(*) as active_campaigns
-from meta_bm.campaigns c
-join meta_bm.ad_accounts acc on acc.account_id = c.account_id
-where c.effective_status = 'ACTIVE'
-group by 1 order by 2 desc, 1 limit 5
-"""
 #: From the dbt marts (transform/): who holds which tasks on which ad account now.
 ACCESS_MATRIX = """
 select user_name, is_system_user, is_partner, asset_name, replace(tasks, ',', '+')
@@ -37,41 +33,86 @@ from meta_bm_marts.access_matrix
 where asset_type = 'AD_ACCOUNT'
 order by is_partner desc, is_system_user, user_name, asset_name
 """
-PARTNERS_ON_OTHER_ASSETS = """
-select asset_type, asset_name, user_name, user_business_id, replace(tasks, ',', '+')
-from meta_bm_marts.access_matrix
-where is_partner and asset_type in ('PIXEL', 'PRODUCT_CATALOG')
-order by 1, 2, 3
+#: What the second run saw change, from the access history (the first run's grants aside).
+CHANGES = """
+select change, asset_type, asset_id, user_id, replace(coalesce(old_tasks, ''), ',', '+'),
+       replace(coalesce(new_tasks, ''), ',', '+'), changed_at
+from meta_bm_marts.access_changes
+where changed_at > (select min(changed_at) from meta_bm_marts.access_changes)
+order by change, asset_type, asset_id, user_id
 """
+EFFECTIVE = """
+select via, coalesce(via_id, ''), principal_type, coalesce(principal_name, principal_id),
+       replace(tasks, ',', '+')
+from meta_bm_marts.effective_access
+where asset_id = ?
+order by via, principal_type, 4
+"""
+#: Spend is ranked within each currency: amounts in USD, EUR and JPY are not comparable,
+#: and the demo converts nothing.
 AD_PERFORMANCE = """
-select a.name, p.currency, sum(p.impressions), sum(p.clicks), sum(p.spend)
-from meta_bm_marts.ad_performance p
-join (select distinct account_id, name from meta_bm.ad_accounts) a using (account_id)
-group by 1, 2 order by 5 desc limit 5
+select currency, name, impressions, clicks, spend from (
+    select p.currency, a.name, sum(p.impressions) as impressions, sum(p.clicks) as clicks,
+           sum(p.spend) as spend,
+           row_number() over (partition by p.currency order by sum(p.spend) desc) as rank
+    from meta_bm_marts.ad_performance p
+    join (select distinct account_id, name from meta_bm.ad_accounts) a using (account_id)
+    group by 1, 2
+) ranked
+where rank <= 3
+order by currency, spend desc
 """
+#: Currencies whose amounts have no minor unit (ISO 4217): printed without decimals.
+NO_DECIMALS = {"JPY", "KRW", "CLP", "ISK", "VND", "HUF", "TWD"}
 #: Ad accounts shown side by side in the matrix: beyond that the table is unreadable (the
 #: medium scale has 200); the rest are counted.
 MATRIX_ACCOUNTS = 6
 
 
-def run_pipeline(graph: FakeGraph, database: Path) -> None:
-    database.parent.mkdir(parents=True, exist_ok=True)
-    database.unlink(missing_ok=True)
-    env = {**os.environ, "TAP_META_BM_ACCESS_TOKEN": DEFAULT_TOKEN,
-           "TAP_META_BM_API_URL": graph.url, "TARGET_DUCKDB_FILEPATH": str(database)}
-    command = [MELTANO, "run", "--full-refresh", "tap-meta-bm", "target-duckdb"]
-    print("$ meltano " + " ".join(command[1:]), flush=True)
-    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True,
+def meltano(*args: str, env: dict[str, str]) -> str:
+    print("$ meltano " + " ".join(args), flush=True)
+    done = subprocess.run([MELTANO, *args], cwd=ROOT, env=env, capture_output=True, text=True,
                           check=False)
     if done.returncode:
-        sys.exit(f"meltano run failed:\n{done.stderr[-4000:]}")
-    command = [MELTANO, "invoke", "dbt:build"]
-    print("$ meltano " + " ".join(command[1:]), flush=True)
-    done = subprocess.run(command, cwd=ROOT, env={**env, "DBT_DUCKDB_PATH": str(database)},
-                          capture_output=True, text=True, check=False)
-    if done.returncode:
-        sys.exit(f"dbt build failed:\n{done.stdout[-4000:]}")
-    print("  " + done.stdout.strip().splitlines()[-1].split("  ", 1)[-1], flush=True)
+        sys.exit(f"meltano {args[0]} failed:\n{done.stderr[-4000:]}{done.stdout[-4000:]}")
+    return done.stdout
+
+
+def run_pipeline(graph: FakeGraph, database: Path, *, first: bool) -> None:
+    env = {**os.environ, "TAP_META_BM_ACCESS_TOKEN": DEFAULT_TOKEN,
+           "TAP_META_BM_API_URL": graph.url, "TARGET_DUCKDB_FILEPATH": str(database),
+           "DBT_DUCKDB_PATH": str(database)}
+    meltano("run", *(["--full-refresh"] if first else []), "tap-meta-bm", "target-duckdb",
+            env=env)
+    built = meltano("invoke", "dbt:build", env=env)
+    print("  " + built.strip().splitlines()[-1].split("  ", 1)[-1], flush=True)
+
+
+def change_at_the_source(graph: FakeGraph, database: Path) -> None:
+    """Three grants revoked, two grants' tasks changed, one person removed from the business:
+    what an admin does in Business Settings, told to the fake over HTTP."""
+    with duckdb.connect(str(database), read_only=True) as db:
+        grants = db.execute(
+            "select asset_id, user_id, tasks from meta_bm_marts.access_matrix "
+            "where not is_system_user order by asset_type, asset_id, user_id").fetchall()
+    people = sorted({user for _, user, _ in grants})
+    removed = people[len(people) // 2]
+    others = [g for g in grants if g[1] != removed]
+    print("\nMeanwhile, in Business Settings (the same as the command line "
+          f"`python -m tests.fakegraph.control {graph.url} ...`):")
+    for asset, user, _ in others[::max(1, len(others) // 3)][:3]:
+        change_access(graph.url, "revoke", asset=asset, user=user)
+        print(f"  revoke {asset} {user}")
+    for asset, user, tasks in others[1::max(1, len(others) // 2)][:2]:
+        new = "ANALYZE" if tasks != "ANALYZE" else "ADVERTISE,ANALYZE"
+        change_access(graph.url, "set-tasks", asset=asset, user=user, tasks=new)
+        print(f"  set-tasks {asset} {user} {new}")
+    change_access(graph.url, "remove-user", user=removed)
+    print(f"  remove-user {removed}")
+
+
+def money(amount: float, currency: str) -> str:
+    return f"{amount:,.0f}" if currency in NO_DECIMALS else f"{amount:,.2f}"
 
 
 def print_summary(database: Path) -> None:
@@ -79,18 +120,39 @@ def print_summary(database: Path) -> None:
     tables = [t for (t,) in db.execute(
         "select table_name from information_schema.tables where table_schema = 'meta_bm' "
         "order by 1").fetchall()]
-    print("\nRows per table")
+    print("\nRows per table (loaded; revoked grants stay in the loaded tables, the marts "
+          "leave them out)")
     for table in tables:
         (count,) = db.execute(f"select count(*) from meta_bm.{table}").fetchone()
         print(f"  {table:<30}{count:>8}")
-    print("\nActive campaigns per ad account (top 5)")
-    for account, count in db.execute(ACTIVE_CAMPAIGNS).fetchall():
-        print(f"  {account:<40}{count:>6}")
+    print_matrix(db)
+    changes = db.execute(CHANGES).fetchall()
+    print(f"\nWhat the second run saw change (dbt mart access_changes, {len(changes)} rows)")
+    for change, asset_type, asset, user, old, new, when in changes:
+        tasks = f"{old} -> {new}" if change == "tasks_changed" else old or new
+        print(f"  {change:<14}{asset_type:<16}{asset:<20}{user:<15}{tasks:<32}"
+              f"{when:%Y-%m-%d %H:%M:%S}")
+    account = db.execute("select asset_id from meta_bm_marts.effective_access "
+                         "where asset_type = 'AD_ACCOUNT' order by asset_id limit 1").fetchone()
+    if account:
+        print(f"\nEveryone who can reach ad account {account[0]}, and how "
+              "(dbt mart effective_access)")
+        for via, via_id, kind, who, tasks in db.execute(EFFECTIVE, [account[0]]).fetchall():
+            print(f"  {via:<14}{via_id[:14]:<16}{kind:<18}{str(who)[:26]:<28}{tasks}")
+    print("\nSpend per ad account, the last 29 days, top 3 within each currency "
+          "(dbt mart ad_performance; amounts are not converted)")
+    for currency, account_name, impressions, clicks, spend in db.execute(
+            AD_PERFORMANCE).fetchall():
+        print(f"  {currency:<5}{account_name:<36}{impressions:>10} impressions{clicks:>8} "
+              f"clicks{money(spend, currency):>14} {currency}")
+
+
+def print_matrix(db: duckdb.DuckDBPyConnection) -> None:
     rows = db.execute(ACCESS_MATRIX).fetchall()
     accounts = sorted({r[3] for r in rows})
     shown, hidden = accounts[:MATRIX_ACCOUNTS], len(accounts) - MATRIX_ACCOUNTS
     print("\nAccess matrix (dbt mart access_matrix): who holds which tasks on which ad account "
-          "(* = a partner's person, [S] = system user)")
+          "now (* = a partner's person, [S] = system user)")
     width = max((len(a) for a in shown), default=10)
     print(f"  {'person':<34}" + "".join(f"{a[:width]:<{width + 2}}" for a in shown)
           + (f"(+{hidden} more accounts)" if hidden > 0 else ""))
@@ -102,16 +164,6 @@ def print_summary(database: Path) -> None:
         print(f"{label:<36}" + "".join(f"{cells.get(a, '-'):<{width + 2}}" for a in shown))
     if len(people) > 25:
         print(f"  … and {len(people) - 25} more people")
-    partners = db.execute(PARTNERS_ON_OTHER_ASSETS).fetchall()
-    print("\nPixels and catalogs that partners' people can touch")
-    for asset_type, asset, person, their_business, tasks in partners[:15]:
-        print(f"  {asset_type:<16}{str(asset)[:28]:<30}{person} ({their_business}): {tasks}")
-    if len(partners) > 15:
-        print(f"  … and {len(partners) - 15} more")
-    print("\nSpend per ad account, the last 29 days (dbt mart ad_performance, top 5)")
-    for account, currency, impressions, clicks, spend in db.execute(AD_PERFORMANCE).fetchall():
-        print(f"  {account:<36}{impressions:>10} impressions{clicks:>8} clicks"
-              f"{spend:>14,.2f} {currency}")
 
 
 def main() -> None:
@@ -119,14 +171,19 @@ def main() -> None:
     parser.add_argument("--scale", choices=["small", "medium", "large"], default="small")
     parser.add_argument("--database", type=Path, default=ROOT / "output" / "warehouse.duckdb")
     args = parser.parse_args()
+    args.database.parent.mkdir(parents=True, exist_ok=True)
+    args.database.unlink(missing_ok=True)
     graph = FakeGraph(args.scale).start()
     print(f"Fake Graph API ({args.scale}) at {graph.url}")
     started = time.monotonic()
     try:
-        run_pipeline(graph, args.database)
+        run_pipeline(graph, args.database, first=True)
+        change_at_the_source(graph, args.database)
+        print("\nThe pipeline again:")
+        run_pipeline(graph, args.database, first=False)
     finally:
         graph.stop()
-    print(f"Loaded {args.database} in {time.monotonic() - started:.1f} s")
+    print(f"Loaded {args.database} twice in {time.monotonic() - started:.1f} s")
     print_summary(args.database)
 
 

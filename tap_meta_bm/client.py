@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from singer_sdk import metrics
 from singer_sdk.helpers.conform import TypeConformanceLevel
-from singer_sdk.singerlib import MetadataMapping
+from singer_sdk.singerlib import Metadata, MetadataMapping
 
 from tap_meta_bm.batch import MAX_BATCH, FirstPageBatcher
 from tap_meta_bm.concurrency import PartitionPrefetcher
@@ -37,6 +37,16 @@ if TYPE_CHECKING:
 #: How often, at most, finished partitions' bookmarks are emitted mid-stream. A run that dies
 #: re-reads at most this much work; it never skips any (state only trails the records).
 STATE_INTERVAL_SECONDS = 2.0
+#: The column of every full-table record that names the read which produced it (the run's
+#: `read_id`). A warehouse keeps a full-table stream's rows of its latest complete read
+#: (stream `complete_reads`), whatever its loader does with ACTIVATE_VERSION.
+READ_ID = "_read_id"
+READ_ID_SCHEMA: dict[str, Any] = {
+    "type": ["integer"],
+    "description": "The read that produced this row: the millisecond its run started. "
+                   "Rows of a stream's latest complete read (complete_reads) are what Graph "
+                   "lists now; older ones were revoked or removed since.",
+}
 
 
 def to_rfc3339(value: Any) -> Any:
@@ -121,6 +131,16 @@ class GraphStream(FastRecordWriting):
     #: SDK's per-value conformance pass found nothing to change and was a third of the CPU.
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # `_read_id` is declared here, once, for every full-table stream that declares a
+        # schema (the SDK types `schema` as a property, which stream classes shadow).
+        schema = cls.__dict__.get("schema")
+        incremental = isinstance(getattr(cls, "replication_key", None), str)
+        if isinstance(schema, dict) and not incremental:
+            setattr(cls, "schema", {  # noqa: B010
+                **schema, "properties": {**schema["properties"], READ_ID: READ_ID_SCHEMA}})
+
     def __init__(self, tap: Tap, *, run: SyncRun) -> None:
         super().__init__(tap)
         self.run = run
@@ -137,14 +157,28 @@ class GraphStream(FastRecordWriting):
         return True
 
     @property
+    def full_table(self) -> bool:
+        """Every run reads the whole of it: no bookmark, and its rows carry `_read_id`."""
+        return not self.replication_key
+
+    @property
+    def added_columns(self) -> tuple[str, ...]:
+        """Columns the tap adds to every record of a read, never requested from Graph."""
+        return (*self.context_columns, READ_ID) if self.full_table else self.context_columns
+
+    @property
     def metadata(self) -> MetadataMapping:
         """A stream off by default is off as a whole: selecting it selects its columns (the
-        SDK would leave every column of it off too)."""
+        SDK would leave every column of it off too). `_read_id` is always written, like a
+        key: without it a warehouse cannot tell current rows from revoked ones."""
         metadata = super().metadata
         if not self.selected_by_default:
             for breadcrumb, entry in metadata.items():
                 if breadcrumb:
                     entry.selected_by_default = True
+        read_id = metadata.get(("properties", READ_ID))
+        if read_id is not None:
+            read_id.inclusion = Metadata.InclusionType.AUTOMATIC
         return metadata
 
     @property
@@ -166,7 +200,7 @@ class GraphStream(FastRecordWriting):
         names = [
             self.graph_names.get(name, name)
             for name in self.schema["properties"]
-            if name not in self.context_columns and name not in self.computed_columns
+            if name not in self.added_columns and name not in self.computed_columns
             and (name in always or mask.get(("properties", name), False))
         ]
         return tuple(dict.fromkeys(names))
@@ -187,7 +221,7 @@ class GraphStream(FastRecordWriting):
             keys=frozenset(graph(k) for k in self.primary_keys) - set(self.computed_columns),
             replication_key=graph(self.replication_key) if self.replication_key else None,
             paged=self.paged, page_size=int(self.config["page_size"]),
-            added_columns=self.context_columns,
+            added_columns=self.added_columns,
             optional_params=self.optional_params, access_hint=self.access_hint)
         if self.page_token:
             policy.want_page_token()
@@ -218,10 +252,11 @@ class GraphStream(FastRecordWriting):
         page_id = values.get("page_id")
         reads = []
         for variant in self.variants or (EdgeVariant(self.path),):
-            columns = {**values, **variant.columns, **self.extra_columns(context)}
+            columns = {**values, **variant.columns, **self.extra_columns(context),
+                       READ_ID: self.run.read_id}
             reads.append(EdgeRead(
                 variant.path.format(**values), params, meter, self.policy,
-                tuple(columns.get(name) for name in self.context_columns),
+                tuple(columns.get(name) for name in self.added_columns),
                 page_id=str(page_id) if page_id else None))
         return reads
 
@@ -378,13 +413,21 @@ class GraphStream(FastRecordWriting):
         super().log_sync_costs()
         self.run.stream_done(self.name)
 
+    @property
+    def read_complete(self) -> bool:
+        """Whether this run read all of the stream: selected, not a dry run (`--test`), no
+        edge skipped. Asked once every stream has synced (a failed run gets no further), it
+        gates ACTIVATE_VERSION and `complete_reads` alike: a row the run could not read is
+        never taken for revoked."""
+        return (self.selected and self.ABORT_AT_RECORD_COUNT is None
+                and not self.run.summary.tally(self.name).skipped)
+
     def _activate_version(self) -> None:
         """After a run that succeeded (the SDK calls `log_sync_costs` only then), tell the
         loader that this full-table stream's rows are all there is (see sdk_surface.py, 4),
         unless some of it was not read: a skipped edge or a dry run is not a revocation."""
         skipped = self.run.summary.tally(self.name).skipped
-        complete = self.ABORT_AT_RECORD_COUNT is None and not skipped
-        if self.release_held_version(write=complete) and skipped:
+        if self.release_held_version(write=self.read_complete) and skipped:
             self.logger.warning(
                 "%s: %d edge(s) were skipped, so no ACTIVATE_VERSION this run: rows the run "
                 "could not read are kept, not marked deleted", self.name, len(skipped))
@@ -396,6 +439,8 @@ class DirectoryStream(GraphStream):
     partitions_from: ClassVar[PartitionKind | None] = PartitionKind.BUSINESS
 
     def source_records(self, context: Context | None) -> Iterator[dict[str, Any]]:
+        if not context and self.partitions is not None:
+            return  # partitioned, with no partitions (a business with no pages)
         partition = dict(context or {})
         yield from self.run.directory.records(self.name, partition)
         self.run.directory.release(self.name, partition)

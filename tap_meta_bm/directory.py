@@ -37,6 +37,7 @@ class PartitionKind(enum.Enum):
     BUSINESS_PIXEL = "business_pixel"  # each (business, pixel) pair
     BUSINESS_CATALOG = "business_catalog"  # each (business, product catalog) pair
     LEAD_FORM = "lead_form"  # each lead form of each page
+    BUSINESS_PERSON = "business_person"  # each business user and system user of a business
 
 
 #: Partitions that are one ad account each: their streams' records belong to one account.
@@ -141,6 +142,7 @@ class Directory:
             PartitionKind.BUSINESS_CATALOG: lambda: self._business_assets("product_catalogs",
                                                                           "catalog_id"),
             PartitionKind.LEAD_FORM: self._lead_forms,
+            PartitionKind.BUSINESS_PERSON: self._people,
         }
         return builders[kind]()
 
@@ -202,6 +204,14 @@ class Directory:
         return [
             {"business_id": business_id, key: str(record["id"])}
             for business_id in self.business_ids()
+            for record in self._of_business(stream_name, business_id)
+        ]
+
+    def _people(self) -> list[Partition]:
+        return [
+            {"business_id": business_id, "user_id": str(record["id"])}
+            for business_id in self.business_ids()
+            for stream_name in ("business_users", "system_users")
             for record in self._of_business(stream_name, business_id)
         ]
 

@@ -51,7 +51,7 @@ KIND_OF_PARTITION = {
     PartitionKind.AD_ACCOUNT: "ad_account", PartitionKind.BUSINESS_AD_ACCOUNT: "ad_account",
     PartitionKind.BUSINESS_PAGE: "page", PartitionKind.PAGE: "page",
     PartitionKind.BUSINESS_PIXEL: "pixel", PartitionKind.BUSINESS_CATALOG: "catalog",
-    PartitionKind.LEAD_FORM: "leads",
+    PartitionKind.LEAD_FORM: "leads", PartitionKind.BUSINESS_PERSON: "business",
 }
 
 

@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tap_meta_bm.directory import Directory
 from tap_meta_bm.graph import GraphClient
 from tap_meta_bm.summary import RunSummary
+
+if TYPE_CHECKING:
+    from singer_sdk import Stream
 
 
 class SyncRun:
@@ -20,17 +23,24 @@ class SyncRun:
         self.summary = RunSummary()
         #: Unix second the run started: no read of this run can precede it (incremental.py).
         self.run_started = int(time.time())
+        #: What identifies this run's reads: the millisecond it started. Every full-table
+        #: record carries it (`_read_id`), and `complete_reads` names the reads that were
+        #: complete; a later run's is larger (streams/reads.py).
+        self.read_id = time.time_ns() // 1_000_000
         self._client: GraphClient | None = None
         self._directory: Directory | None = None
         self.state_writer: Any = None
+        #: Every stream of the run, in sync order.
+        self.streams: list[Stream] = []
         self._last_stream: str | None = None
         self._log = logging.getLogger("tap-meta-bm")
         self._summary_logged = False
 
     def start(self, *, client: GraphClient, directory: Directory, state_writer: Any,
-              last_stream: str | None, logger: logging.Logger) -> None:
+              streams: list[Stream], logger: logging.Logger) -> None:
         self._client, self._directory = client, directory
-        self.state_writer, self._last_stream, self._log = state_writer, last_stream, logger
+        self.state_writer, self.streams, self._log = state_writer, streams, logger
+        self._last_stream = streams[-1].name if streams else None
 
     @property
     def client(self) -> GraphClient:

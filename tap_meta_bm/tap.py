@@ -41,6 +41,7 @@ from tap_meta_bm.streams.insights import (
     default_report,
     parse_report,
 )
+from tap_meta_bm.streams.reads import CompleteReadsStream
 
 DEFAULTS: dict[str, Any] = {
     "include_archived": False,
@@ -184,7 +185,7 @@ class TapMetaBM(Tap):
     def __init__(self, *args: Any, validate_config: bool = True, **kwargs: Any) -> None:
         self.run = SyncRun()
         self._sorted_streams: dict[str, Stream] | None = None
-        self._stream_types: list[type[GraphStream]] | None = None
+        self._stream_types: list[type[GraphStream | CompleteReadsStream]] | None = None
         self._encoded_state_writer: EncodedStateWriter | None = None
         if kwargs.get("parse_env_config"):
             _ids_from_environment()
@@ -229,7 +230,7 @@ class TapMetaBM(Tap):
         if shard:
             self._keep_to_shard(shard)
         self.run.start(client=client, directory=directory, state_writer=self.state_writer,
-                       last_stream=next(reversed(self.streams), None), logger=self.logger)
+                       streams=list(self.streams.values()), logger=self.logger)
 
     def _keep_to_shard(self, shard: AccountShard) -> None:
         """Deselect what another shard reads: a shard other than 0 syncs only the streams
@@ -255,12 +256,14 @@ class TapMetaBM(Tap):
 
     # -- streams ------------------------------------------------------------------------
     @property
-    def stream_types(self) -> list[type[GraphStream]]:
-        """STREAM_TYPES, then one insights stream per report (ads_insights first)."""
+    def stream_types(self) -> list[type[GraphStream | CompleteReadsStream]]:
+        """STREAM_TYPES, one insights stream per report (ads_insights first), and last the
+        record of which reads were complete (streams/reads.py)."""
         if self._stream_types is None:
             self._stream_types = [*STREAM_TYPES, *(
                 InsightsStream.for_report(report) for report in insights_reports(
-                    dict(self.config), {t.name for t in STREAM_TYPES}, self.logger))]
+                    dict(self.config), {t.name for t in STREAM_TYPES}, self.logger)),
+                CompleteReadsStream]
         return self._stream_types
 
     def discover_streams(self) -> list[Stream]:

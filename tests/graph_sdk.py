@@ -55,6 +55,8 @@ NOT_VISIBLE: dict[str, frozenset[str]] = {
     "AdAccount": frozenset({"can_create_brand_lift_study"}),
 }
 _ASSIGNMENT_FIELDS = frozenset({"tasks", "permitted_tasks"})
+_GROUP_TASKS = frozenset({"adaccount_tasks", "page_tasks", "pixel_tasks",
+                          "offline_conversion_data_set_tasks"})
 #: (owner node, edge) -> fields that edge adds to the nodes it returns, from Meta's references.
 EDGE_FIELDS: dict[tuple[str, str], frozenset[str]] = {
     # reference/ad-account/assigned_users, page/assigned_users, ads-pixel/assigned_users,
@@ -69,6 +71,10 @@ EDGE_FIELDS: dict[tuple[str, str], frozenset[str]] = {
     # reference/business/client_ad_accounts, business/client_pixels
     ("Business", "client_ad_accounts"): frozenset({"permitted_tasks"}),
     ("Business", "client_pixels"): frozenset({"permitted_tasks"}),
+    # reference/business-user/assigned_business_asset_groups and
+    # system-user/assigned_business_asset_groups: a person's tasks per asset type of a group
+    ("BusinessUser", "assigned_business_asset_groups"): _GROUP_TASKS,
+    ("SystemUser", "assigned_business_asset_groups"): _GROUP_TASKS,
     # reference/ad-account/agencies
     ("AdAccount", "agencies"): frozenset({"access_requested_time", "access_status",
                                           "access_updated_time", "permitted_tasks"}),

@@ -11,6 +11,7 @@ from tap_meta_bm.streams.activity import activity_id
 from tests.helpers import (
     BASE,
     BUSINESS,
+    READ_ID,
     TOKEN,
     last_state,
     mock_empty_graph,
@@ -44,9 +45,11 @@ def sent(graph, suffix: str) -> list[tuple[str, dict[str, str]]]:
 def test_pixels_and_catalogs_read_owned_and_client_edges(graph):
     messages = run(["pixels", "product_catalogs"])
     assert records(messages, "pixels") == [
-        {"id": "px1", "name": "P", "business_id": BUSINESS, "relationship": "OWNED"}]
+        {"id": "px1", "name": "P", "business_id": BUSINESS, "_read_id": READ_ID,
+         "relationship": "OWNED"}]
     assert records(messages, "product_catalogs") == [
-        {"id": "pc1", "name": "C", "business_id": BUSINESS, "relationship": "CLIENT"}]
+        {"id": "pc1", "name": "C", "business_id": BUSINESS, "_read_id": READ_ID,
+         "relationship": "CLIENT"}]
     pixel_fields = ("id,name,creation_time,last_fired_time,owner_business,owner_ad_account,"
                     "creator,is_unavailable,is_created_by_business,data_use_setting,"
                     "enable_automatic_matching,automatic_matching_fields,"
@@ -83,7 +86,7 @@ def test_ad_account_agencies_read_the_edge_fields(graph):
     assert records(messages, "ad_account_agencies") == [{
         "id": "222", "name": "Agency", "access_status": "CONFIRMED",
         "permitted_tasks": ["ANALYZE"], "access_updated_time": "2024-01-02T00:00:00+00:00",
-        "business_id": BUSINESS, "account_id": "1"}]
+        "business_id": BUSINESS, "_read_id": READ_ID, "account_id": "1"}]
     assert sent(graph, "/agencies") == [("/v26.0/act_1/agencies", {
         "fields": "id,name,access_status,permitted_tasks,access_requested_time,"
                   "access_updated_time", "limit": "500"})]

@@ -285,3 +285,36 @@ def test_a_job_reads_100_percent_before_it_is_completed():
         assert "x-fb-ads-insights-throttle" in answer.headers
     finally:
         graph.stop()
+
+
+def test_access_changes_over_http_reach_the_edges(graph):
+    from tests.fakegraph.control import change_access
+    account, business = "200000000000", "100000000000"
+
+    def tasks_of():
+        answer = get(graph, f"/act_{account}/assigned_users", business=business,
+                     fields="id,tasks")
+        return {u["id"]: u["tasks"] for u in answer.json()["data"]}
+
+    before = tasks_of()
+    first, second, third = list(before)[:3]
+    change_access(graph.url, "revoke", asset=f"act_{account}", user=first)
+    change_access(graph.url, "set-tasks", asset=account, user=second, tasks="ANALYZE,DRAFT")
+    change_access(graph.url, "remove-user", user=third)
+    after = tasks_of()
+    assert first not in after and third not in after
+    assert after[second] == ["ANALYZE", "DRAFT"]
+    people = get(graph, f"/{business}/business_users", fields="id").json()["data"]
+    assert third not in {p["id"] for p in people}
+
+
+def test_asset_group_assignments_read_the_documented_edge_fields(graph):
+    person = "500000000000"  # every third business user is assigned to a group
+    answer = get(graph, f"/{person}/assigned_business_asset_groups",
+                 fields="id,adaccount_tasks,page_tasks")
+    assert answer.json()["data"] == [{"id": "400000000000", "adaccount_tasks": ["ANALYZE"],
+                                      "page_tasks": ["ANALYZE"]}]
+    refused = get(graph, f"/{person}/assigned_business_asset_groups", fields="id,tasks")
+    assert refused.status_code == 400
+    assert refused.json()["error"]["message"] == ("(#100) Tried accessing nonexisting field "
+                                                  "(tasks) on node type (BusinessAssetGroup)")

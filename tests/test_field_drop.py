@@ -10,6 +10,7 @@ from tap_meta_bm.errors import GraphFatalError
 from tests.helpers import (
     BASE,
     BUSINESS,
+    READ_ID,
     last_state,
     page,
     path,
@@ -134,7 +135,7 @@ def test_a_renamed_column_is_named_by_its_schema_name(graph, caplog):
     caplog.set_level("INFO")
     messages = run(["ad_account_assignments"])
     assert records(messages, "ad_account_assignments") == [
-        {"user_id": "u1", "name": "Ana", "business_id": BUSINESS,
+        {"user_id": "u1", "name": "Ana", "business_id": BUSINESS, "_read_id": READ_ID,
          "account_id": "1", "asset_type": "AD_ACCOUNT", "asset_id": "act_1"}]
     assert ("  Fields Graph no longer reads (null from then on): "
             "ad_account_assignments.user_type") in [r.getMessage() for r in caplog.records]

@@ -13,6 +13,7 @@ import requests_mock
 from tests.helpers import (
     BASE,
     BUSINESS,
+    READ_ID,
     TOKEN,
     mock_batch,
     mock_empty_graph,
@@ -75,9 +76,9 @@ def test_page_edge_refusing_the_system_user_token_gets_the_page_token(graph, cap
     messages = run(["page_assignments"])
     assert records(messages, "page_assignments") == [
         {"user_id": "u-p1", "name": "Ana", "tasks": ["MANAGE"], "business_id": BUSINESS,
-         "page_id": "p1", "asset_type": "PAGE", "asset_id": "p1"},
+         "_read_id": READ_ID, "page_id": "p1", "asset_type": "PAGE", "asset_id": "p1"},
         {"user_id": "u-p2", "name": "Ana", "tasks": ["MANAGE"], "business_id": BUSINESS,
-         "page_id": "p2", "asset_type": "PAGE", "asset_id": "p2"}]
+         "_read_id": READ_ID, "page_id": "p2", "asset_type": "PAGE", "asset_id": "p2"}]
     assert sent(graph) == [
         ("/v26.0/p1/assigned_users", "system user", ASSIGNED_QUERY),
         ("/v26.0/p1", "system user", {"fields": "access_token"}),

@@ -11,6 +11,7 @@ import requests_mock
 from tests.helpers import (
     BASE,
     BUSINESS,
+    READ_ID,
     TOKEN,
     mock_empty_graph,
     page,
@@ -50,7 +51,7 @@ def test_businesses_reads_each_configured_business_with_bearer_header(graph):
     messages = run(["businesses"])
     assert records(messages, "businesses") == [{
         "id": BUSINESS, "name": "Acme 🚀", "created_time": "2019-02-03T04:05:06+00:00",
-        "timezone_id": 1, "primary_page": {"id": "9", "name": "Acme Page"},
+        "timezone_id": 1, "primary_page": {"id": "9", "name": "Acme Page"}, "_read_id": READ_ID,
     }]
     (request,) = [r for r in graph.request_history if path(r) == f"/v26.0/{BUSINESS}"]
     assert request.headers["Authorization"] == f"Bearer {TOKEN}"
@@ -64,7 +65,7 @@ def test_without_business_ids_businesses_come_from_me_businesses(graph):
     graph.get(f"{BASE}/5/owned_ad_accounts", json=page([{"id": "act_7"}]))
     graph.get(f"{BASE}/act_7/campaigns", json=page([{"id": "c", "updated_time": None}]))
     messages = run(["businesses", "campaigns"], business_ids=None)
-    assert records(messages, "businesses") == [{"id": "5", "name": "Five"}]
+    assert records(messages, "businesses") == [{"id": "5", "name": "Five", "_read_id": READ_ID}]
     assert records(messages, "campaigns") == [
         {"id": "c", "updated_time": None, "business_id": "5", "account_id": "7"}
     ]
@@ -80,9 +81,10 @@ def test_ad_accounts_union_owned_and_client_edges_with_relationship(graph):
     messages = run(["ad_accounts"])
     assert records(messages, "ad_accounts") == [
         {"id": "act_1", "account_id": "1", "name": "Own", "created_time":
-         "2020-01-01T07:00:00+00:00", "business_id": BUSINESS, "relationship": "OWNED"},
+         "2020-01-01T07:00:00+00:00", "business_id": BUSINESS, "_read_id": READ_ID,
+         "relationship": "OWNED"},
         {"id": "act_2", "account_id": "2", "name": "Theirs", "business_id": BUSINESS,
-         "relationship": "CLIENT"},
+         "_read_id": READ_ID, "relationship": "CLIENT"},
     ]
     sent = [(path(r), query(r).get("limit")) for r in graph.request_history]
     assert sent == [(f"/v26.0/{BUSINESS}", None),  # is the configured business readable?
@@ -193,8 +195,10 @@ def test_pages_union_owned_and_client_and_never_request_page_tokens(graph):
     graph.get(f"{BASE}/{BUSINESS}/client_pages", json=page([{"id": "p2", "name": "Client"}]))
     messages = run(["pages"])
     assert records(messages, "pages") == [
-        {"id": "p1", "name": "Shop", "business_id": BUSINESS, "relationship": "OWNED"},
-        {"id": "p2", "name": "Client", "business_id": BUSINESS, "relationship": "CLIENT"},
+        {"id": "p1", "name": "Shop", "business_id": BUSINESS, "_read_id": READ_ID,
+         "relationship": "OWNED"},
+        {"id": "p2", "name": "Client", "business_id": BUSINESS, "_read_id": READ_ID,
+         "relationship": "CLIENT"},
     ]
     fields = query(graph.request_history[1])["fields"].split(",")  # [0]: the business
     assert "access_token" not in fields and fields[:2] == ["id", "name"]
@@ -210,7 +214,7 @@ def test_people_streams_read_their_business_edge(graph, stream, edge):
         {"id": "u1", "role": "ADMIN", "created_time": "2024-01-02T03:04:05+0000"}
     ]))
     messages = run([stream])
-    expected = {"id": "u1", "role": "ADMIN", "business_id": BUSINESS}
+    expected = {"id": "u1", "role": "ADMIN", "business_id": BUSINESS, "_read_id": READ_ID}
     if stream != "business_users":
         expected["created_time"] = "2024-01-02T03:04:05+00:00"
     else:

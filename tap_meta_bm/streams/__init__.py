@@ -5,6 +5,7 @@ from __future__ import annotations
 from tap_meta_bm.streams.access import (
     AdAccountAgenciesStream,
     AdAccountAssignmentsStream,
+    AssetGroupAssignmentsStream,
     BusinessAssetGroupAssetsStream,
     BusinessAssetGroupsStream,
     CatalogAssignmentsStream,
@@ -55,6 +56,7 @@ STREAM_TYPES = (
     PageAssignmentsStream,
     PixelAssignmentsStream,
     CatalogAssignmentsStream,
+    AssetGroupAssignmentsStream,
     AdAccountAgenciesStream,
     BusinessAssetGroupAssetsStream,
     InstagramAccountsStream,

@@ -63,13 +63,13 @@ class AssignmentsStream(GraphStream):
     asset_key: ClassVar[str]
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
         cls.context_columns = ("business_id", cls.asset_key, "asset_type", "asset_id")
         # The SDK types these as properties, which stream classes shadow with class
         # attributes (as every other stream does in its class body).
         setattr(cls, "primary_keys", ("business_id", cls.asset_key, "user_id"))  # noqa: B010
         setattr(cls, "schema",  # noqa: B010
                 th.PropertiesList(string(cls.asset_key), *ASSIGNED_USER).to_dict())
+        super().__init_subclass__(**kwargs)  # after the schema: GraphStream adds to it
 
     def edge_params(self, context: Context | None) -> dict[str, Any]:
         # Required by Graph on every asset: it says whose people to list.
@@ -107,6 +107,32 @@ class CatalogAssignmentsStream(AssignmentsStream):
     path = "/{catalog_id}/assigned_users"
     partitions_from = PartitionKind.BUSINESS_CATALOG
     asset_type, asset_key = "PRODUCT_CATALOG", "catalog_id"
+
+
+class AssetGroupAssignmentsStream(GraphStream):
+    """The business asset groups each person of a business is assigned to, one row per
+    (business, person, group), with the tasks the assignment gives on the group's ad
+    accounts, pages and pixels (fields Meta's references for business-user/ and
+    system-user/assigned_business_asset_groups add to each group)."""
+
+    name = "asset_group_assignments"
+    path = "/{user_id}/assigned_business_asset_groups"
+    partitions_from = PartitionKind.BUSINESS_PERSON
+    primary_keys = ("business_id", "user_id", "group_id")
+    context_columns = ("business_id", "user_id")
+    graph_names: ClassVar[dict[str, str]] = {"group_id": "id"}
+    schema = th.PropertiesList(
+        string("business_id", description="The business whose person this is."),
+        string("user_id", description="A business user or system user of it."),
+        string("group_id"),
+        string("name", description="The group's name."),
+        th.Property("owner_business", Ref),
+        th.Property("adaccount_tasks", Strings, description="Tasks on the group's ad "
+                                                            "accounts."),
+        th.Property("page_tasks", Strings, description="Tasks on the group's pages."),
+        th.Property("pixel_tasks", Strings, description="Tasks on the group's pixels."),
+        th.Property("offline_conversion_data_set_tasks", Strings),
+    ).to_dict()
 
 
 class AdAccountAgenciesStream(AdAccountEdgeStream):

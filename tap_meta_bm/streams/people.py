@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from singer_sdk import typing as th
 
-from tap_meta_bm.client import GraphStream
+from tap_meta_bm.client import DirectoryStream, GraphStream
 from tap_meta_bm.directory import PartitionKind
 from tap_meta_bm.streams.schema import Free, Ref, Strings, string, timestamp
 
@@ -12,12 +14,14 @@ from tap_meta_bm.streams.schema import Free, Ref, Strings, string, timestamp
 class BusinessPeopleStream(GraphStream):
     """A full-table edge below `/{business_id}`."""
 
-    partitions_from = PartitionKind.BUSINESS
+    partitions_from: ClassVar[PartitionKind | None] = PartitionKind.BUSINESS
     primary_keys = ("business_id", "id")
     context_columns = ("business_id",)
 
 
-class BusinessUsersStream(BusinessPeopleStream):
+class BusinessUsersStream(DirectoryStream, BusinessPeopleStream):
+    """Also the directory of people whose asset-group assignments are read."""
+
     name = "business_users"
     path = "/{business_id}/business_users"
     schema = th.PropertiesList(
@@ -38,7 +42,7 @@ class BusinessUsersStream(BusinessPeopleStream):
     ).to_dict()
 
 
-class SystemUsersStream(BusinessPeopleStream):
+class SystemUsersStream(DirectoryStream, BusinessPeopleStream):
     name = "system_users"
     path = "/{business_id}/system_users"
     schema = th.PropertiesList(

@@ -25,6 +25,12 @@ NATURAL_KEYS = {"ad_activities": ("account_id", "event_time", "event_type", "obj
 OFF_BY_DEFAULT = {"lead_forms", "leads"}
 
 
+def full_table_streams(run) -> set[str]:
+    """The streams whose records name the read that produced them."""
+    return {stream for stream, message in run.schemas().items()
+            if "_read_id" in message["schema"]["properties"]}
+
+
 def assert_complete(run, truth):
     """Every stream's keys equal the fake's truth, with no duplicates (streams off by default
     only where the run selected them)."""
@@ -57,7 +63,11 @@ def test_discover_select_all_full_sync_matches_truth(fake_graph, tmp_path):
         if message["type"] == "RECORD":
             validators[message["stream"]].validate(message["record"])
     assert_complete(run, graph.truth())
-    assert run.streams() == set(graph.truth())
+    assert run.streams() == set(graph.truth()) | {"complete_reads"}
+    # Every full-table stream was read completely: its rows carry the read's id.
+    (read_id,) = {r["read_id"] for r in run.records("complete_reads")}
+    assert {r["stream"] for r in run.records("complete_reads")} == full_table_streams(run)
+    assert {r["_read_id"] for s in full_table_streams(run) for r in run.records(s)} == {read_id}
     assert run.messages[-1]["type"] == "STATE"
     # Timestamps leave as RFC 3339 UTC, never Graph's +0000.
     assert all(r["updated_time"].endswith("+00:00") for r in run.records("campaigns"))

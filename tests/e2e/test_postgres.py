@@ -87,4 +87,4 @@ def test_revoked_grants_are_soft_deleted_and_nothing_else(postgres):
         if int(versioned):
             assert int(live) == len(keys), table
             checked.append(table)
-    assert len(checked) == 21, checked  # every full-table stream of the tap
+    assert len(checked) == 22, checked  # every full-table stream of the tap

@@ -10,7 +10,7 @@ import pytest
 
 from tap_meta_bm.shards import shard_of
 from tests.e2e.conftest import run_tap, tap_config
-from tests.e2e.test_pipeline import NATURAL_KEYS, OFF_BY_DEFAULT
+from tests.e2e.test_pipeline import NATURAL_KEYS, OFF_BY_DEFAULT, full_table_streams
 
 pytestmark = pytest.mark.e2e
 SHARDS = 4
@@ -46,10 +46,14 @@ def test_four_shards_read_each_edge_once_and_add_up_to_the_truth(fake_graph, tmp
                 for key in run.keys(stream, NATURAL_KEYS.get(stream))]
         assert [k for k, n in Counter(keys).items() if n > 1] == [], stream
         assert set(keys) == expected, stream
-    # Shard 0 alone syncs what is not one ad account's (it has no SCHEMA elsewhere).
-    assert set(runs[0].schemas()) == set(truth)
+    # Shard 0 alone syncs what is not one ad account's (it has no SCHEMA elsewhere); each
+    # shard records its own complete reads, of its own streams, for its own schema.
+    assert set(runs[0].schemas()) == set(truth) | {"complete_reads"}
     for run in runs[1:]:
-        assert set(run.schemas()) == PER_ACCOUNT
+        assert set(run.schemas()) == PER_ACCOUNT | {"complete_reads"}
+    for k, run in enumerate(runs):
+        assert {(r["stream"], r["account_shard"]) for r in run.records("complete_reads")} == {
+            (stream, f"{k}/{SHARDS}") for stream in full_table_streams(run)}
     # Each shard's accounts are those whose id hashes to it, and its state holds only them.
     for k, run in enumerate(runs):
         accounts = {r["account_id"] for r in run.records("ad_accounts")}

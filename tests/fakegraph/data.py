@@ -133,6 +133,11 @@ class Dataset:
         self._touched: dict[str, int] = {}
         #: Business users removed from their business (and so from every asset).
         self.removed_users: set[str] = set()
+        #: Grants revoked at the source: (asset id, user id); the asset is an ad account's
+        #: bare number, a page, pixel or catalog id, or a business asset group.
+        self.revoked: set[tuple[str, str]] = set()
+        #: Grants whose tasks were changed at the source: (asset id, user id) -> tasks.
+        self.changed_tasks: dict[tuple[str, str], list[str]] = {}
         self._lock = threading.Lock()
 
     # -- ids --------------------------------------------------------------------------
@@ -485,16 +490,47 @@ class Dataset:
                           "user_type": "business_user", "tasks": tasks[:1],
                           "business": {"id": str(PARTNER_BASE + 950 + partner),
                                        "name": "Client's business"}})
-        return self._present(users)
+        return self._present(users, asset_id)
 
-    def _present(self, users: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Each user once (the first), and none that was removed from the business."""
+    def _present(self, users: list[dict[str, Any]], asset_id: str) -> list[dict[str, Any]]:
+        """Each user once (the first), none that was removed from the business or whose grant
+        on the asset was revoked, each with the tasks it holds now."""
         unique = {u["id"]: u for u in reversed(users)}
-        return [unique[u["id"]] for u in users
-                if unique.get(u["id"]) is u and u["id"] not in self.removed_users]
+        present = []
+        for user in users:
+            grant = (asset_id, user["id"])
+            if unique.get(user["id"]) is not user or user["id"] in self.removed_users \
+                    or grant in self.revoked:
+                continue
+            if grant in self.changed_tasks:
+                user = {**user, "tasks": list(self.changed_tasks[grant])}
+            present.append(user)
+        return present
+
+    def group_assignments(self, person_id: str) -> list[dict[str, Any]]:
+        """The business asset groups a business user or system user is assigned to (every
+        third business user, and the second system user), with the tasks they give per asset
+        type (the edge fields of `assigned_business_asset_groups`, Meta's business-user and
+        system-user references)."""
+        person = self.person(person_id)
+        if person is None:
+            return []
+        b, n, robot = person
+        if (robot and n != 1) or (not robot and n % 3) or person_id in self.removed_users:
+            return []
+        g = b * self.scale.asset_groups + (0 if robot else (n // 3) % self.scale.asset_groups)
+        group = self.asset_group(g)
+        if (group["id"], person_id) in self.revoked:
+            return []
+        tasks = self.changed_tasks.get((group["id"], person_id),
+                                       ["ADVERTISE", "ANALYZE"] if robot or n % 2 else
+                                       ["ANALYZE"])
+        return [{**group, "adaccount_tasks": list(tasks), "page_tasks": ["ANALYZE"],
+                 "pixel_tasks": [], "offline_conversion_data_set_tasks": []}]
 
     def business_users(self, b: int) -> list[dict[str, Any]]:
-        return self._present([self.business_user(b, u) for u in range(self.scale.users)])
+        users = (self.business_user(b, u) for u in range(self.scale.users))
+        return [user for user in users if user["id"] not in self.removed_users]
 
     def page_token(self, page_id: str) -> str:
         """The Page's own access token: what `/{page_id}?fields=access_token` hands out."""
@@ -504,6 +540,17 @@ class Dataset:
         """The page a Page token belongs to; None for anything that is not one."""
         page_id = token.removeprefix("fake-page-token-").partition("-")[0]
         return page_id if token == self.page_token(page_id) else None
+
+    def person(self, person_id: str) -> tuple[int, int, bool] | None:
+        """(business, index, is a system user) of a business user's or system user's id."""
+        n = int(person_id)
+        if USER_BASE <= n < USER_BASE + 100_000 * self.scale.businesses:
+            b, u = divmod(n - USER_BASE, 100_000)
+            return (b, u, False) if u < self.scale.users else None
+        if SYSTEM_USER_BASE <= n < SYSTEM_USER_BASE + 1000 * self.scale.businesses:
+            b, s = divmod(n - SYSTEM_USER_BASE, 1000)
+            return (b, s, True) if s < self.scale.system_users else None
+        return None
 
     def business_user(self, b: int, u: int) -> dict[str, Any]:
         uid = str(USER_BASE + b * 100_000 + u)
@@ -555,7 +602,8 @@ class Dataset:
                                                         "name": "Client's business"},
                           "tasks": ["ANALYZE"]})
         # Same user twice would be a duplicate key: keep the first of each id.
-        return self._present(users)
+        base = ACCOUNT_BASE if salt == "account" else PAGE_BASE
+        return self._present(users, str(base + asset))
 
     def asset_group(self, g: int) -> dict[str, Any]:
         b = g // self.scale.asset_groups

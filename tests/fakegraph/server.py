@@ -8,7 +8,9 @@ error 100 Graph sends), Page edges that want a Page token, opaque cursors and ab
 objects hidden by default, Graph timestamps and unix integers, Bearer auth (else 190),
 `appsecret_proof`, usage headers from a call budget, and injected faults.
 
-Control endpoints (no auth) under `/__fake/`: `log`, `truth`, `touch`, `clear_log`.
+Control endpoints (no auth) under `/__fake/`: `log`, `truth`, `touch`, `clear_log`, and changes of
+access at the source: `revoke?asset=&user=`, `set_tasks?asset=&user=&tasks=A,B`,
+`remove_user?user=` (also from the command line: `python -m tests.fakegraph.control`).
 """
 
 from __future__ import annotations
@@ -641,6 +643,11 @@ class FakeGraph:
             if (n := data.asset_index(kind, node)) is not None and edge == "assigned_users":
                 client = n % data.asset_total(kind) >= getattr(data.scale, f"owned_{kind}")
                 return self._asset_assigned(params, node, node_type, tasks, per, client)
+        if (person := data.person(node)) is not None and \
+                edge == "assigned_business_asset_groups":
+            groups = data.group_assignments(node)
+            return Route("BusinessAssetGroup", node, len(groups), groups.__getitem__, edge,
+                         owner="SystemUser" if person[2] else "BusinessUser")
         if (g := data.group_index(node)) is not None and edge.startswith("contained_"):
             items = data.group_contents(g, edge)
             return Route(CONTAINED_ASSET, node, len(items), items.__getitem__, edge,
@@ -809,11 +816,29 @@ class FakeGraph:
             return {"ok": True}
         if command == "touch":
             return self.touch(params["kind"], int(params["count"]))
+        if command in ("revoke", "set_tasks", "remove_user"):
+            self.change_access(command, params)
+            return {"ok": True}
         if command == "truth":
             return {k: sorted(map(list, v)) for k, v in self.truth(
                 include_archived=params.get("include_archived") == "true",
                 insights_since=params.get("insights_since")).items()}
         raise KeyError(command)
+
+    def change_access(self, command: str, params: dict[str, str]) -> None:
+        """A grant revoked, a grant's tasks changed, a person removed from the business, as an
+        admin does in Business Settings; cached pages are dropped."""
+        data = self.data
+        if command == "remove_user":
+            data.removed_users.add(params["user"])
+        else:
+            grant = (params["asset"].removeprefix("act_"), params["user"])
+            if command == "revoke":
+                data.revoked.add(grant)
+            else:
+                data.changed_tasks[grant] = [t for t in params["tasks"].split(",") if t]
+        with self._lock:
+            self._pages.clear()
 
     def touch(self, kind: str, count: int) -> list[str]:
         """Bump `count` objects of `kind` (see Dataset.touch); cached pages are dropped."""
@@ -879,8 +904,13 @@ class FakeGraph:
             self._business_assets_truth(add, b, bid, denied)
             for user in data.business_users(b):
                 add("business_users", bid, user["id"])
+                for group in data.group_assignments(user["id"]):
+                    add("asset_group_assignments", bid, user["id"], group["id"])
             for s in range(scale.system_users):
-                add("system_users", bid, data.system_user(b, s)["id"])
+                robot = data.system_user(b, s)["id"]
+                add("system_users", bid, robot)
+                for group in data.group_assignments(robot):
+                    add("asset_group_assignments", bid, robot, group["id"])
             for r in range(scale.pending_users):
                 add("pending_users", bid, data.pending_user(b, r)["id"])
             for relationship in ("AGENCY", "CLIENT"):
@@ -896,6 +926,32 @@ class FakeGraph:
                             asset["id"])
         return out
 
+
+    def access_truth(self) -> dict[tuple[str, str, str, str], str]:
+        """Every direct grant a complete sync reads: (business, asset type, asset id as the
+        tap writes it, user) -> its tasks, sorted and comma-joined."""
+        data, scale = self.data, self.data.scale
+        grants: dict[tuple[str, str, str, str], str] = {}
+        for b, bid in enumerate(data.business_ids()):
+            for relationship in ("OWNED", "CLIENT"):
+                for a in data.account_indexes(b, relationship):
+                    account = data.ad_account(a)["id"]
+                    for user in data.assigned_users(b, a, scale.assigned_per_account,
+                                                    "account"):
+                        grants[bid, "AD_ACCOUNT", account, user["id"]] = user["tasks"]
+                for p in data.page_indexes(b, relationship):
+                    for user in data.assigned_users(b, p, scale.assigned_per_page, "page"):
+                        grants[bid, "PAGE", data.page(p)["id"], user["id"]] = user["tasks"]
+                for kind, asset_type, get, tasks, per in (
+                        ("pixels", "PIXEL", data.pixel, PIXEL_TASKS, scale.assigned_per_pixel),
+                        ("catalogs", "PRODUCT_CATALOG", data.catalog, CATALOG_TASKS,
+                         scale.assigned_per_catalog)):
+                    for n in data.asset_indexes(kind, b, relationship):
+                        asset_id = get(n)["id"]
+                        for user in data.asset_assigned_users(b, asset_id, per, tasks,
+                                                              relationship == "CLIENT"):
+                            grants[bid, asset_type, asset_id, user["id"]] = user["tasks"]
+        return {grant: ",".join(sorted(tasks)) for grant, tasks in grants.items()}
 
     def _insights_truth(self, add: Callable[..., None], a: int, since: str | None) -> None:
         today = account_today(self.data.ad_account(a)["timezone_name"])

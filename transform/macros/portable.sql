@@ -11,29 +11,26 @@
   json_extract_string({{ column }}, '$.{{ key }}')
 {%- endmacro %}
 
-{# A list of strings as one comma-separated text ("MANAGE,ADVERTISE"): target-duckdb keeps
-   it as JSON, target-postgres as text[]. #}
+{# A list of strings as one sorted, comma-separated text ("ADVERTISE,MANAGE"; '' for an empty
+   list), so that two reads of the same tasks compare equal: target-duckdb keeps the list as
+   JSON, target-postgres as text[]. #}
 {% macro json_list_text(column) -%}
   {{ adapter.dispatch('json_list_text', 'meta_bm')(column) }}
 {%- endmacro %}
 {% macro default__json_list_text(column) -%}
-  array_to_string({{ column }}, ',')
+  array_to_string(array(select unnest({{ column }}) order by 1), ',')
 {%- endmacro %}
 {% macro duckdb__json_list_text(column) -%}
-  array_to_string(from_json({{ column }}, '["VARCHAR"]'), ',')
+  array_to_string(list_sort(from_json({{ column }}, '["VARCHAR"]')), ',')
 {%- endmacro %}
 
-{#
-  When a row left the source: the loader's soft-delete column where it keeps one
-  (target-postgres), else null (target-duckdb drops no row and marks none).
-#}
-{% macro deleted_at(relation) -%}
-  {%- set names = adapter.get_columns_in_relation(relation) | map(attribute='name') | map('lower') | list -%}
-  {%- if '_sdc_deleted_at' in names -%} _sdc_deleted_at {%- else -%} cast(null as timestamp) {%- endif -%}
+{# When a read began, from its id (the millisecond its run started), as a UTC timestamp. #}
+{% macro read_time(read_id) -%}
+  {{ adapter.dispatch('read_time', 'meta_bm')(read_id) }}
 {%- endmacro %}
-
-{# When the loader first wrote the row (target-postgres' metadata), else null. #}
-{% macro loaded_at(relation) -%}
-  {%- set names = adapter.get_columns_in_relation(relation) | map(attribute='name') | map('lower') | list -%}
-  {%- if '_sdc_received_at' in names -%} _sdc_received_at {%- else -%} cast(null as timestamp) {%- endif -%}
+{% macro default__read_time(read_id) -%}
+  (to_timestamp(cast({{ read_id }} as double precision) / 1000) at time zone 'UTC')
+{%- endmacro %}
+{% macro duckdb__read_time(read_id) -%}
+  epoch_ms(cast({{ read_id }} as bigint))
 {%- endmacro %}

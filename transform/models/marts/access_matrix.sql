@@ -1,6 +1,6 @@
--- Who holds which tasks on which asset now: one row per (business, asset, person), for every
--- asset type the tap reads. A partner's person belongs to another business than the one whose
--- asset it is; a system user is a robot, not a person.
+-- Who holds which tasks on which asset now, by direct assignment: one row per (business,
+-- asset, person), for every asset type the tap reads. A partner's person belongs to another
+-- business than the one whose asset it is; a system user is a robot, not a person.
 select
     a.business_id,
     a.asset_type,
@@ -15,4 +15,3 @@ select
 from {{ ref('stg_assignments') }} a
 left join {{ ref('stg_assets') }} s
     on s.business_id = a.business_id and s.asset_type = a.asset_type and s.asset_id = a.asset_id
-where a.deleted_at is null

@@ -1,7 +1,7 @@
--- Spend and delivery per ad account and day, in the account's currency (its own days).
+-- Spend and delivery per ad account and day (its own calendar day), in the account's currency.
 select
     account_id,
-    day,
+    date_start as day,
     currency,
     sum(impressions) as impressions,
     sum(clicks) as clicks,
@@ -9,4 +9,4 @@ select
     sum(spend) as spend,
     count(distinct ad_id) as ads_delivering
 from {{ ref('stg_ads_insights') }}
-group by account_id, day, currency
+group by account_id, date_start, currency
