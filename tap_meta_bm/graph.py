@@ -275,17 +275,26 @@ class GraphClient:
                 ) -> Iterator[dict[str, Any]]:
         """Every record of an edge with the read's columns added; an edge the token cannot
         read is skipped, with one warning and a line in the summary."""
-        columns = dict(zip(read.policy.added_columns, read.column_values, strict=True))
         try:
-            for page in self.pages(read, batcher):
-                for record in records_of(page) if read.policy.paged else [page]:
-                    record.update(columns)
-                    yield record
+            yield from self.records_or_skip(read, batcher)
         except AssetSkipped as skipped:
-            self.logger.warning("Skipping %s", skipped)
-            self.summary.skipped(read.policy.stream, f"{read.where}: "
-                                                     f"{skipped.error.reference} "
-                                                     f"{skipped.error.message}")
+            self.note_skipped(read, skipped)
+
+    def records_or_skip(self, read: EdgeRead, batcher: FirstPageBatcher | None = None
+                        ) -> Iterator[dict[str, Any]]:
+        """`records`, raising AssetSkipped for the caller to account for (after
+        `note_skipped`) where a skip costs more than the edge's rows."""
+        columns = dict(zip(read.policy.added_columns, read.column_values, strict=True))
+        for page in self.pages(read, batcher):
+            for record in records_of(page) if read.policy.paged else [page]:
+                record.update(columns)
+                yield record
+
+    def note_skipped(self, read: EdgeRead, skipped: AssetSkipped) -> None:
+        """One warning and a line in the summary for an edge the token cannot read."""
+        self.logger.warning("Skipping %s", skipped)
+        self.summary.skipped(read.policy.stream, f"{read.where}: {skipped.error.reference} "
+                                                 f"{skipped.error.message}")
 
     def _read(self, read: EdgeRead, position: dict[str, str] | None,
               batched: requests.Response | None) -> Page:

@@ -21,6 +21,8 @@ class StreamTally:
     shrinks: int = 0
     skipped: list[str] = field(default_factory=list)
     dropped_fields: list[str] = field(default_factory=list)
+    #: Partitions whose bookmark did not move, since some of their rows were not read.
+    kept_bookmarks: list[str] = field(default_factory=list)
 
 
 class RunSummary:
@@ -39,6 +41,10 @@ class RunSummary:
     def skipped(self, stream: str, why: str) -> None:
         with self._lock:
             self._tallies[stream].skipped.append(why)
+
+    def kept_bookmark(self, stream: str, where: str) -> None:
+        with self._lock:
+            self._tallies[stream].kept_bookmarks.append(where)
 
     def dropped_field(self, stream: str, column: str) -> None:
         with self._lock:
@@ -66,6 +72,10 @@ class RunSummary:
         if dropped:
             out.append(f"  Fields Graph no longer reads (null from then on): "
                        f"{', '.join(dropped)}")
+        kept = [f"{name} {where}" for name, t in rows for where in t.kept_bookmarks]
+        if kept:
+            out.append(f"  Bookmarks kept back (the next run reads those days again): "
+                       f"{', '.join(kept)}")
         skipped = [(name, why) for name, t in rows for why in t.skipped]
         if skipped:
             out.append(f"  PARTIAL: {len(skipped)} asset edge(s) skipped:")

@@ -28,7 +28,7 @@ from singer_sdk.helpers.types import Context
 from tap_meta_bm.client import GraphStream, as_integer
 from tap_meta_bm.concurrency import PartitionPrefetcher
 from tap_meta_bm.directory import PartitionKind
-from tap_meta_bm.errors import ConfigError, parse_body
+from tap_meta_bm.errors import AssetSkipped, ConfigError, parse_body
 from tap_meta_bm.graph import EdgePolicy, records_of
 from tap_meta_bm.report_jobs import Piece, ReportJobs
 from tap_meta_bm.streams.insights_catalog import (
@@ -378,6 +378,8 @@ class InsightsStream(GraphStream):
         self._jobs: ReportJobs | None = None
         self._pieces: dict[str, list[Piece]] = {}
         self._read_through: dict[str, date] = {}
+        #: Accounts with a finished report job whose rows could not be read, and how many.
+        self._unread_jobs: dict[str, int] = {}
         self._prefetcher: PartitionPrefetcher | None = None
         self._clamped: list[str] = []
 
@@ -451,9 +453,15 @@ class InsightsStream(GraphStream):
         assert self._jobs is not None
         account_id = str(partition["account_id"])
         policy = self.results_policy
+        client = self.run.client
         for run_id in self._jobs.finished(self._pieces[account_id]):
-            yield from self.run.client.records(self._jobs.results(
-                run_id, account_id, policy, (partition.get("business_id"),)))
+            read = self._jobs.results(run_id, account_id, policy,
+                                      (partition.get("business_id"),))
+            try:
+                yield from client.records_or_skip(read)
+            except AssetSkipped as skipped:
+                client.note_skipped(read, skipped)
+                self._unread_jobs[account_id] = self._unread_jobs.get(account_id, 0) + 1
 
     def source_records(self, context: Context | None) -> Iterator[dict[str, Any]]:
         if not context:
@@ -480,12 +488,34 @@ class InsightsStream(GraphStream):
         if not context:
             return
         # Reached once every row of the account is out: the bookmark moves to the last day
-        # read, whatever days had rows.
+        # read, whatever days had rows; unless some rows could not be read, when it stays.
+        account_id = str(context["account_id"])
         state = self.get_context_state(context)
+        kept = state.get("replication_key_value") \
+            if state.get("replication_key") == self.replication_key else None
         self.state_manager.finalize_state(state)
+        unread = self._unread_jobs.get(account_id)
+        if unread:
+            self._keep_bookmark(state, account_id, unread, kept)
+            return
         state["replication_key"] = self.replication_key
-        state["replication_key_value"] = \
-            self._read_through[str(context["account_id"])].isoformat()
+        state["replication_key_value"] = self._read_through[account_id].isoformat()
+
+    def _keep_bookmark(self, state: dict[str, Any], account_id: str, unread: int,
+                       kept: Any) -> None:
+        """The account's bookmark as it was (none on a first run): the days of the unread
+        jobs lie after it, so the next run reads them again."""
+        for name in ("replication_key", "replication_key_value"):
+            state.pop(name, None)
+        if kept:
+            state["replication_key"], state["replication_key_value"] = \
+                self.replication_key, kept
+        where = f"at {kept}" if kept else "with none (its first run starts again)"
+        self.logger.warning(
+            "%s: ad account %s: the rows of %d finished report job(s) could not be read; its "
+            "bookmark stays %s, so the next run reads those days again", self.name,
+            account_id, unread, where)
+        self.run.summary.kept_bookmark(self.name, f"ad account {account_id} {where}")
 
     def log_sync_costs(self) -> None:
         if self._jobs is not None:
