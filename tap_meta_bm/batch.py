@@ -136,15 +136,19 @@ class FirstPageBatcher(Generic[Read]):
 
 
 def batch_form(requests_: list[requests.PreparedRequest], url_base: str,
-               appsecret_proof: str | None) -> dict[str, str]:
+               appsecret_proof: str | None, access_token: str) -> dict[str, str]:
     """The form of one Batch API call: sub-requests as URLs relative to the version root.
 
+    The token goes in the body too (never a URL), beside the Authorization header: Meta's
+    batch reference has sub-requests use the batch's top-level `access_token` parameter, and
+    says nothing of a header being inherited; without a token a sub-request fails with 104.
     `appsecret_proof` goes once at the top level, where Graph checks it for the whole batch.
     """
     prefix = url_base.rstrip("/") + "/"
     calls = [{"method": "GET", "relative_url": _without_proof(str(p.url)).removeprefix(prefix)}
              for p in requests_]
-    form = {"batch": json.dumps(calls, separators=(",", ":")), "include_headers": "true"}
+    form = {"access_token": access_token,
+            "batch": json.dumps(calls, separators=(",", ":")), "include_headers": "true"}
     if appsecret_proof:
         form["appsecret_proof"] = appsecret_proof
     return form

@@ -114,19 +114,29 @@ def batch_calls(request: Any) -> list[dict[str, str]]:
     return json.loads(parse_qs(request.text)["batch"][0])
 
 
+#: What Graph answers a batch sub-request that has no token to use.
+NO_TOKEN = {"error": {"message": "An access token is required to request this resource.",
+                      "type": "OAuthException", "code": 104, "fbtrace_id": "B"}}
+
+
 def mock_batch(mocker: Any, unanswered: str | None = None) -> None:
-    """`POST /v26.0/` answers each sub-request with what the GET mocks answer it (sent under
-    the batch's own Authorization header), in Graph's batch answer format; sub-requests whose
-    relative URL starts with `unanswered` get `null`, as when they time out inside the batch."""
+    """`POST /v26.0/` answers each sub-request with what the GET mocks answer it, in Graph's
+    batch answer format, under the batch's top-level `access_token` parameter (Meta's batch
+    reference; without it, 104 as Graph answers); sub-requests whose relative URL starts with
+    `unanswered` get `null`, as when they time out inside the batch."""
 
     def respond(request: Any, context: Any) -> list[dict[str, Any] | None]:
         answers: list[dict[str, Any] | None] = []
+        token = parse_qs(request.text).get("access_token", [None])[0]
         for call in batch_calls(request):
             if unanswered and call["relative_url"].startswith(unanswered):
                 answers.append(None)
                 continue
+            if token is None:
+                answers.append({"code": 400, "body": json.dumps(NO_TOKEN), "headers": []})
+                continue
             sub = requests.get(f"{BASE}/{call['relative_url']}",
-                               headers={"Authorization": request.headers["Authorization"]})
+                               headers={"Authorization": f"Bearer {token}"})
             answers.append({"code": sub.status_code, "body": sub.text, "headers": [
                 {"name": k, "value": v} for k, v in sub.headers.items()]})
         return answers

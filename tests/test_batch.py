@@ -84,14 +84,17 @@ def test_first_pages_of_all_accounts_travel_in_one_batch_call(graph):
     assert batch.url == f"{BASE}/"
     assert batch.headers["Authorization"] == f"Bearer {TOKEN}"
     form = parse_qs(batch.text)
-    assert sorted(form) == ["batch", "include_headers"]
+    assert sorted(form) == ["access_token", "batch", "include_headers"]
     assert form["include_headers"] == ["true"]
+    # The token in the body too, for the sub-requests (Meta's batch reference), never a URL.
+    assert form["access_token"] == [TOKEN]
     first_pages = [url for url in alone if "after=" not in url]
     assert [c["method"] for c in batch_calls(batch)] == ["GET"] * 12
     assert [c["relative_url"] for c in batch_calls(batch)] == first_pages
     # Later pages go alone, exactly as in the serial run (workers interleave them).
     assert sorted(campaign_gets(graph)) == sorted(url for url in alone if "after=" in url)
-    assert TOKEN not in batch.text and TOKEN not in batch.url
+    assert TOKEN not in batch.url
+    assert not any(TOKEN in c["relative_url"] for c in batch_calls(batch))
     assert records(parallel, "campaigns") == records(serial, "campaigns")
     assert comparable_state(last_state(parallel)) == comparable_state(last_state(serial))
 
@@ -219,13 +222,14 @@ def test_batch_of_one_is_not_sent():
 def test_form_encoding_matches_urlencode():
     form = batch_form([requests.Request("GET", f"{BASE}/act_1/campaigns", params={
         "fields": "id,name", "filtering": '[{"field":"campaign.updated_time","value":1}]',
-    }).prepare()], BASE, "ab12")
+    }).prepare()], BASE, "ab12", TOKEN)
     assert form_encode(form) == urlencode(form)
 
 
 def test_batch_form_uses_relative_urls_and_one_top_level_proof():
     prepared = requests.Request("GET", f"{BASE}/act_1/campaigns",
                                 params={"fields": "id", "appsecret_proof": "p"}).prepare()
-    form = batch_form([prepared], BASE, "p")
-    assert form == {"batch": '[{"method":"GET","relative_url":"act_1/campaigns?fields=id"}]',
+    form = batch_form([prepared], BASE, "p", TOKEN)
+    assert form == {"access_token": TOKEN,
+                    "batch": '[{"method":"GET","relative_url":"act_1/campaigns?fields=id"}]',
                     "include_headers": "true", "appsecret_proof": "p"}

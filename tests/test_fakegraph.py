@@ -120,6 +120,8 @@ def test_throttle_window_blocks_the_object_and_says_for_how_long():
 
 
 def batch(graph, calls, headers=AUTH, **form):
+    """A Batch API call with the token as its `access_token` parameter, as Meta documents."""
+    form = {"access_token": DEFAULT_TOKEN, **form}
     return requests.post(f"{graph.url}/v26.0/", headers=headers, timeout=10,
                          data={"batch": json.dumps(calls), **form})
 
@@ -141,10 +143,20 @@ def test_batch_answers_each_call_in_order_and_logs_each_as_a_call(graph):
         ("/v26.0/act_200000000000/campaigns", 400, True)]
 
 
+def denied_trace(answer):
+    return json.loads(answer["body"])["error"]["fbtrace_id"]
+
+
 def test_batch_needs_the_token_and_at_most_fifty_calls(graph):
     call = {"method": "GET", "relative_url": "act_200000000000/campaigns?fields=id"}
-    [denied] = batch(graph, [call], headers={}).json()
-    assert (denied["code"], json.loads(denied["body"])["error"]["code"]) == (400, 190)
+    # Sub-requests take the batch's `access_token` parameter, not its Authorization header.
+    [denied] = batch(graph, [call], access_token="").json()
+    assert (denied["code"], json.loads(denied["body"])["error"]) == (400, {
+        "message": "An access token is required to request this resource.",
+        "type": "OAuthException", "code": 104, "is_transient": False,
+        "fbtrace_id": denied_trace(denied)})
+    [wrong] = batch(graph, [call], access_token="not-the-token").json()
+    assert json.loads(wrong["body"])["error"]["code"] == 190
     too_many = batch(graph, [call] * 51)
     assert too_many.status_code == 400
     assert too_many.json()["error"]["message"] == ("Too many requests in batch message. "

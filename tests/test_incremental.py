@@ -144,15 +144,20 @@ def test_rerun_with_final_state_emits_nothing_twice(graph):
     assert records(second, "campaigns") == []
 
 
-def test_refused_audience_filter_falls_back_to_reading_the_edge_whole(graph, caplog):
+@pytest.mark.parametrize("message", [
+    "(#100) Filtering field time_updated is invalid",
+    # The filter refused in words that name a field: still the filter, not the replication
+    # key disappearing (the request carried `filtering` on that field).
+    "(#100) Tried accessing nonexisting field (time_updated) on node type (CustomAudience)",
+])
+def test_refused_audience_filter_falls_back_to_reading_the_edge_whole(graph, caplog, message):
     state = {"bookmarks": {"custom_audiences": {"partitions": [
         {"context": {"account_id": "1"}, "replication_key": "time_updated",
          "replication_key_value": "2024-05-02T08:30:00+00:00", "ids_at_bookmark": []},
         {"context": {"account_id": "2"}, "replication_key": "time_updated",
          "replication_key_value": "2024-05-02T08:30:00+00:00", "ids_at_bookmark": []},
     ]}}}
-    refused = {"error": {"message": "(#100) Filtering field time_updated is invalid",
-                         "code": 100, "fbtrace_id": "NF"}}
+    refused = {"error": {"message": message, "code": 100, "fbtrace_id": "NF"}}
     rows = page([{"id": "a1", "time_updated": T1_UNIX - 10},
                  {"id": "a2", "time_updated": T1_UNIX + 10}])
     graph.get(f"{BASE}/act_1/customaudiences", [{"status_code": 400, "json": refused},

@@ -233,7 +233,7 @@ class FakeGraph:
         self._send(request, *self._call(request, parts.path, params))
 
     def _call(self, request: BaseHTTPRequestHandler, path: str, params: dict[str, str],
-              **tags: Any) -> tuple[int, Any, dict[str, str]]:
+              batch_token: str | None = None, **tags: Any) -> tuple[int, Any, dict[str, str]]:
         """One Graph call, alone or inside a batch: answered and logged."""
         status, body, headers = 200, None, {}
         entry = {"path": path, "params": params, "t": time.monotonic(),
@@ -242,7 +242,7 @@ class FakeGraph:
             if tags.get("method") == "POST":
                 body, headers = self._start_report(request, path, params, entry)
             else:
-                body, headers = self.answer(request, path, params, entry)
+                body, headers = self.answer(request, path, params, entry, batch_token)
         except GraphErrorResponse as error:
             status, body, headers = error.status, error.body(), error.headers
             entry["code"] = error.code
@@ -267,7 +267,11 @@ class FakeGraph:
             params = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
             if "appsecret_proof" in form:
                 params["appsecret_proof"] = form["appsecret_proof"]
-            status, body, headers = self._call(request, parts.path, params, batch=True)
+            # Sub-requests use their own token or the batch's `access_token` parameter
+            # (Meta's batch reference), not the batch call's Authorization header.
+            status, body, headers = self._call(request, parts.path, params,
+                                               batch_token=form.get("access_token", ""),
+                                               batch=True)
             answers.append({
                 "code": status,
                 "headers": [{"name": k, "value": v}
@@ -364,10 +368,11 @@ class FakeGraph:
 
     # -- one Graph request --------------------------------------------------------------------
     def answer(self, request: BaseHTTPRequestHandler, path: str, params: dict[str, str],
-               entry: dict[str, Any]) -> tuple[Any, dict[str, str]]:
+               entry: dict[str, Any], batch_token: str | None = None
+               ) -> tuple[Any, dict[str, str]]:
         with self._lock:
             number = len(self.log) + 1
-        page_of_token = self._authenticate(request, params, number)
+        page_of_token = self._authenticate(request, params, number, batch_token)
         segments = path.strip("/").split("/")
         if not segments or segments[0] != VERSION:
             raise GraphErrorResponse(400, 2635, f"(#2635) Unknown or deprecated version "
@@ -414,12 +419,17 @@ class FakeGraph:
         return cached, headers
 
     def _authenticate(self, request: BaseHTTPRequestHandler, params: dict[str, str],
-                      number: int) -> str | None:
+                      number: int, batch_token: str | None = None) -> str | None:
         """Checks the token (and its proof); returns the page a Page token is for, None for
         the system user's token."""
         header = request.headers.get("Authorization", "")
         token = header.removeprefix("Bearer ") if header.startswith("Bearer ") else \
             params.get("access_token")
+        if batch_token is not None:  # a batch sub-request: its own token or the batch's
+            token = params.get("access_token") or batch_token
+            if not token:
+                raise GraphErrorResponse(400, 104, "An access token is required to request "
+                                                   "this resource.")
         if not token:
             raise GraphErrorResponse(400, 190, "An active access token must be used to query "
                                                "information about the current user.")
