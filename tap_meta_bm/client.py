@@ -320,6 +320,7 @@ class GraphStream(FastRecordWriting):
         """Main-thread work before any partition of the stream is read."""
 
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        self.run.before_first_record()
         # Partitions before this one are finalized by now: make their state durable, so a run
         # that dies later resumes from here. Not after every partition: each STATE message
         # holds every bookmark, which would cost more than the sync itself.

@@ -170,6 +170,12 @@ class Directory:
                            "shard; it has nothing of theirs to read.", self._shard, len(out))
         return mine
 
+    def check_account_ids(self) -> None:
+        """Configured `account_ids` name ad accounts of the businesses read (ConfigError when
+        none does; a warning for those that do not), from the lists partitions use anyway."""
+        if self._account_ids:
+            self.partitions(PartitionKind.AD_ACCOUNT)
+
     def owns_account(self, account_id: str) -> bool:
         """Whether this run reads the ad account's own streams (always, unless sharded)."""
         return self._shard is None or self._shard.owns(account_id)

@@ -147,7 +147,8 @@ class Doctor:
         configured = id_list(self.tap.config.get("business_ids")) or sorted(reachable)
         missing = [b for b in configured if b not in reachable]
         self.report.businesses = {"configured": configured, "reachable": sorted(reachable),
-                                  "unreachable": missing}
+                                  "unreachable": missing,
+                                  "explicit": bool(self.tap.config.get("business_ids"))}
         for business in missing:
             self.report.gaps.append(Gap(
                 f"business {business} is configured but the token does not reach it",
@@ -243,8 +244,11 @@ def render_text(report: Report) -> str:
                      f"({report.identity['id']})")
     if report.businesses:
         b = report.businesses
+        reaches = ", ".join(b["reachable"]) or "none"
         lines.append(f"Businesses              configured {', '.join(b['configured'])}; the "
-                     f"token reaches {', '.join(b['reachable']) or 'none'}")
+                     f"token reaches {reaches}" if b.get("explicit") else
+                     f"Businesses              none configured: every one the token reaches "
+                     f"({reaches})")
     for asset in report.assets:
         lines.append(f"Business {asset['business']}")
         for kind in ("ad_accounts", "pages"):
@@ -258,7 +262,9 @@ def render_text(report: Report) -> str:
                   for s in report.streams]
     if report.gaps:
         lines += ["", f"Gaps ({len(report.gaps)})"]
-        lines += [f"  - {gap.what}. Fix: {gap.fix}." for gap in report.gaps]
+        # What Graph said may end in a period already: one period, not two.
+        lines += [f"  - {gap.what.rstrip('.')}. Fix: {gap.fix.rstrip('.')}."
+                  for gap in report.gaps]
     lines += ["", "Every selected stream can be served." if report.serves_every_stream
               else "Some selected streams cannot be served (see the gaps above)."]
     return "\n".join(lines)

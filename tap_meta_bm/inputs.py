@@ -44,16 +44,55 @@ def check_files(argv: list[str]) -> None:
         if not isinstance(value, dict):
             raise ConfigError(f"{option} {path}: the {what} file must hold a JSON object, "
                               f"not {type(value).__name__}.")
+        if what == "catalog":
+            _check_catalog_shape(f"{option} {path}", value)
 
 
-def warn_unknown_settings(config: Mapping[str, Any], known: Iterable[str],
-                          logger: logging.Logger) -> None:
-    """A misspelt setting would be ignored in silence: name it, and what it may have meant."""
+def _check_catalog_shape(where: str, catalog: dict[str, Any]) -> None:
+    """A Singer catalog: `streams`, a list of objects, each naming its stream, with metadata
+    as a list (what `--discover` writes)."""
+    streams = catalog.get("streams")
+    if not isinstance(streams, list):
+        raise ConfigError(f"{where}: 'streams' must be a list of stream entries (as "
+                          f"--discover writes), not {type(streams).__name__}.")
+    for n, entry in enumerate(streams):
+        if not isinstance(entry, dict) or not isinstance(
+                entry.get("tap_stream_id", entry.get("stream")), str):
+            raise ConfigError(f"{where}: streams[{n}] must be an object with a "
+                              "'tap_stream_id' (as --discover writes).")
+        if not isinstance(entry.get("metadata", []), list):
+            raise ConfigError(f"{where}: streams[{n}] ({entry.get('tap_stream_id')}): "
+                              "'metadata' must be a list.")
+
+
+def check_catalog_streams(catalog: Mapping[str, Any] | None, streams: Iterable[str]) -> None:
+    """A selected stream this tap does not have would be skipped in silence: name it."""
+    if not isinstance(catalog, Mapping):
+        return
+    known = sorted(streams)
+    for entry in catalog.get("streams") or []:
+        name = entry.get("tap_stream_id", entry.get("stream"))
+        selected = any(m.get("breadcrumb") == [] and (m.get("metadata") or {}).get("selected")
+                       for m in entry.get("metadata") or [] if isinstance(m, dict))
+        if selected and name not in known:
+            close = difflib.get_close_matches(str(name), known, n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            raise ConfigError(f"--catalog: stream '{name}' is selected but this tap has no "
+                              f"such stream{hint}; tap-meta-bm --discover lists them.")
+
+
+def check_unknown_settings(config: Mapping[str, Any], known: Iterable[str],
+                           logger: logging.Logger) -> None:
+    """A misspelt setting would be ignored in silence. One close to a real one stops the run
+    before any request (`busines_ids` would sync every business of the token); one like no
+    setting is named and ignored."""
     known = sorted(known)
     for name in sorted(set(config) - set(known)):
         close = difflib.get_close_matches(name, known, n=1)
-        hint = f" (did you mean '{close[0]}'?)" if close else ""
-        logger.warning("Unknown setting '%s'%s: it is ignored.", name, hint)
+        if close:
+            raise ConfigError(f"Unknown setting '{name}': did you mean '{close[0]}'? Fix its "
+                              "name (tap-meta-bm --about lists every setting).")
+        logger.warning("Unknown setting '%s': it is ignored.", name)
 
 
 def check_state(state: Mapping[str, Any] | None, streams: Mapping[str, str | None],
@@ -77,7 +116,7 @@ def check_state(state: Mapping[str, Any] | None, streams: Mapping[str, str | Non
                        if not set(bookmarks) & set(streams) else "")
     for stream, key in streams.items():
         if key and isinstance(bookmarks.get(stream), dict):
-            _check_bookmarks(stream, bookmarks[stream])
+            _check_bookmarks(stream, bookmarks[stream], logger)
 
 
 def _state_shape(state: Mapping[str, Any]) -> str:
@@ -86,7 +125,19 @@ def _state_shape(state: Mapping[str, Any]) -> str:
     return f"top-level keys: {', '.join(sorted(map(str, state))[:5])}"
 
 
-def _check_bookmarks(stream: str, stream_state: dict[str, Any]) -> None:
+#: What the SDK keeps in a stream's state (and this tap beside it, per partition).
+STATE_KEYS = frozenset({"replication_key", "replication_key_value", "partitions", "context",
+                        "progress_markers", "starting_replication_value",
+                        "replication_key_signpost", "ids_at_bookmark", "read_started"})
+
+
+def _check_bookmarks(stream: str, stream_state: dict[str, Any],
+                     logger: logging.Logger) -> None:
+    other = sorted(set(stream_state) - STATE_KEYS)
+    if other:  # e.g. singer-io tap-facebook's {"updated_time": ...}
+        logger.warning("The state's bookmark of %s has keys this tap does not write (%s): "
+                       "they are ignored, and %s starts from its own bookmarks or start_date.",
+                       stream, ", ".join(other[:5]), stream)
     entries = [stream_state, *[p for p in stream_state.get("partitions") or []
                                if isinstance(p, dict)]]
     for entry in entries:

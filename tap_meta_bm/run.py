@@ -35,6 +35,7 @@ class SyncRun:
         self._last_stream: str | None = None
         self._log = logging.getLogger("tap-meta-bm")
         self._summary_logged = False
+        self._checked_before_records = False
 
     def start(self, *, client: GraphClient, directory: Directory, state_writer: Any,
               streams: list[Stream], logger: logging.Logger) -> None:
@@ -53,6 +54,13 @@ class SyncRun:
         if self._directory is None:
             raise RuntimeError("the run has not started: the config was not validated")
         return self._directory
+
+    def before_first_record(self) -> None:
+        """What the config promises and only the directory can check (`account_ids` that are
+        no ad account of the businesses read), once, before any record is written."""
+        if not self._checked_before_records:
+            self._checked_before_records = True
+            self.directory.check_account_ids()
 
     def stream_done(self, name: str) -> None:
         """The SDK is through with a stream; after the last one, the summary."""

@@ -23,10 +23,11 @@ from tap_meta_bm.errors import ConfigError, TapMetaBMError
 from tap_meta_bm.governor import Governor
 from tap_meta_bm.graph import GraphClient
 from tap_meta_bm.inputs import (
+    check_catalog_streams,
     check_files,
     check_state,
+    check_unknown_settings,
     warn_nothing_selected,
-    warn_unknown_settings,
 )
 from tap_meta_bm.output import BufferedRecordWriter, EncodedStateWriter
 from tap_meta_bm.redaction import protect, redact
@@ -198,13 +199,15 @@ class TapMetaBM(Tap):
                               "tap-meta-bm --about for every setting).") from None
         token = self.config.get("access_token")
         protect([token, str(token).strip(), self.config.get("app_secret")])
+        # Also for --discover (the SDK validates no config there): a misspelt name is caught
+        # wherever the config is first used.
+        check_unknown_settings(self.config, self.config_jsonschema["properties"], self.logger)
         if validate_config:
             check_config(dict(self.config))
-            warn_unknown_settings(self.config, self.config_jsonschema["properties"],
-                                  self.logger)
             check_state(kwargs.get("state"), {
                 s.name: s.replication_key for s in self.streams.values()}, self.logger)
             if kwargs.get("catalog") is not None:
+                check_catalog_streams(kwargs.get("catalog"), self.streams)
                 warn_nothing_selected((s.selected for s in self.streams.values()),
                                       self.logger)
         self._start_run()

@@ -45,6 +45,8 @@ def test_all_good_costs_a_handful_of_calls_and_never_prints_the_token(fake_graph
         "catalog_management, leads_retrieval, pages_manage_ads, pages_manage_metadata, "
         "pages_read_engagement, pages_show_list"]
     assert "Identity                robot-0 (600000000000)" in lines
+    assert f"Businesses              none configured: every one the token reaches ({BUSINESS})" \
+        in lines
     assert "  ad accounts           4 listed, 4 readable" in lines
     assert lines[-1] == "Every selected stream can be served."
     assert DEFAULT_TOKEN not in done.stdout + done.stderr
@@ -95,5 +97,15 @@ def test_an_unreadable_business_is_named(fake_graph, tmp_path):
     status, found = report(tmp_path, {**tap_config(graph), "business_ids": [BUSINESS, "999"]})
     assert status == 1
     assert found["businesses"] == {"configured": [BUSINESS, "999"], "reachable": [BUSINESS],
-                                   "unreachable": ["999"]}
+                                   "unreachable": ["999"], "explicit": True}
     assert gaps(found) == ["business 999 is configured but the token does not reach it"]
+
+
+def test_a_gap_line_ends_in_one_period(fake_graph, tmp_path):
+    graph = fake_graph("small", faults=Faults(denied={("200000000000", "campaigns")}))
+    done = doctor(tmp_path, {**tap_config(graph), "business_ids": [BUSINESS]})
+    assert done.returncode == 1
+    lines = done.stdout.splitlines()
+    assert f"Businesses              configured {BUSINESS}; the token reaches {BUSINESS}" in lines
+    gap_lines = [line for line in lines if line.startswith("  - ")]
+    assert gap_lines and all(".." not in line and line.endswith(".") for line in gap_lines)

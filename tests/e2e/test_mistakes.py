@@ -56,12 +56,58 @@ def test_a_missing_file_is_one_line(tmp_path):
                                    "the config file (No such file or directory)."]
 
 
-def test_a_misspelt_setting_is_named_with_what_it_may_mean(fake_graph, tmp_path):
+def test_a_misspelt_setting_stops_before_any_request(fake_graph, tmp_path):
     graph = fake_graph("small")
-    run = run_tap(tmp_path, {**tap_config(graph), "busines_ids": [BUSINESS]})
+    config = {**tap_config(graph), "busines_ids": [BUSINESS]}
+    line = ("tap-meta-bm: error: Unknown setting 'busines_ids': did you mean 'business_ids'? "
+            "Fix its name (tap-meta-bm --about lists every setting).")
+    run = run_tap(tmp_path, config)
+    assert run.returncode == 1 and errors(run.stderr) == [line]
+    assert run.messages == [] and graph.log == []
+    (tmp_path / "c.json").write_text(json.dumps(config))
+    discover = tap(tmp_path, "--config", "c.json", "--discover")
+    assert discover.returncode == 1 and errors(discover.stderr) == [line]
+    # A name like no setting is only named: it cannot be a setting the user meant.
+    other = run_tap(tmp_path, {**tap_config(graph), "note_to_self": "hi"})
+    assert other.returncode == 0, other.stderr[-2000:]
+    assert "Unknown setting 'note_to_self': it is ignored." in other.stderr
+
+
+@pytest.mark.parametrize(("catalog", "line"), [
+    ({"streams": "x"}, "'streams' must be a list of stream entries (as --discover writes), "
+                       "not str."),
+    ({"streams": [{"metadata": []}]}, "streams[0] must be an object with a 'tap_stream_id' "
+                                      "(as --discover writes)."),
+])
+def test_a_catalog_of_the_wrong_shape_is_one_line(tmp_path, catalog, line):
+    (tmp_path / "c.json").write_text(json.dumps({"access_token": DEFAULT_TOKEN}))
+    (tmp_path / "cat.json").write_text(json.dumps(catalog))
+    done = tap(tmp_path, "--config", "c.json", "--catalog", "cat.json")
+    assert done.returncode == 1
+    assert errors(done.stderr) == [f"tap-meta-bm: error: --catalog cat.json: {line}"]
+    assert "Traceback" not in done.stderr
+
+
+def test_a_selected_stream_the_tap_does_not_have_is_named(fake_graph, tmp_path):
+    graph = fake_graph("small")
+    catalog = {"streams": [{"tap_stream_id": "campaignz", "schema": {}, "metadata": [
+        {"breadcrumb": [], "metadata": {"selected": True}}]}]}
+    run = run_tap(tmp_path, tap_config(graph), catalog=catalog)
+    assert run.returncode == 1
+    assert errors(run.stderr) == [
+        "tap-meta-bm: error: --catalog: stream 'campaignz' is selected but this tap has no "
+        "such stream (did you mean 'campaigns'?); tap-meta-bm --discover lists them."]
+    assert graph.log == []
+
+
+def test_another_taps_bookmark_shape_is_named(fake_graph, tmp_path):
+    graph = fake_graph("small")
+    state = {"bookmarks": {"campaigns": {"updated_time": "2024-01-01T00:00:00Z"}}}
+    run = run_tap(tmp_path, tap_config(graph), state=state)
     assert run.returncode == 0, run.stderr[-2000:]
-    assert ("Unknown setting 'busines_ids' (did you mean 'business_ids'?): it is ignored."
-            in run.stderr)
+    assert ("The state's bookmark of campaigns has keys this tap does not write "
+            "(updated_time): they are ignored, and campaigns starts from its own bookmarks or "
+            "start_date.") in run.stderr
 
 
 def test_ids_as_numbers_a_bare_id_and_a_pasted_newline_are_accepted(fake_graph, tmp_path):
@@ -175,6 +221,8 @@ def test_unreadable_businesses_and_accounts_matching_nothing(fake_graph, tmp_pat
     assert errors(nothing.stderr) == [
         "tap-meta-bm: error: account_ids: none of 123 is an ad account of the businesses read "
         "(owned or shared with them)."]
+    # Checked before the first record: nothing was written that the fix would change.
+    assert [m for m in nothing.messages if m["type"] == "RECORD"] == []
     # One line: not the SDK's ERROR line for the stream as well, nor a traceback.
     assert [line for line in nothing.stderr.splitlines()
             if "ERROR" in line or "Traceback" in line] == []
