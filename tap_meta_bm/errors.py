@@ -49,6 +49,10 @@ REDUCE_DATA_TEXT = "reduce the amount of data"
 NONEXISTING_FIELD = re.compile(r"nonexisting field \(([^()\s]+)\)")
 PAGE_TOKEN_TEXT = "page access token"
 PAGE_TOKEN_CODES = frozenset({190, 210})
+#: How Graph may refuse the system user's token on a Page edge that wants the Page's own
+#: (Meta's page/assigned_users reference asks for a Page token): token (190, any subcode),
+#: permission (10, 200) and "user not visible" (210) errors.
+PAGE_EDGE_REFUSAL_CODES = frozenset({10, 190, 200, 210})
 
 _TOKEN_SUBCODES = {
     458: "the app is not installed for this user",

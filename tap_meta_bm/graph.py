@@ -40,6 +40,7 @@ from tap_meta_bm.batch import (
     sub_response,
 )
 from tap_meta_bm.errors import (
+    PAGE_EDGE_REFUSAL_CODES,
     Action,
     AssetSkipped,
     GraphError,
@@ -235,6 +236,9 @@ class GraphClient:
         self._user_agent = user_agent
         self._sessions = threading.local()
         self.page_tokens = PageTokens()
+        #: Pages whose edges refused the system user's token, and how: read with their own
+        #: token from then on.
+        self._pages_wanting_token: dict[str, GraphError] = {}
         self.appsecret_proof = self.proof_for(access_token)
 
     def proof_for(self, token: str) -> str | None:
@@ -459,6 +463,12 @@ class GraphClient:
                 sent_with_page_token: bool) -> None:
         """What a failed answer changes before it is sent again; raises if it is not."""
         where, action = read.where, error.action
+        if read.page_id is not None and error.code in PAGE_EDGE_REFUSAL_CODES:
+            # A Page edge: first the Page's own token, then a skip of that Page; never a
+            # dead token, which the Page token's own read (not a Page edge) would reveal.
+            self._want_page_token_for(read, error, sent_with_page_token,
+                                      whole_stream=action is Action.PAGE_TOKEN)
+            return
         if action is Action.TOKEN:
             fatal = GraphFatalError(error, where)
             self.governor.halt(fatal)
@@ -530,9 +540,9 @@ class GraphClient:
                                     read.policy.optional_params[name])
 
     # -- Page tokens (see page_tokens.py) ---------------------------------------------------------
-    @staticmethod
-    def _wants_page_token(read: EdgeRead) -> bool:
-        return read.page_id is not None and read.policy.wants_page_token
+    def _wants_page_token(self, read: EdgeRead) -> bool:
+        return read.page_id is not None and (read.policy.wants_page_token
+                                             or read.page_id in self._pages_wanting_token)
 
     def _page_token(self, read: EdgeRead) -> str | None:
         """The Page's own token for a Page edge that wants one; None: the system user's."""
@@ -541,10 +551,17 @@ class GraphClient:
         page_id = str(read.page_id)
         token = self.page_tokens.get(page_id, lambda: self._read_page_token(read))
         if token is None:
+            why = ("it holds no task on the Page (assign the Page to the system user with "
+                   "Manage, and grant pages_manage_metadata)")
+            refused = self._pages_wanting_token.get(page_id)
+            if refused is not None:  # Graph's own words first: they may name the fix
+                raise AssetSkipped(GraphError(
+                    Action.SKIP, refused.http_status, refused.code, refused.subcode,
+                    f"{refused.message}; and the system user cannot get the Page's own "
+                    f"token: {why}", fbtrace_id=refused.fbtrace_id), read.where)
             raise AssetSkipped(GraphError(Action.SKIP, 200, message=(
                 f"Graph wants Page {page_id}'s own access token, and the system user cannot "
-                "get it: it holds no task on the Page (assign the Page to the system user "
-                "with Manage, and grant pages_manage_metadata)")), read.where)
+                f"get it: {why}")), read.where)
         return token
 
     def _read_page_token(self, read: EdgeRead) -> str | None:
@@ -555,7 +572,9 @@ class GraphClient:
         return token if isinstance(token, str) else None
 
     def _want_page_token_for(self, read: EdgeRead, error: GraphError,
-                             sent_with_page_token: bool) -> None:
+                             sent_with_page_token: bool, whole_stream: bool = True) -> None:
+        """The Page's own token for this read, and for the stream's every Page when Graph
+        said it wants Page tokens (`whole_stream`); a refusal of the Page's token skips it."""
         if read.page_id is None:
             raise GraphFatalError(error, read.where)  # not a Page edge: a request bug
         if sent_with_page_token:  # the Page's own token was refused as well
@@ -563,7 +582,11 @@ class GraphClient:
                 Action.SKIP, error.http_status, error.code, error.subcode,
                 f"Graph refused the Page's own token as well ({error.message})",
                 fbtrace_id=error.fbtrace_id), read.where)
-        if read.policy.want_page_token():
+        if not whole_stream:
+            self._pages_wanting_token[read.page_id] = error
+            self.logger.info("%s refused the system user's token [%s]: trying the Page's own",
+                             read.where, error.reference)
+        elif read.policy.want_page_token():
             self.logger.info(
                 "Graph wants Page access tokens for %s [%s]: reading each Page's token with "
                 "the system user's token (kept in memory only, never written)",

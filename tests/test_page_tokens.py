@@ -166,3 +166,42 @@ def test_page_token_wanted_off_a_page_edge_is_fatal(graph):
     with pytest.raises(GraphFatalError, match=r"^business_users edge /111/business_users wants "
                                               r"a Page access token"):
         run(["business_users"])
+
+
+@pytest.mark.parametrize("refusal", [
+    {"code": 190, "error_subcode": 460, "message": "Error validating access token: the "
+                                                   "session was invalidated"},
+    {"code": 200, "message": "(#200) Requires pages_manage_metadata permission"},
+    {"code": 210, "message": "(#210) User not visible"},
+    {"code": 10, "message": "(#10) This endpoint requires the 'pages_read_engagement' "
+                            "permission"},
+])
+def test_any_refusal_of_the_system_user_token_on_a_page_edge_tries_the_page_token(
+        graph, refusal):
+    def respond(request, context):
+        if request.headers["Authorization"] == f"Bearer {PAGE_TOKENS['p1']}":
+            return page([{**ANA, "id": "u-p1"}])
+        context.status_code = 400
+        return {"error": {**refusal, "type": "OAuthException", "fbtrace_id": "R"}}
+
+    graph.get(f"{BASE}/p1/assigned_users", json=respond)
+    messages = run(["page_assignments"])
+    assert [r["user_id"] for r in records(messages, "page_assignments")] == ["u-p1", "u-p2"]
+    assert sent(graph)[:3] == [
+        ("/v26.0/p1/assigned_users", "system user", ASSIGNED_QUERY),
+        ("/v26.0/p1", "system user", {"fields": "access_token"}),
+        ("/v26.0/p1/assigned_users", "page token of p1", ASSIGNED_QUERY)]
+
+
+def test_a_page_token_refused_with_190_skips_that_page_not_the_run(graph, caplog):
+    expired = {"error": {"code": 190, "error_subcode": 463, "type": "OAuthException",
+                         "message": "Error validating access token: Session has expired",
+                         "fbtrace_id": "X"}}
+    graph.get(f"{BASE}/p1/assigned_users", status_code=400, json=expired)
+    caplog.set_level(logging.WARNING)
+    messages = run(["page_assignments"])
+    assert [r["user_id"] for r in records(messages, "page_assignments")] == ["u-p2"]
+    assert any(m.startswith("Skipping no access to page_assignments edge /p1/assigned_users: "
+                            "Graph refused the Page's own token as well (Error validating "
+                            "access token: Session has expired) [HTTP 400, code 190/463")
+               for m in caplog.messages)

@@ -92,6 +92,9 @@ class InsightsFaults:
     #: reading that day by campaign gets them.
     too_much_unfiltered_days: set[tuple[str, str]] = field(default_factory=set)
     results_transient_first: int = 0  # the first N result reads of each job: 2601/1815107
+    #: Accounts whose finished jobs' rows cannot be read: 100/33, as Graph answers an object
+    #: the token may not see (the job completed; its rows stay out of reach).
+    unreadable_results: set[str] = field(default_factory=set)
     poll_missing_first: int = 0  # the first N polls of each job: 100/33 (not yet visible)
     #: Fates apply to jobs at these levels only (None: every level).
     fate_levels: set[str] | None = None
@@ -557,6 +560,11 @@ class Insights:
         if reads <= self.faults.results_transient_first:
             raise InsightsRefusal(2601, "Loading Async Ads Report Failed", 1815107,
                                   status=500)
+        if job.account_id in self.faults.unreadable_results:
+            raise InsightsRefusal(100, f"(#100) Unsupported get request. Object with ID "
+                                       f"'{job.run_id}' does not exist, cannot be loaded due "
+                                       "to missing permissions, or does not support this "
+                                       "operation", 33)
         if job.rows is None:
             # The same request answers the same rows: benchmarks warm this once and then
             # measure the tap, not the generator.

@@ -118,6 +118,9 @@ class Faults:
     drop_field_after: int = 0
     #: `/{page_id}/assigned_users` refuses the system-user token and wants the Page's token.
     page_token_required: bool = False
+    #: `/{page_id}/assigned_users` refuses the system-user token with this error (code,
+    #: subcode, message), as Graph may where it wants the Page's token; the Page's works.
+    page_refusal: tuple[int, int | None, str] | None = None
     #: Pages on which the system user holds no task: they do not hand out their Page token.
     pages_without_task: set[str] = field(default_factory=set)
     #: Ad accounts the system user holds no task on: listed by the business, unreadable.
@@ -466,6 +469,11 @@ class FakeGraph:
         if page_of_token is None and wants_page_token:
             raise GraphErrorResponse(400, 190, "(#190) This method must be called with a "
                                                "Page Access Token")
+        refusal = self.faults.page_refusal
+        if refusal and page_of_token is None and route.owner == "Page" and \
+                route.edge == "assigned_users":
+            code, subcode, message = refusal
+            raise GraphErrorResponse(403 if code != 190 else 400, code, message, subcode)
 
     def _meter(self, key: str, entry: dict[str, Any]) -> dict[str, str]:
         now = time.monotonic()

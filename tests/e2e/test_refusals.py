@@ -1,0 +1,53 @@
+"""What the real Graph API may answer differently, against the fake answering so (issue 23):
+report rows that cannot be read, and Page edges that refuse the system user's token."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.e2e.conftest import Faults
+from tests.e2e.test_insights import SINCE, sync
+from tests.fakegraph.insights import InsightsFaults
+
+pytestmark = pytest.mark.e2e
+ACCOUNT = "200000000001"
+
+
+def test_unread_report_rows_are_read_by_the_next_run(fake_graph, tmp_path):
+    graph = fake_graph("small", faults=Faults(
+        insights=InsightsFaults(unreadable_results={ACCOUNT})))
+    first = sync(tmp_path, graph)
+    assert first.returncode == 0, first.stderr[-2000:]
+    truth = graph.truth(insights_since=SINCE)["ads_insights"]
+    ads_of_account = f"25{int(ACCOUNT) - 200_000_000_000:07d}"  # the fake's ad ids
+    assert set(first.keys("ads_insights")) == {
+        k for k in truth if not k[0].startswith(ads_of_account)}
+    partitions = {p["context"]["account_id"]: p.get("replication_key_value")
+                  for p in first.state["bookmarks"]["ads_insights"]["partitions"]}
+    assert partitions[ACCOUNT] is None and all(
+        value for account, value in partitions.items() if account != ACCOUNT)
+    assert "Bookmarks kept back (the next run reads those days again): ads_insights ad " \
+           f"account {ACCOUNT} with none (its first run starts again)" in first.stderr
+
+    graph.faults.insights.unreadable_results.clear()
+    second = sync(tmp_path, graph, state=first.state)
+    assert second.returncode == 0, second.stderr[-2000:]
+    assert set(first.keys("ads_insights")) | set(second.keys("ads_insights")) == truth
+
+
+@pytest.mark.parametrize("refusal", [
+    (190, 460, "Error validating access token: The session has been invalidated"),
+    (200, None, "(#200) Requires pages_manage_metadata permission"),
+    (210, None, "(#210) User not visible"),
+    (10, None, "(#10) This endpoint requires the 'pages_read_engagement' permission"),
+])
+def test_a_page_edge_refusing_the_system_user_token_is_read_with_the_page_token(
+        fake_graph, tmp_path, refusal):
+    graph = fake_graph("small", faults=Faults(page_refusal=refusal))
+    run = sync(tmp_path, graph, streams=("page_assignments",))
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert set(run.keys("page_assignments")) == graph.truth()["page_assignments"]
+    edges = [e for e in graph.log if e["path"].endswith("/assigned_users")]
+    assert any(e["code"] == refusal[0] for e in edges if e["status"] != 200)
+    assert all(e["page_token"] for e in edges if e["status"] == 200)
+    assert "PARTIAL" not in run.stderr
