@@ -120,6 +120,9 @@ class GraphStream(FastRecordWriting):
     graph_names: ClassVar[dict[str, str]] = {}
     #: Parameters Graph may refuse on this edge, and what reading without them means.
     optional_params: ClassVar[dict[str, str]] = {}
+    #: Fields that need permissions of their own, and which: a permission error while they
+    #: are asked for costs them, never the edge.
+    optional_fields: ClassVar[dict[str, str]] = {}
     #: Columns read even when deselected, for what the run itself needs of them (records
     #: still leave without them).
     always_fields: ClassVar[tuple[str, ...]] = ()
@@ -222,7 +225,8 @@ class GraphStream(FastRecordWriting):
             replication_key=graph(self.replication_key) if self.replication_key else None,
             paged=self.paged, page_size=int(self.config["page_size"]),
             added_columns=self.added_columns,
-            optional_params=self.optional_params, access_hint=self.access_hint)
+            optional_params=self.optional_params, optional_fields=self.optional_fields,
+            access_hint=self.access_hint)
         if self.page_token:
             policy.want_page_token()
         return policy

@@ -85,7 +85,8 @@ class EdgePolicy:
 
     `fields`, `keys` and `replication_key` are Graph names; `columns` maps a Graph name to
     the column it fills, for messages; `added_columns` name the values each read adds to its
-    records; `optional_params` may be left out if Graph refuses them.
+    records; `optional_params` may be left out if Graph refuses them, and `optional_fields`
+    (fields that need permissions of their own) if Graph refuses the edge while asked for them.
     """
 
     def __init__(self, *, stream: str, fields: tuple[str, ...], columns: Mapping[str, str],
@@ -93,6 +94,7 @@ class EdgePolicy:
                  keys: frozenset[str] = frozenset(),
                  replication_key: str | None = None,
                  optional_params: Mapping[str, str] | None = None,
+                 optional_fields: Mapping[str, str] | None = None,
                  access_hint: str | None = None, reports_usage: bool = True,
                  decode: Callable[[bytes], Any] = parse_body) -> None:
         self.stream = stream
@@ -106,6 +108,7 @@ class EdgePolicy:
         self.replication_key = replication_key
         self.added_columns = added_columns
         self.optional_params = dict(optional_params or {})
+        self.optional_fields = dict(optional_fields or {})
         self.access_hint = access_hint
         self._fields = fields
         self._columns = dict(columns)
@@ -130,7 +133,8 @@ class EdgePolicy:
                                                            if f not in self.dropped),
                           columns=self._columns, paged=self.paged, page_size=1,
                           added_columns=self.added_columns,
-                          optional_params=self.optional_params)
+                          optional_params=self.optional_params,
+                          optional_fields=self.optional_fields)
 
     def column(self, graph_name: str) -> str:
         return self._columns.get(graph_name, graph_name)
@@ -481,7 +485,8 @@ class GraphClient:
         elif action is Action.REQUEST:
             self._refuse_optional(read, error, query)
         elif action is Action.SKIP:
-            raise AssetSkipped(error, where, read.policy.access_hint)
+            if not self._drop_optional_fields(read, error, query):
+                raise AssetSkipped(error, where, read.policy.access_hint)
         elif action is Action.THROTTLE:
             self.governor.throttled(error, read.meter_key)
         elif action is Action.SHRINK:
@@ -525,6 +530,24 @@ class GraphClient:
                 "api_version", self.api_version, name, policy.stream, error.reference,
                 policy.stream)
             self.summary.dropped_field(policy.stream, policy.column(name))
+
+    def _drop_optional_fields(self, read: EdgeRead, error: GraphError,
+                              query: dict[str, str]) -> bool:
+        """A permission error on a request that asked for fields needing permissions of their
+        own may be those fields' (Meta's Page reference: such fields throw an error since
+        v12): ask again without them for the rest of the run. True when there were any to
+        leave out; if Graph still refuses, the edge itself is refused."""
+        policy = read.policy
+        asked = [name for name in query.get("fields", "").split(",")
+                 if name in policy.optional_fields]
+        for name in asked:
+            if policy.drop(name):
+                self.logger.warning(
+                    "Graph refused %s while asked for '%s' (%s); %s. Reading %s without it "
+                    "for the rest of the run: the column stays null", read.where, name,
+                    error.reference, policy.optional_fields[name], policy.stream)
+                self.summary.dropped_field(policy.stream, policy.column(name))
+        return bool(asked)
 
     def _refuse_optional(self, read: EdgeRead, error: GraphError, query: dict[str, str]
                          ) -> None:

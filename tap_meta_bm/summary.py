@@ -70,7 +70,9 @@ class RunSummary:
             )
         dropped = [f"{name}.{column}" for name, t in rows for column in t.dropped_fields]
         if dropped:
-            out.append(f"  Fields Graph no longer reads (null from then on): "
+            # Graph no longer reads them, or wants a permission the app lacks (the warnings
+            # say which).
+            out.append(f"  Fields left out for the rest of the run (null from then on): "
                        f"{', '.join(dropped)}")
         kept = [f"{name} {where}" for name, t in rows for where in t.kept_bookmarks]
         if kept:

@@ -73,7 +73,8 @@ def test_dropped_field_is_left_out_for_the_rest_of_the_run(graph, caplog):
         "code 100, fbtrace_id D1]; reading campaigns without it for the rest of the run: the "
         "column stays null; deselect it or pin api_version"]
     lines = [r.getMessage() for r in caplog.records]
-    assert "  Fields Graph no longer reads (null from then on): campaigns.recommendations" in lines
+    assert ("  Fields left out for the rest of the run (null from then on): "
+            "campaigns.recommendations") in lines
     # Exact state: both accounts bookmarked at what they emitted.
     partitions = last_state(messages)["bookmarks"]["campaigns"]["partitions"]
     assert [(p["context"], p["replication_key_value"], p["ids_at_bookmark"])
@@ -137,5 +138,5 @@ def test_a_renamed_column_is_named_by_its_schema_name(graph, caplog):
     assert records(messages, "ad_account_assignments") == [
         {"user_id": "u1", "name": "Ana", "business_id": BUSINESS, "_read_id": READ_ID,
          "account_id": "1", "asset_type": "AD_ACCOUNT", "asset_id": "act_1"}]
-    assert ("  Fields Graph no longer reads (null from then on): "
+    assert ("  Fields left out for the rest of the run (null from then on): "
             "ad_account_assignments.user_type") in [r.getMessage() for r in caplog.records]

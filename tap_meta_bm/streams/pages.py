@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from singer_sdk import typing as th
 
 from tap_meta_bm.client import DirectoryStream, EdgeVariant
@@ -16,6 +18,12 @@ class PagesStream(DirectoryStream):
         EdgeVariant("/{business_id}/owned_pages", {"relationship": "OWNED"}),
         EdgeVariant("/{business_id}/client_pages", {"relationship": "CLIENT"}),
     )
+    # Meta's Page reference: since v12 these fields throw an error for apps that lack their
+    # permissions; such an error costs the field, not the Page directory (graph.py).
+    optional_fields: ClassVar[dict[str, str]] = {
+        name: "it needs instagram_basic (and the Page's Instagram account shared with the "
+              "app's business)"
+        for name in ("instagram_business_account", "connected_instagram_account")}
     # Never `access_token`: Page has such a field, and it is a credential.
     schema = th.PropertiesList(
         string("business_id"),

@@ -36,7 +36,8 @@ def test_field_dropped_mid_run_costs_the_column_not_the_run(fake_graph, tmp_path
     assert ("Graph v26.0 no longer reads field 'objective' of stream campaigns [HTTP 400, code "
             "100, fbtrace_id ") in warnings[0]
     assert "the column stays null; deselect it or pin api_version" in warnings[0]
-    assert "Fields Graph no longer reads (null from then on): campaigns.objective" in run.stderr
+    assert ("Fields left out for the rest of the run (null from then on): campaigns.objective"
+            in run.stderr)
     # Refused once per request in flight when Graph dropped it (here the one batch of first
     # pages), then never again: everything sent after the warning leaves the field out.
     refused = [e for e in graph.log if e.get("code") == 100]

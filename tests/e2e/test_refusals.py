@@ -51,3 +51,27 @@ def test_a_page_edge_refusing_the_system_user_token_is_read_with_the_page_token(
     assert any(e["code"] == refusal[0] for e in edges if e["status"] != 200)
     assert all(e["page_token"] for e in edges if e["status"] == 200)
     assert "PARTIAL" not in run.stderr
+
+
+def test_a_page_field_needing_a_permission_costs_the_field_not_the_directory(fake_graph,
+                                                                             tmp_path):
+    graph = fake_graph("small", faults=Faults(
+        field_needs_permission={("Page", "instagram_business_account")}))
+    run = sync(tmp_path, graph, streams=("pages", "page_assignments"))
+    assert run.returncode == 0, run.stderr[-2000:]
+    truth = graph.truth()
+    assert set(run.keys("pages")) == truth["pages"]
+    assert set(run.keys("page_assignments")) == truth["page_assignments"]
+    assert all("instagram_business_account" not in r for r in run.records("pages"))
+    assert "Fields left out for the rest of the run (null from then on): " \
+           "pages.instagram_business_account" in run.stderr
+    assert "PARTIAL" not in run.stderr
+    warnings = [line for line in run.stderr.splitlines()
+                if "while asked for 'instagram_business_account'" in line]
+    assert len(warnings) == 1
+    assert warnings[0].split(" | ")[-1].startswith(
+        "Graph refused pages edge /100000000000/owned_pages while asked for "
+        "'instagram_business_account' (HTTP 403, code 10, fbtrace_id ")
+    assert warnings[0].endswith(
+        "); it needs instagram_basic (and the Page's Instagram account shared with the app's "
+        "business). Reading pages without it for the rest of the run: the column stays null")

@@ -121,6 +121,9 @@ class Faults:
     #: `/{page_id}/assigned_users` refuses the system-user token with this error (code,
     #: subcode, message), as Graph may where it wants the Page's token; the Page's works.
     page_refusal: tuple[int, int | None, str] | None = None
+    #: (node type, field): asking for it fails the whole request with a permission error, as
+    #: Meta's Page reference says fields needing a permission the app lacks do (since v12).
+    field_needs_permission: set[tuple[str, str]] = field(default_factory=set)
     #: Pages on which the system user holds no task: they do not hand out their Page token.
     pages_without_task: set[str] = field(default_factory=set)
     #: Ad accounts the system user holds no task on: listed by the business, unreadable.
@@ -519,6 +522,9 @@ class FakeGraph:
         if dropped and dropped[0] == route.node and len(self.log) >= self.faults.drop_field_after:
             readable = readable - {dropped[1]}
         unknown = [f for f in requested if f not in readable]
+        if any((route.node, f) in self.faults.field_needs_permission for f in requested):
+            raise GraphErrorResponse(403, 10, "(#10) Application does not have permission "
+                                              "for this action")
         if unknown:
             raise GraphErrorResponse(400, 100, f"(#100) Tried accessing nonexisting field "
                                                f"({unknown[0]}) on node type ({route.node})")
