@@ -21,6 +21,7 @@ from tap_meta_bm.streams.insights import (
     exact_number,
     months_before,
     page_decoder,
+    parse_report,
     windows,
 )
 from tap_meta_bm.streams.insights_catalog import (
@@ -279,3 +280,13 @@ def test_a_bad_attribution_window_of_ads_insights_is_one_line_before_any_request
     assert str(raised.value) == ("insights_attribution_windows: '7d_clicks' is not an "
                                  "attribution window Graph accepts (did you mean 7d_click, "
                                  "1d_click?).")
+
+
+@pytest.mark.parametrize(("fields", "sent"), [
+    (["impressions", "spend"], None),  # no action metric: action_breakdowns is not sent
+    (["impressions", "actions"], '["action_type"]'),
+    (["cost_per_action_type"], '["action_type"]'),
+])
+def test_action_breakdowns_only_with_an_action_metric(fields, sent):
+    report = parse_report({"name": "x", "fields": fields}, set())
+    assert dict(report.params()).get("action_breakdowns") == sent

@@ -110,13 +110,19 @@ class InsightsReport:
         return tuple(dict.fromkeys((*LEVEL_COLUMNS[self.level], "date_start", "date_stop",
                                     *self.fields)))
 
+    @property
+    def asks_actions(self) -> bool:
+        """Whether any field asked is an action list: `action_breakdowns` splits those only,
+        and Graph wants `actions` asked whenever they are given."""
+        return any(FIELD_KINDS.get(name) == "actions" for name in self.fields)
+
     def params(self) -> tuple[tuple[str, str], ...]:
         """The report's own POST parameters (the scheduler adds the time range)."""
         params = [("level", self.level), ("time_increment", str(self.time_increment)),
                   ("action_attribution_windows", _json_list(self.action_attribution_windows))]
         if self.breakdowns:
             params.append(("breakdowns", _json_list(self.breakdowns)))
-        if self.action_breakdowns:
+        if self.action_breakdowns and self.asks_actions:
             params.append(("action_breakdowns", _json_list(self.action_breakdowns)))
         if self.action_report_time:
             params.append(("action_report_time", self.action_report_time))
@@ -393,6 +399,14 @@ class InsightsStream(GraphStream):
     def lookback_days(self) -> int:
         own = self.report.lookback_days
         return int(self.config["insights_lookback_days"]) if own is None else own
+
+    def edge_params(self, context: Context | None) -> dict[str, Any]:
+        """What a synchronous read of the report sends (the doctor's probe; the rows come
+        from report jobs): the report's own parameters, and the account's today."""
+        day = account_today(self.run.directory.account_timezone(
+            str((context or {}).get("account_id"))), float(self.run.run_started)).isoformat()
+        return {**dict(self.report.params()),
+                "time_range": json.dumps({"since": day, "until": day}, separators=(",", ":"))}
 
     # -- plan -------------------------------------------------------------------------------
     def account_range(self, context: Context) -> tuple[date, date]:

@@ -109,3 +109,16 @@ def test_a_gap_line_ends_in_one_period(fake_graph, tmp_path):
     assert f"Businesses              configured {BUSINESS}; the token reaches {BUSINESS}" in lines
     gap_lines = [line for line in lines if line.startswith("  - ")]
     assert gap_lines and all(".." not in line and line.endswith(".") for line in gap_lines)
+
+
+def test_the_insights_probe_asks_as_the_report_jobs_do(fake_graph, tmp_path):
+    graph = fake_graph("small")
+    done = doctor(tmp_path, tap_config(graph))
+    assert done.returncode == 0, done.stdout + done.stderr[-2000:]
+    (probe,) = [e for e in graph.log if e["path"].endswith("/insights")]
+    params = probe["params"]
+    assert (probe["status"], params["level"], params["time_increment"]) == (200, "ad", "1")
+    assert params["action_breakdowns"] == '["action_type"]'
+    day = json.loads(params["time_range"])
+    assert day["since"] == day["until"] and len(day["since"]) == 10
+    assert params["limit"] == "1"
