@@ -30,6 +30,11 @@ APP_USAGE = "x-app-usage"
 AD_ACCOUNT_USAGE = "x-ad-account-usage"
 BUSINESS_USE_CASE_USAGE = "x-business-use-case-usage"
 ADS_INSIGHTS_THROTTLE = "x-fb-ads-insights-throttle"
+#: Meta's insights best practices: reach with breakdowns over dates more than 13 months back,
+#: "up to 10 requests per Ad Account per day", monitored in this header. Its format is not
+#: documented: a JSON object whose `*_pct` values are taken as the share used (an unknown
+#: shape reads as nothing used, and Meta's refusal still says when it is spent).
+ADS_INSIGHTS_REACH_THROTTLE = "x-fb-ads-insights-reach-throttle"
 #: Pacing grows linearly from 0 at the threshold to this many seconds between calls at 100 %.
 MAX_PACE_SECONDS = 10.0
 #: 17/2446079 is the ad-account score limit: it binds one account, unlike plain 17.
@@ -72,6 +77,7 @@ class Governor:
         self._blocked_until: dict[str, float] = {}
         self._usage_pct: dict[str, float] = {}
         self._insights_pct: dict[str, float] = {}
+        self._reach_pct: dict[str, float] = {}
         self._halt: BaseException | None = None
 
     # -- the gate -----------------------------------------------------------------------
@@ -108,6 +114,11 @@ class Governor:
                         self._insights_pct.get(object_key, 0.0))
             return self._halt is None and self._until(object_key) <= self._clock() and \
                 usage < self.threshold_pct
+
+    def reach_spent(self, object_key: str) -> bool:
+        """The day's budget of old reach with breakdowns is used up for `object_key`."""
+        with self._lock:
+            return self._reach_pct.get(object_key, 0.0) >= 100.0
 
     def _until(self, object_key: str) -> float:
         """When neither the app nor `object_key` is blocked any more (lock held)."""
@@ -171,10 +182,15 @@ class Governor:
         insights_usage = {APP: _number(insights.get("app_id_util_pct")),
                           object_key: _number(insights.get("acc_id_util_pct"))} \
             if report_usage and isinstance(insights, dict) else {}
+        reach = _json_header(lowered, ADS_INSIGHTS_REACH_THROTTLE)
+        reach_usage = {object_key: max((_number(v) for k, v in reach.items()
+                                        if str(k).endswith("pct")), default=0.0)} \
+            if report_usage and isinstance(reach, dict) else {}
 
         with self._lock:
             self._usage_pct.update(usage)
             self._insights_pct.update(insights_usage)
+            self._reach_pct.update(reach_usage)
         for key, (seconds, reason) in blocks.items():
             self.block(key, seconds, reason)
 

@@ -23,6 +23,7 @@ each finished job's rows themselves, so no row is held here.
 
 from __future__ import annotations
 
+import calendar
 import json
 import logging
 import threading
@@ -30,7 +31,7 @@ import time
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from tap_meta_bm.errors import Action, GraphError, GraphFatalError
@@ -51,6 +52,12 @@ TOO_MUCH_DATA = 1487534
 DONE, FAILED, SKIPPED = "Job Completed", "Job Failed", "Job Skipped"
 POLL_FIELDS = ("async_status", "async_percent_completion", "error_code", "error_subcode",
                "error_message", "error_user_msg")
+#: Meta's insights best practices (since 2025-06-10): reach "and related fields, such as
+#: frequency and cpp" with breakdowns over start dates more than 13 months back come from
+#: async jobs only, "up to 10 requests per Ad Account per day"; past it Graph says this.
+REACH_FIELDS = frozenset({"reach", "frequency", "cpp"})
+REACH_LIMIT_TEXT = "reach-related metric breakdowns are unavailable"
+REACH_HISTORY_MONTHS = 13
 
 
 @dataclass(eq=False)
@@ -127,6 +134,12 @@ class ReportJobs:
         self._closed = False
         self._thread: threading.Thread | None = None
         self.counts = JobCounts()
+        fields = dict(params).get("fields", "").split(",")
+        #: What counts against the old-reach budget: asked with breakdowns.
+        self._reach = [f for f in fields if f in REACH_FIELDS] \
+            if dict(params).get("breakdowns") else []
+        #: Accounts whose budget is spent: their old jobs go on without reach.
+        self._without_reach: set[str] = set()
 
     # -- consumers ------------------------------------------------------------------------
     def add(self, account_id: str, windows: list[tuple[date, date]]) -> list[Piece]:
@@ -237,9 +250,18 @@ class ReportJobs:
             params["filtering"] = json.dumps([{"field": "campaign.id", "operator": "IN",
                                                "value": list(piece.campaign_ids)}],
                                              separators=(",", ":"))
-        answer = self._client.post(EdgeRead(f"/act_{piece.account_id}/insights",
-                                            tuple(params.items()), piece.account_id,
-                                            self._post_policy, method="POST"))
+        if self._reach_spent(piece):
+            params["fields"] = ",".join(f for f in params["fields"].split(",")
+                                        if f not in REACH_FIELDS)
+        try:
+            answer = self._client.post(EdgeRead(f"/act_{piece.account_id}/insights",
+                                                tuple(params.items()), piece.account_id,
+                                                self._post_policy, method="POST"))
+        except GraphFatalError as refused:
+            if not self._reach_refused(piece, refused.error.message):
+                raise
+            self._requeue([piece])
+            return
         run_id = answer.get("report_run_id") if isinstance(answer, dict) else None
         if not run_id:
             raise GraphFatalError(GraphError(Action.REQUEST, 200, message="no report_run_id"),
@@ -325,6 +347,9 @@ class ReportJobs:
             if waiting:
                 self._probe = waiting[0]
                 waiting[0].next_poll = time.monotonic()
+        if self._reach_refused(piece, reason):
+            self._requeue([piece])  # again, without reach: not a failure of the job
+            return
         piece.failures += 1
         if piece.failures == 1 and not too_much:
             self._warn("Report job of %s for %s %s; running it again", self._stream,
@@ -337,6 +362,40 @@ class ReportJobs:
             self._give_up(target, f"listing its campaigns {reason}")
             return
         self._split(piece, reason)
+
+    # -- reach over old dates (REACH_FIELDS) -----------------------------------------------
+    def _old_reach(self, piece: Piece) -> bool:
+        """The job asks reach with breakdowns from more than 13 months back (in UTC days: at
+        the edge, a day of an account's own calendar may count one way or the other)."""
+        if not self._reach or piece.lists_campaigns_of is not None:
+            return False
+        today = datetime.now(UTC).date()
+        year, month = divmod(today.year * 12 + today.month - 1 - REACH_HISTORY_MONTHS, 12)
+        day = min(today.day, calendar.monthrange(year, month + 1)[1])
+        return piece.since < date(year, month + 1, day)
+
+    def _reach_spent(self, piece: Piece) -> bool:
+        """An old-reach job of an account whose budget is spent (Meta's header or refusal)."""
+        if not self._old_reach(piece):
+            return False
+        if piece.account_id not in self._without_reach and \
+                self._client.governor.reach_spent(piece.account_id):
+            self._reach_refused(piece, "x-fb-ads-insights-reach-throttle at 100 %: "
+                                       f"{REACH_LIMIT_TEXT}")
+        return piece.account_id in self._without_reach
+
+    def _reach_refused(self, piece: Piece, message: str) -> bool:
+        """Graph refused reach for the account (its daily budget is spent): its old jobs go
+        on without reach, said once per account. True when that is what happened."""
+        if REACH_LIMIT_TEXT not in message.lower() or not self._reach or \
+                piece.account_id in self._without_reach:
+            return False
+        self._without_reach.add(piece.account_id)
+        self._warn("%s: ad account %s: Meta's daily budget of reach with breakdowns over "
+                   "dates more than %d months back is spent (%s); its jobs for those dates go "
+                   "on without %s, null in their rows", self._stream, piece.account_id,
+                   REACH_HISTORY_MONTHS, message.strip().rstrip("."), ", ".join(self._reach))
+        return True
 
     def _split(self, piece: Piece, reason: str) -> None:
         if piece.days > 1:

@@ -3,6 +3,8 @@ report rows that cannot be read, and Page edges that refuse the system user's to
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 import pytest
 
 from tests.e2e.conftest import Faults
@@ -75,3 +77,31 @@ def test_a_page_field_needing_a_permission_costs_the_field_not_the_directory(fak
     assert warnings[0].endswith(
         "); it needs instagram_basic (and the Page's Instagram account shared with the app's "
         "business). Reading pages without it for the rest of the run: the column stays null")
+
+
+@pytest.mark.parametrize("header", [True, False])
+def test_old_reach_past_its_daily_budget_goes_on_without_reach(fake_graph, tmp_path, header):
+    """Meta's best practices: reach with breakdowns over dates more than 13 months back, up
+    to 10 (here 1) async jobs per account per day; the header says so, or the refusal."""
+    graph = fake_graph("small", faults=Faults(insights=InsightsFaults(
+        reach_jobs_per_day=1, reach_header=header)))
+    today = date.today()
+    since = date(today.year - 1, today.month, 1) - timedelta(days=45)
+    report = {"name": "by_age", "level": "account", "fields": ["impressions", "reach"],
+              "breakdowns": ["age"]}
+    run = sync(tmp_path, graph, streams=("insights_by_age",), account_ids=[ACCOUNT],
+               insights_reports=[report], insights_job_days=10,
+               start_date=f"{since.isoformat()}T00:00:00Z")
+    assert run.returncode == 0, run.stderr[-2000:]
+    posts = [e for e in graph.log if e.get("method") == "POST"]
+    refused = [e for e in posts if e["status"] != 200]
+    assert len(refused) == (0 if header else 1)
+    rows = run.records("insights_by_age")
+    with_reach = {r["date_start"] for r in rows if r.get("reach") is not None}
+    without = {r["date_start"] for r in rows if r.get("reach") is None}
+    first_job = {(since + timedelta(days=n)).isoformat() for n in range(10)}
+    assert with_reach & first_job and not without & first_job  # the budget's one job
+    assert without and max(without) < (today - timedelta(days=13 * 30)).isoformat()
+    assert max(with_reach) >= (today - timedelta(days=2)).isoformat()  # recent: reach
+    warnings = [line for line in run.stderr.splitlines() if "daily budget of reach" in line]
+    assert len(warnings) == 1 and f"ad account {ACCOUNT}" in warnings[0]

@@ -52,6 +52,8 @@ BREAKDOWN_VALUES = {
 NO_BREAKDOWN_FIELDS = frozenset({"app_store_clicks", "newsfeed_avg_position", "newsfeed_clicks",
                                  "relevance_score", "newsfeed_impressions"})
 LEVELS = ("account", "campaign", "adset", "ad")
+#: Reach "and related fields, such as frequency and cpp" (Meta's insights best practices).
+REACH_FIELDS = frozenset({"reach", "frequency", "cpp"})
 
 
 def _enum(kind: type) -> frozenset[str]:
@@ -99,6 +101,12 @@ class InsightsFaults:
     #: Fates apply to jobs at these levels only (None: every level).
     fate_levels: set[str] | None = None
     jobs_per_account: int = 10  # capacity before acc_id_util_pct reaches 100
+    #: Meta's insights best-practices page (since 2025-06-10): jobs with breakdowns that ask
+    #: for reach (or frequency, cpp) from more than 13 months back: "up to 10 requests per
+    #: Ad Account per day", counted in x-fb-ads-insights-reach-throttle; past it, "Reach-
+    #: related metric breakdowns are unavailable due to rate limit threshold".
+    reach_jobs_per_day: int = 10
+    reach_header: bool = True  # False: Graph's refusal is the only word of the budget
     jobs_per_app: int = 100
 
 
@@ -157,6 +165,8 @@ class Insights:
         self._lock = threading.Lock()
         self._fates: dict[tuple[str, str], list[str]] = {}
         self._answered: dict[tuple[int, str], list[dict[str, Any]]] = {}
+        #: Today's jobs per account that counted against the reach budget.
+        self._reach_jobs: dict[str, int] = {}
         #: The most jobs that ran at once, per account.
         self.peak_per_account: dict[str, int] = defaultdict(int)
 
@@ -470,7 +480,28 @@ class Insights:
             return [j for j in self.jobs.values() if self._status(j, now)[0] in
                     ("Job Not Started", "Job Started", "Job Running")]
 
+    def reach_header(self, account_id: str) -> dict[str, str]:
+        """The reach budget's header (its format is not documented: the insights throttle's
+        shape, a percentage of the day's jobs)."""
+        used = self._reach_jobs.get(account_id, 0)
+        if not self.faults.reach_header:
+            return {}
+        return {"x-fb-ads-insights-reach-throttle": json.dumps({
+            "acc_id_util_pct": min(100.0, 100 * used / self.faults.reach_jobs_per_day)})}
+
+    def _counts_against_reach(self, a: int, request: dict[str, Any]) -> bool:
+        today = account_today(self.data.ad_account(a)["timezone_name"])
+        return bool(request["breakdowns"]) and bool(REACH_FIELDS & set(request["fields"])) \
+            and request["since"] < months_before(today, 13)
+
     def start(self, a: int, account_id: str, request: dict[str, Any]) -> Job:
+        if self._counts_against_reach(a, request):
+            with self._lock:
+                used = self._reach_jobs.get(account_id, 0)
+                if used >= self.faults.reach_jobs_per_day:
+                    raise InsightsRefusal(100, "Reach-related metric breakdowns are "
+                                               "unavailable due to rate limit threshold.")
+                self._reach_jobs[account_id] = used + 1
         running = self._running()
         if sum(1 for j in running if j.account_id == account_id) >= \
                 self.faults.jobs_per_account:

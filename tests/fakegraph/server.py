@@ -330,11 +330,12 @@ class FakeGraph:
             job = self.insights.start(a, account_id, self.insights.parse(
                 a, params, readable_fields("AdsInsights", "AdAccount", "insights")))
         except InsightsRefusal as refusal:
-            raise refused(refusal, {**headers, **self.insights.throttle_header(account_id)}
-                          ) from None
+            raise refused(refusal, {**headers, **self.insights.throttle_header(account_id),
+                                    **self.insights.reach_header(account_id)}) from None
         entry["report_run_id"] = job.run_id
         return {"report_run_id": job.run_id}, {**headers,
-                                              **self.insights.throttle_header(account_id)}
+                                              **self.insights.throttle_header(account_id),
+                                              **self.insights.reach_header(account_id)}
 
     @staticmethod
     def _batch_calls(path: str, form: dict[str, str]) -> list[dict[str, str]]:
