@@ -467,9 +467,11 @@ class GraphClient:
                 sent_with_page_token: bool) -> None:
         """What a failed answer changes before it is sent again; raises if it is not."""
         where, action = read.where, error.action
-        if read.page_id is not None and error.code in PAGE_EDGE_REFUSAL_CODES:
+        if read.page_id is not None and error.code in PAGE_EDGE_REFUSAL_CODES and (
+                not sent_with_page_token or action in (Action.TOKEN, Action.PAGE_TOKEN)):
             # A Page edge: first the Page's own token, then a skip of that Page; never a
             # dead token, which the Page token's own read (not a Page edge) would reveal.
+            # A permission refusal of the Page's token is an ordinary skip (below).
             self._want_page_token_for(read, error, sent_with_page_token,
                                       whole_stream=action is Action.PAGE_TOKEN)
             return
