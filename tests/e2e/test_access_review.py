@@ -10,6 +10,7 @@ neither of which may take anything away.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -176,6 +177,23 @@ def test_effective_access_follows_every_path(fake_graph, tmp_path):
     paths = {via for (via,) in warehouse.query(
         f"select distinct via from meta_bm_marts.effective_access where asset_id = '{account}'")}
     assert paths == {"direct", "business_role", "asset_group", "partner"}
+    # The warehouse file copied under another name still answers from every model: none is a
+    # view naming the file it was built in.
+    copy = tmp_path / "elsewhere" / "copy.duckdb"
+    copy.parent.mkdir()
+    shutil.copy(warehouse.path, copy)
+    with duckdb.connect(str(copy), read_only=True) as db:
+        models = [name for (name,) in db.execute(
+            "select table_name from information_schema.tables "
+            "where table_schema = 'meta_bm_marts' order by 1").fetchall()]
+        assert {"access_matrix", "access_history", "access_changes", "effective_access",
+                "ad_performance", "stg_grants"} <= set(models)
+        for name in models:
+            db.execute(f"select count(*) from meta_bm_marts.{name}").fetchone()
+        assert {t for (t,) in db.execute(
+            "select data_type from information_schema.columns where table_schema = "
+            "'meta_bm_marts' and table_name = 'stg_ads_insights' "
+            "and column_name in ('date_start', 'date_stop')").fetchall()} == {"DATE"}
 
 
 def effective_truth(graph: FakeGraph) -> dict[str, set[tuple[str, ...]]]:
