@@ -33,7 +33,7 @@ test: $(BIN)/tap-meta-bm .meltano/installed $(DAGSTER)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(DAGSTER_VENV)/bin/mypy --strict orchestrate
-	MELTANO_BIN=$(CURDIR)/$(MELTANO) DAGSTER_BIN=$(CURDIR)/$(DAGSTER) $(BIN)/pytest
+	MELTANO_BIN=$(CURDIR)/$(MELTANO) $(BIN)/pytest
 
 demo: $(BIN)/tap-meta-bm .meltano/installed
 	MELTANO_BIN=$(CURDIR)/$(MELTANO) $(BIN)/python -m demo

@@ -7,17 +7,22 @@ the marts over their union.
 One op per Meltano job named `meta-shard-K-of-N` (meltano.yml), running `meltano run` through
 Dagster's subprocess integration (Pipes): its output goes to the op's logs, a non-zero exit
 fails the op, and the op's retry policy reruns that shard alone, which resumes from its own
-state. The default multiprocess executor runs the shards side by side; `dbt:build-shards`
-runs once every shard has succeeded.
+state. First, one op migrates Meltano's system database (`meltano upgrade database`): shards
+started together on a new one would race to create its tables ("table job already exists").
+The default multiprocess executor runs the shards side by side; `dbt:build-shards` runs once
+every shard has succeeded, in PostgreSQL where the shards load (DBT_TARGET, default
+`postgres`).
 
 A shard killed hard (OOM, a lost node) leaves its Meltano run marked running, and Meltano
 refuses the same state id for five minutes unless given `--force`. The ops pass it: each shard
 is a Dagster pool of its own, limited to one op at a time (dagster.yaml, in DAGSTER_HOME), so
 nothing else can be running that shard.
 
-Environment: MELTANO_BIN (default `meltano`), MELTANO_PROJECT_ROOT (default this
-repository), SHARD_RETRIES (default 2) and SHARD_RETRY_DELAY seconds (default 60), and the
-settings of the plugins themselves (TAP_META_BM_ACCESS_TOKEN, TARGET_POSTGRES_HOST ...).
+Environment: MELTANO_BIN (default: the project's `.venv-meltano/bin/meltano`, which `make`
+installs, else `meltano` on PATH), MELTANO_PROJECT_ROOT (default this repository),
+SHARD_RETRIES (default 2) and SHARD_RETRY_DELAY seconds (default 60), DBT_TARGET (default
+postgres), and the settings of the plugins themselves (TAP_META_BM_ACCESS_TOKEN,
+TARGET_POSTGRES_HOST ...).
 """
 
 import os
@@ -42,7 +47,11 @@ from dagster import (
 )
 
 PROJECT = Path(os.environ.get("MELTANO_PROJECT_ROOT") or Path(__file__).resolve().parents[1])
-MELTANO = os.environ.get("MELTANO_BIN") or "meltano"
+PROJECT_MELTANO = PROJECT / ".venv-meltano" / "bin" / "meltano"
+MELTANO = os.environ.get("MELTANO_BIN") or (
+    str(PROJECT_MELTANO) if PROJECT_MELTANO.exists() else "meltano")
+#: Where the shards load (meltano.yml: target-postgres--shard-K-of-N): the marts too.
+DBT_TARGET = os.environ.get("DBT_TARGET") or "postgres"
 SHARD_JOB = re.compile(r"meta-shard-(\d+)-of-(\d+)")
 RETRIES = RetryPolicy(max_retries=int(os.environ.get("SHARD_RETRIES", "2")),
                       delay=float(os.environ.get("SHARD_RETRY_DELAY", "60")),
@@ -60,13 +69,20 @@ def shard_jobs(project: Path = PROJECT) -> list[str]:
     return [shards[k] for k in sorted(shards)]
 
 
-def meltano(context: OpExecutionContext, pipes: PipesSubprocessClient, *args: str) -> None:
-    pipes.run(command=[MELTANO, *args], context=context, cwd=str(PROJECT)).get_results()
+def meltano(context: OpExecutionContext, pipes: PipesSubprocessClient, *args: str,
+            env: dict[str, str] | None = None) -> None:
+    pipes.run(command=[MELTANO, *args], context=context, cwd=str(PROJECT),
+              env=env).get_results()
+
+
+@op(out=Out(Nothing), description="meltano upgrade database")
+def migrate_meltano(context: OpExecutionContext, pipes: PipesSubprocessClient) -> None:
+    meltano(context, pipes, "upgrade", "database")
 
 
 def shard_op(meltano_job: str) -> OpDefinition:
-    @op(name=meltano_job.replace("-", "_"), retry_policy=RETRIES, out=Out(Nothing),
-        pool=meltano_job, description=f"meltano run {meltano_job}")
+    @op(name=meltano_job.replace("-", "_"), retry_policy=RETRIES, ins={"ready": In(Nothing)},
+        out=Out(Nothing), pool=meltano_job, description=f"meltano run {meltano_job}")
     def run_shard(context: OpExecutionContext, pipes: PipesSubprocessClient) -> None:
         meltano(context, pipes, "run", "--force", meltano_job)
 
@@ -75,13 +91,14 @@ def shard_op(meltano_job: str) -> OpDefinition:
 
 @op(ins={"shards": In(Nothing)}, description="meltano invoke dbt:build-shards")
 def build_marts(context: OpExecutionContext, pipes: PipesSubprocessClient) -> None:
-    meltano(context, pipes, "invoke", "dbt:build-shards")
+    meltano(context, pipes, "invoke", "dbt:build-shards", env={"DBT_TARGET": DBT_TARGET})
 
 
 def shards_job(names: list[str]) -> JobDefinition:
     @job(name="meta_bm_shards", description="Every account shard in parallel, then the marts.")
     def meta_bm_shards() -> None:
-        build_marts(shards=[shard_op(name)() for name in names])
+        ready = migrate_meltano()
+        build_marts(shards=[shard_op(name)(ready=ready) for name in names])
 
     return meta_bm_shards
 
