@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
 import requests
 
 from tap_meta_bm.tap import TapMetaBM
@@ -50,10 +51,30 @@ def run(streams: list[str], *, state: dict | None = None,
         state=state,
     )
     tap.run.read_id = READ_ID
+    return messages_of(tap.sync_all)
+
+
+def run_failing(streams: list[str], fails_with: str, **config_overrides: Any) -> list[dict]:
+    """Sync the selected streams, which must stop on a Graph error matching `fails_with`;
+    returns the messages written before it did."""
+    from tap_meta_bm.errors import GraphFatalError
+
+    tap = TapMetaBM(config=config(**config_overrides),
+                    catalog=catalog(streams, **config_overrides))
+
+    def sync() -> None:
+        with pytest.raises(GraphFatalError, match=fails_with):
+            tap.sync_all()
+
+    return messages_of(sync)
+
+
+def messages_of(call: Any) -> list[dict]:
+    """Every Singer message `call()` writes to stdout."""
     raw = io.BytesIO()
     out = io.TextIOWrapper(raw, encoding="utf-8")  # the tap writes bytes to stdout.buffer
     with contextlib.redirect_stdout(out):
-        tap.sync_all()
+        call()
     out.flush()
     return [json.loads(line) for line in raw.getvalue().decode().splitlines() if line.strip()]
 

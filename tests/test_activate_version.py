@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
-import json
 import logging
 
 import pytest
 import requests_mock
 
-from tap_meta_bm.errors import GraphFatalError
-from tap_meta_bm.tap import TapMetaBM
-from tests.helpers import BASE, BUSINESS, catalog, config, mock_empty_graph, page, run
+from tests.helpers import BASE, BUSINESS, mock_empty_graph, page, run, run_failing
 
 
 @pytest.fixture
@@ -64,13 +59,7 @@ def test_a_skipped_edge_is_no_revocation(graph, caplog):
 def test_a_failed_run_writes_no_version(graph):
     graph.get(f"{BASE}/act_2/assigned_users", status_code=400, json={"error": {
         "code": 190, "error_subcode": 463, "message": "Session has expired"}})
-    tap = TapMetaBM(config=config(emit_activate_version_messages=True),
-                    catalog=catalog(["ad_account_assignments"]))
-    raw = io.BytesIO()
-    out = io.TextIOWrapper(raw, encoding="utf-8")
-    with contextlib.redirect_stdout(out), pytest.raises(GraphFatalError,
-                                                        match="Meta rejected the access token"):
-        tap.sync_all()
-    out.flush()
-    types = [json.loads(line)["type"] for line in raw.getvalue().splitlines()]
+    messages = run_failing(["ad_account_assignments"], "Meta rejected the access token",
+                           emit_activate_version_messages=True)
+    types = [m["type"] for m in messages]
     assert "RECORD" in types and "ACTIVATE_VERSION" not in types

@@ -7,15 +7,10 @@ least its latest complete read's, so a read that is not complete must never be l
 
 from __future__ import annotations
 
-import contextlib
-import io
-import json
 import logging
 
 import pytest
-import requests_mock
 
-from tap_meta_bm.errors import GraphFatalError
 from tap_meta_bm.tap import TapMetaBM
 from tests.helpers import (
     BASE,
@@ -23,27 +18,25 @@ from tests.helpers import (
     READ_ID,
     catalog,
     config,
-    mock_empty_graph,
+    messages_of,
     page,
     records,
     run,
+    run_failing,
 )
 
 READ_AT = "2025-12-02T00:00:00+00:00"  # READ_ID, the run's first millisecond
 
 
 @pytest.fixture
-def graph():
-    with requests_mock.Mocker() as mocker:
-        mock_empty_graph(mocker)
-        mocker.get(f"{BASE}/{BUSINESS}/owned_ad_accounts", json=page([{"id": "act_1"},
-                                                                     {"id": "act_2"}]))
-        mocker.get(f"{BASE}/act_1/assigned_users", json=page([{"id": "u1"}, {"id": "u2"}]))
-        mocker.get(f"{BASE}/act_2/assigned_users", json=page([{"id": "u1"}]))
-        mocker.get(f"{BASE}/{BUSINESS}/business_users", json=page([{"id": "u1"}]))
-        mocker.get(f"{BASE}/act_1/campaigns", json=page([
-            {"id": "c1", "updated_time": "2024-01-01T00:00:00+0000"}]))
-        yield mocker
+def graph(two_account_graph):
+    two_account_graph.get(f"{BASE}/act_1/assigned_users", json=page([{"id": "u1"},
+                                                                     {"id": "u2"}]))
+    two_account_graph.get(f"{BASE}/act_2/assigned_users", json=page([{"id": "u1"}]))
+    two_account_graph.get(f"{BASE}/{BUSINESS}/business_users", json=page([{"id": "u1"}]))
+    two_account_graph.get(f"{BASE}/act_1/campaigns", json=page([
+        {"id": "c1", "updated_time": "2024-01-01T00:00:00+0000"}]))
+    return two_account_graph
 
 
 def test_every_complete_full_table_read_is_listed_with_the_id_its_rows_carry(graph):
@@ -75,27 +68,15 @@ def test_a_read_with_a_skipped_edge_is_not_complete(graph, caplog):
 def test_a_failed_run_lists_no_complete_read(graph):
     graph.get(f"{BASE}/act_2/assigned_users", status_code=400, json={"error": {
         "code": 190, "error_subcode": 463, "message": "Session has expired"}})
-    tap = TapMetaBM(config=config(), catalog=catalog(
-        ["business_users", "ad_account_assignments", "complete_reads"]))
-    raw = io.BytesIO()
-    out = io.TextIOWrapper(raw, encoding="utf-8")
-    with contextlib.redirect_stdout(out), pytest.raises(GraphFatalError,
-                                                        match="Meta rejected the access token"):
-        tap.sync_all()
-    out.flush()
-    messages = [json.loads(line) for line in raw.getvalue().splitlines()]
+    messages = run_failing(["business_users", "ad_account_assignments", "complete_reads"],
+                           "Meta rejected the access token")
     assert records(messages, "business_users")  # read completely, but the run failed
     assert records(messages, "complete_reads") == []
 
 
 def test_a_dry_run_lists_no_complete_read(graph):
     tap = TapMetaBM(config=config(), catalog=catalog(["business_users", "complete_reads"]))
-    raw = io.BytesIO()
-    out = io.TextIOWrapper(raw, encoding="utf-8")
-    with contextlib.redirect_stdout(out):
-        tap.run_sync_dry_run(dry_run_record_limit=1)
-    out.flush()
-    messages = [json.loads(line) for line in raw.getvalue().splitlines()]
+    messages = messages_of(lambda: tap.run_sync_dry_run(dry_run_record_limit=1))
     assert records(messages, "business_users")
     assert records(messages, "complete_reads") == []
 
