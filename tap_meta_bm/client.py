@@ -38,14 +38,14 @@ if TYPE_CHECKING:
 #: re-reads at most this much work; it never skips any (state only trails the records).
 STATE_INTERVAL_SECONDS = 2.0
 #: The column of every full-table record that names the read which produced it (the run's
-#: `read_id`). A warehouse keeps a full-table stream's rows of its latest complete read
+#: `read_id`). A warehouse keeps a full-table stream's rows from its latest complete read on
 #: (stream `complete_reads`), whatever its loader does with ACTIVATE_VERSION.
 READ_ID = "_read_id"
 READ_ID_SCHEMA: dict[str, Any] = {
     "type": ["integer"],
     "description": "The read that produced this row: the millisecond its run started. "
-                   "Rows of a stream's latest complete read (complete_reads) are what Graph "
-                   "lists now; older ones were revoked or removed since.",
+                   "Rows from the stream's latest complete read on (complete_reads) are what "
+                   "Graph lists now; older ones were revoked or removed since.",
 }
 
 
