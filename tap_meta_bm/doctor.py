@@ -21,7 +21,12 @@ from typing import TYPE_CHECKING, Any
 
 from tap_meta_bm.client import GraphStream
 from tap_meta_bm.directory import PartitionKind, id_list
-from tap_meta_bm.errors import AssetSkipped, GraphRetriableError, TapMetaBMError
+from tap_meta_bm.errors import (
+    AssetSkipped,
+    GraphRetriableError,
+    GraphUnreachableError,
+    TapMetaBMError,
+)
 from tap_meta_bm.graph import EdgePolicy, EdgeRead, GraphClient, records_of
 
 if TYPE_CHECKING:
@@ -112,6 +117,12 @@ class Doctor:
         try:
             data = self.client.read_in_body(read).get("data")
             reason = "no token data in the answer"
+        except GraphUnreachableError as error:  # not the token's fault: say what is
+            self.report.token = {"valid": False, "problem": str(error)}
+            self.report.gaps.append(Gap(f"Graph could not be reached: {error}",
+                                        "Check api_url and the network, then run the doctor "
+                                        "again"))
+            return
         except (TapMetaBMError, GraphRetriableError) as error:
             data, reason = None, str(error)
         if not isinstance(data, dict):

@@ -223,6 +223,10 @@ class GraphFatalError(TapMetaBMError, FatalAPIError):
         self.error = error
 
 
+class GraphUnreachableError(GraphFatalError):
+    """No answer from api_url's host at all: refused, unknown, or silent past its timeouts."""
+
+
 class GraphRetriableError(RetriableAPIError):
     """A response worth sending again: transient, throttled or too large."""
 

@@ -46,6 +46,7 @@ from tap_meta_bm.errors import (
     GraphError,
     GraphFatalError,
     GraphRetriableError,
+    GraphUnreachableError,
     classify_graph_error,
     parse_body,
 )
@@ -58,9 +59,11 @@ from tap_meta_bm.summary import RunSummary
 MAX_TRANSIENT_ATTEMPTS = 6
 BACKOFF_FACTOR_SECONDS = 1.0
 BACKOFF_MAX_SECONDS = 60.0
-#: Seconds to open a connection; a read may take `request_timeout` (Graph can take minutes on
-#: a heavy page, but a host that does not answer at all is known in seconds).
-CONNECT_TIMEOUT_SECONDS = 10.0
+#: A host that does not accept a connection (`connect_timeout`), or accepts it and then sends
+#: nothing (`request_timeout`), is tried this many times in all, not MAX_TRANSIENT_ATTEMPTS:
+#: a silent server would otherwise cost six read timeouts, half an hour at the defaults.
+CONNECT_ATTEMPTS = 3
+SILENT_ATTEMPTS = 2
 #: Paging parameters worth carrying from `paging.next` when an edge has no `cursors.after`.
 PAGING_PARAMS = frozenset({"after", "offset", "until", "since", "__after_id", "__paging_token"})
 RETRIABLE_TRANSPORT_ERRORS = (
@@ -228,12 +231,14 @@ class GraphClient:
 
     def __init__(self, *, api_url: str, api_version: str, access_token: str,
                  app_secret: str | None, timeout: float, governor: Governor,
-                 summary: RunSummary, logger: logging.Logger, user_agent: str) -> None:
+                 summary: RunSummary, logger: logging.Logger, user_agent: str,
+                 connect_timeout: float = 10.0) -> None:
         self.url_base = f"{api_url.rstrip('/')}/{api_version}"
         self.api_version = api_version
         self._token = access_token
         self._app_secret = app_secret
         self._timeout = timeout
+        self._connect_timeout = connect_timeout
         self.governor = governor
         self.summary = summary
         self.logger = logger
@@ -328,6 +333,7 @@ class GraphClient:
                 failure = exc
             transient_failures += 1
             self.summary.add(read.policy.stream, retries=1)
+            self._raise_if_silent(read, failure, transient_failures)
             if transient_failures >= MAX_TRANSIENT_ATTEMPTS:
                 raise _retries_exhausted(read, failure, self.host) from failure
             wait = backoff.full_jitter(next(delays))
@@ -339,11 +345,35 @@ class GraphClient:
     def host(self) -> str:
         return urlsplit(self.url_base).netloc
 
+    def _raise_if_silent(self, read: EdgeRead, failure: Exception, attempts: int,
+                         final: bool = False) -> None:
+        """A host that did not accept the connection, or sent nothing back, CONNECT_ATTEMPTS
+        or SILENT_ATTEMPTS times (or once, when it is `final`): one line naming the host,
+        port and timeout."""
+        if isinstance(failure, requests.ConnectTimeout):
+            limit, what = CONNECT_ATTEMPTS, (
+                f"did not accept a connection within connect_timeout "
+                f"({self._connect_timeout:g} s)")
+        elif isinstance(failure, requests.ReadTimeout):
+            limit, what = SILENT_ATTEMPTS, (
+                f"accepted the connection but sent no answer within request_timeout "
+                f"({self._timeout:g} s)")
+        else:
+            return
+        if attempts >= limit or final:
+            parts = urlsplit(self.url_base)
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+            times = f", {attempts} times in a row," if attempts > 1 else ""
+            raise GraphUnreachableError(GraphError(Action.RETRY, 0, message=what), read.where, (
+                f"{parts.hostname}:{port} {what}{times} for {read.where}. Check api_url "
+                f"({self.url_base.rsplit('/', 1)[0]}) and the network; for a slow but working "
+                "Graph, raise that timeout.")) from failure
+
     def _raise_if_unreachable(self, read: EdgeRead, error: BaseException) -> None:
         """Nothing listening, or no such host: no retry will change that."""
         why = unreachable(error)
         if why:
-            raise GraphFatalError(GraphError(Action.REQUEST, 0, message=why), read.where, (
+            raise GraphUnreachableError(GraphError(Action.REQUEST, 0, message=why), read.where, (
                 f"cannot reach {self.host} ({why}) for {read.where}. Check api_url "
                 f"({self.url_base.rsplit('/', 1)[0]}) and the network."))
 
@@ -375,11 +405,12 @@ class GraphClient:
         if waited:
             self.summary.add(read.policy.stream, waits=1, wait_seconds=waited)
         return send_and_read(self.session, self.prepare(read, position, page_token),
-                             (CONNECT_TIMEOUT_SECONDS, self._timeout))
+                             (self._connect_timeout, self._timeout))
 
-    def send_batch(self, stream: str, first_pages: list[requests.PreparedRequest]
-                   ) -> list[Any] | None:
-        """One Batch API call; its answers in order, or None to send each page alone."""
+    def send_batch(self, stream: str, first_pages: list[requests.PreparedRequest],
+                   alone: EdgeRead | None = None) -> list[Any] | None:
+        """One Batch API call; its answers in order, or None to send each page alone. For a
+        read that cannot go alone (`alone`), a host that does not answer raises."""
         form = form_encode(batch_form(first_pages, self.url_base, self.appsecret_proof,
                                       self._token))
         request = requests.PreparedRequest()
@@ -389,8 +420,11 @@ class GraphClient:
         self.governor.wait_turn(APP)
         try:
             response = send_and_read(self.session, request,
-                                     (CONNECT_TIMEOUT_SECONDS, self._timeout))
+                                     (self._connect_timeout, self._timeout))
         except RETRIABLE_TRANSPORT_ERRORS as exc:
+            if alone is not None:
+                self._raise_if_unreachable(alone, exc)
+                self._raise_if_silent(alone, exc, attempts=1, final=True)
             failure = what_failed(exc, self.host)
         else:
             self.governor.observe(response.headers, APP)
@@ -408,9 +442,10 @@ class GraphClient:
 
     def read_in_body(self, read: EdgeRead) -> Page:
         """One node read as a one-call Batch API request, so that its parameters travel in
-        the POST body and never in a URL (`debug_token` takes a token as its input)."""
+        the POST body and never in a URL (`debug_token` takes a token as its input). A host
+        that does not answer raises GraphUnreachableError at once."""
         prepared = self.prepare(read, None)
-        answers = self.send_batch(read.policy.stream, [prepared]) or [None]
+        answers = self.send_batch(read.policy.stream, [prepared], alone=read) or [None]
         response = sub_response(prepared, answers[0])
         if response is None:
             raise GraphFatalError(GraphError(Action.RETRY, 0, message="no answer"),

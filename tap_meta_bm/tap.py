@@ -57,6 +57,8 @@ DEFAULTS: dict[str, Any] = {
     # flight modest for Meta's per-app limits; the governor paces all of them.
     "max_workers": 16,
     "request_timeout": 300,
+    # A host that does not accept a connection is known in seconds; Graph itself always does.
+    "connect_timeout": 10,
     "usage_threshold_pct": 75,
     "emit_activate_version_messages": False,
     # Conversions are attributed up to 28 days late (Meta's default click window is 7 days,
@@ -72,6 +74,7 @@ DEFAULTS: dict[str, Any] = {
 #: and in the one-line messages of `check_config`.
 LIMITS: dict[str, tuple[int, int]] = {"page_size": (1, 500), "max_workers": (1, 64),
                                       "request_timeout": (1, 3600),
+                                      "connect_timeout": (1, 300),
                                       "usage_threshold_pct": (1, 100),
                                       "insights_lookback_days": (0, 90),
                                       "insights_job_days": (1, 90),
@@ -158,7 +161,12 @@ class TapMetaBM(Tap):
                  "Ad accounts / pages fetched concurrently (fewer while their pages would not "
                  "fit the 2,000-record read-ahead budget); above 1, their first pages also "
                  "travel up to 50 per Batch API call; 1 sends one request at a time"),
-        _bounded("request_timeout", th.IntegerType, "Seconds before one request times out"),
+        _bounded("request_timeout", th.IntegerType,
+                 "Seconds to wait for Graph's answer once connected (a heavy page can take "
+                 "minutes); a host that answers nothing is tried twice"),
+        _bounded("connect_timeout", th.IntegerType,
+                 "Seconds to wait for a connection to be accepted; a host that accepts none is "
+                 "tried three times"),
         _bounded("usage_threshold_pct", th.IntegerType,
                  "Start pacing requests when a usage header passes this percentage (and "
                  "start no report job while x-fb-ads-insights-throttle passes it)"),
@@ -221,6 +229,7 @@ class TapMetaBM(Tap):
             access_token=str(config.get("access_token") or "").strip(),
             app_secret=config.get("app_secret") or None,
             timeout=float(config.get("request_timeout") or DEFAULTS["request_timeout"]),
+            connect_timeout=float(config.get("connect_timeout") or DEFAULTS["connect_timeout"]),
             governor=Governor(float(config.get("usage_threshold_pct") or 75), self.logger),
             summary=self.run.summary, logger=self.logger,
             user_agent=agent)

@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
+import requests
 
 from tap_meta_bm import tap as tap_module
-from tap_meta_bm.errors import GraphFatalError
-from tap_meta_bm.graph import MAX_TRANSIENT_ATTEMPTS, EdgePolicy
+from tap_meta_bm.errors import GraphFatalError, GraphUnreachableError
+from tap_meta_bm.graph import CONNECT_ATTEMPTS, MAX_TRANSIENT_ATTEMPTS, EdgePolicy
 from tests.helpers import (
     BASE,
     BUSINESS,
@@ -57,6 +58,19 @@ def test_transient_errors_give_up_after_bounded_attempts(graph, fake_time):
         f"campaigns edge /act_1/campaigns: still failing after {MAX_TRANSIENT_ATTEMPTS} "
         "attempts: campaigns edge /act_1/campaigns: An unexpected error has occurred.")
     assert campaign_paths(graph) == ["/v26.0/act_1/campaigns"] * MAX_TRANSIENT_ATTEMPTS
+
+
+def test_a_host_that_accepts_no_connection_is_tried_three_times(graph, fake_time):
+    graph.get(f"{BASE}/act_1/campaigns", exc=requests.exceptions.ConnectTimeout)
+    with pytest.raises(GraphUnreachableError) as raised:
+        run(["campaigns"], connect_timeout=7)
+    assert str(raised.value) == (
+        "graph.facebook.com:443 did not accept a connection within connect_timeout (7 s), "
+        f"{CONNECT_ATTEMPTS} times in a row, for campaigns edge /act_1/campaigns. Check "
+        "api_url (https://graph.facebook.com) and the network; for a slow but working "
+        "Graph, raise that timeout.")
+    assert campaign_paths(graph) == ["/v26.0/act_1/campaigns"] * CONNECT_ATTEMPTS
+    assert len(fake_time.sleeps) == CONNECT_ATTEMPTS - 1  # backoff between the attempts
 
 
 def test_throttled_account_gets_no_request_until_meta_says_so(graph, fake_time):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -241,3 +242,58 @@ def test_connection_test_output_is_clean(fake_graph, tmp_path):
     done = tap(tmp_path, "--config", "c.json", "--test")
     assert done.returncode == 0, done.stderr[-2000:]
     assert [line for line in done.stderr.splitlines() if "ERROR" in line] == []
+
+
+class SilentServer:
+    """Accepts connections on 127.0.0.1 and never answers: a hung proxy or server."""
+
+    def __init__(self) -> None:
+        self.socket = socket.socket()
+        self.socket.bind(("127.0.0.1", 0))
+        self.socket.listen(16)
+        self.port = self.socket.getsockname()[1]
+        self.accepted: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                connection, _ = self.socket.accept()
+            except OSError:
+                return
+            self.accepted.append(connection)
+
+    def close(self) -> None:
+        self.socket.close()
+        for connection in self.accepted:
+            connection.close()
+
+
+@pytest.fixture
+def silent_server():
+    server = SilentServer()
+    yield server
+    server.close()
+
+
+def test_a_silent_server_fails_after_two_read_timeouts_with_one_line(tmp_path, silent_server):
+    port = silent_server.port
+    (tmp_path / "c.json").write_text(json.dumps({
+        "access_token": DEFAULT_TOKEN, "api_url": f"http://127.0.0.1:{port}",
+        "request_timeout": 2, "connect_timeout": 1}))
+    done = tap(tmp_path, "--config", "c.json")  # a hang would fail on tap()'s own timeout
+    assert done.returncode == 1
+    assert errors(done.stderr) == [
+        f"tap-meta-bm: error: 127.0.0.1:{port} accepted the connection but sent no answer "
+        "within request_timeout (2 s), 2 times in a row, for businesses edge /me/businesses. "
+        f"Check api_url (http://127.0.0.1:{port}) and the network; for a slow but working "
+        "Graph, raise that timeout."]
+    assert len(silent_server.accepted) == 2  # SILENT_ATTEMPTS, not six
+    doctor = tap(tmp_path, "--config", "c.json", "--doctor")
+    assert doctor.returncode == 1
+    gaps = [line for line in doctor.stdout.splitlines() if line.startswith("  - ")]
+    assert gaps == [
+        f"  - Graph could not be reached: 127.0.0.1:{port} accepted the connection but sent no "
+        "answer within request_timeout (2 s) for doctor edge /debug_token. Check api_url "
+        f"(http://127.0.0.1:{port}) and the network; for a slow but working Graph, raise that "
+        "timeout. Fix: Check api_url and the network, then run the doctor again."]
