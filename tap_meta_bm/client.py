@@ -26,6 +26,7 @@ from tap_meta_bm.batch import MAX_BATCH, FirstPageBatcher
 from tap_meta_bm.concurrency import PartitionPrefetcher
 from tap_meta_bm.directory import ACCOUNT_PARTITIONS, PartitionKind
 from tap_meta_bm.graph import EdgePolicy, EdgeRead
+from tap_meta_bm.progress import Progress
 from tap_meta_bm.sdk_surface import FastRecordWriting, IndexedStateManager, quiet_sdk_lines
 
 if TYPE_CHECKING:
@@ -37,6 +38,8 @@ if TYPE_CHECKING:
 #: How often, at most, finished partitions' bookmarks are emitted mid-stream. A run that dies
 #: re-reads at most this much work; it never skips any (state only trails the records).
 STATE_INTERVAL_SECONDS = 2.0
+#: Inside a partition, the clock is looked at for a progress line once per this many records.
+PROGRESS_EVERY_RECORDS = 1000
 #: The column of every full-table record that names the read which produced it (the run's
 #: `read_id`). A warehouse keeps a full-table stream's rows from its latest complete read on
 #: (stream `complete_reads`), whatever its loader does with ACTIVATE_VERSION.
@@ -126,6 +129,8 @@ class GraphStream(FastRecordWriting):
     #: Columns read even when deselected, for what the run itself needs of them (records
     #: still leave without them).
     always_fields: ClassVar[tuple[str, ...]] = ()
+    #: What one partition is, for the log.
+    partitions_named: ClassVar[str] = "partitions"
     #: Full-table streams keep no per-partition state (and put no partition keys in records).
     state_partitioning_keys: ClassVar[list[str] | None] = []
 
@@ -153,6 +158,8 @@ class GraphStream(FastRecordWriting):
         self._state_index: IndexedStateManager | None = None
         self._dry_run_records = 0
         self._counted = 0  # records_written already in the summary
+        self._progress: Progress | None = None
+        self._partitions_done = 0
 
     @property
     def paged(self) -> bool:
@@ -325,6 +332,9 @@ class GraphStream(FastRecordWriting):
 
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         self.run.before_first_record()
+        if self._progress is None:  # the stream starts: its minute starts now
+            self._progress = Progress(self.logger, self.name,
+                                      len(self.partitions or []) or 1, self.partitions_named)
         # Partitions before this one are finalized by now: make their state durable, so a run
         # that dies later resumes from here. Not after every partition: each STATE message
         # holds every bookmark, which would cost more than the sync itself.
@@ -345,7 +355,11 @@ class GraphStream(FastRecordWriting):
                     self._stop_reading()
                     break
                 self._dry_run_records += 1
+                if not self._dry_run_records % PROGRESS_EVERY_RECORDS:
+                    self.report_progress()  # a long partition says so too
                 yield shape(record)
+            self._partitions_done += 1
+            self.report_progress()
         except BaseException as failure:
             self._stop_reading()
             self.write_state()
@@ -359,6 +373,16 @@ class GraphStream(FastRecordWriting):
             self._counted = self.records_written
         if self._plan is not None and id(context) == self._plan.last:
             self._plan = None  # the stream is done: let its buffers and batched pages go
+
+    def report_progress(self) -> None:
+        """One INFO line a minute while the stream runs longer than that (progress.py)."""
+        if self._progress is not None:
+            self._progress.report(self._partitions_done, self.records_written,
+                                  self.progress_detail())
+
+    def progress_detail(self) -> str:
+        """What else a progress line says of the stream's work (report jobs)."""
+        return ""
 
     def _stop_reading(self) -> None:
         if self._plan is not None and self._plan.prefetcher is not None:
@@ -455,4 +479,5 @@ class AdAccountEdgeStream(GraphStream):
     """A full-table edge below `/act_{account_id}`, read once per ad account."""
 
     partitions_from: ClassVar[PartitionKind | None] = PartitionKind.AD_ACCOUNT
+    partitions_named = "ad accounts"
     context_columns = ("business_id", "account_id")

@@ -38,8 +38,6 @@ class IncrementalStream(GraphStream):
 
     #: Graph `filtering` field for the server-side filter; None filters client-side only.
     server_filter_field: ClassVar[str | None] = None
-    #: What one partition is, for the log.
-    partitions_named: ClassVar[str] = "partitions"
     #: `effective_status` values that list everything but DELETED (with include_archived).
     all_statuses: ClassVar[tuple[str, ...]] = ()
 

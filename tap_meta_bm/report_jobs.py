@@ -36,6 +36,7 @@ from typing import Any
 
 from tap_meta_bm.errors import Action, GraphError, GraphFatalError
 from tap_meta_bm.graph import EdgePolicy, EdgeRead, GraphClient
+from tap_meta_bm.progress import PROGRESS_SECONDS
 
 #: Jobs in flight at once, every account together (Airbyte caps at 100 too).
 MAX_JOBS_IN_FLIGHT = 100
@@ -140,6 +141,7 @@ class ReportJobs:
             if dict(params).get("breakdowns") else []
         #: Accounts whose budget is spent: their old jobs go on without reach.
         self._without_reach: set[str] = set()
+        self._progress_at = time.monotonic()
 
     # -- consumers ------------------------------------------------------------------------
     def add(self, account_id: str, windows: list[tuple[date, date]]) -> list[Piece]:
@@ -201,6 +203,7 @@ class ReportJobs:
                     if self._closed:
                         return
                 self._start_what_fits()
+                self._say_progress()
                 due = self._due()
                 if due:
                     self._poll(due)
@@ -213,6 +216,20 @@ class ReportJobs:
             with self._changed:
                 self._fatal = error
                 self._changed.notify_all()
+
+    def status(self) -> str:
+        """The jobs now: running, done, waiting to start."""
+        with self._changed:
+            running, waiting = len(self._running), len(self._pending)
+        done = self.counts.started - running
+        return f"report jobs: {running} running, {done} done, {waiting} waiting"
+
+    def _say_progress(self) -> None:
+        """Once a minute while jobs run: the consumers may be waiting on them, quiet."""
+        now = time.monotonic()
+        if now - self._progress_at >= PROGRESS_SECONDS and (self._running or self._pending):
+            self._progress_at = now
+            self._log.info("%s: %s", self._stream, self.status())
 
     def _idle_seconds(self) -> float:
         polls = [p.next_poll for p in self._running if p.next_poll is not None]

@@ -371,6 +371,7 @@ class InsightsStream(GraphStream):
     """The rows of one report, per ad account (see the module docstring)."""
 
     partitions_from = PartitionKind.AD_ACCOUNT
+    partitions_named = "ad accounts"
     path = "/act_{account_id}/insights"  # POSTed; rows are read from each job's own edge
     state_partitioning_keys: ClassVar[list[str] | None] = ["account_id"]
     replication_key = "date_start"
@@ -491,6 +492,9 @@ class InsightsStream(GraphStream):
         if self._prefetcher is not None:
             return self._prefetcher.records(dict(context))
         return self._rows_of(dict(context))
+
+    def progress_detail(self) -> str:
+        return self._jobs.status() if self._jobs is not None else ""
 
     def shape(self, row: dict[str, Any]) -> dict[str, Any]:
         for breakdown in self.report.breakdowns:
