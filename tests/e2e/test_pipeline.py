@@ -76,7 +76,11 @@ def test_discover_select_all_full_sync_matches_truth(fake_graph, tmp_path):
     assert all("access_token" not in entry["params"] for entry in graph.log)
 
 
-@pytest.mark.parametrize("graph_refuses_audience_filter", [False, True])
+@pytest.mark.parametrize("graph_refuses_audience_filter", [
+    False, True,
+    # Refused in words that name the replication key: still the filter (issue 23, item 5).
+    "(#100) Tried accessing nonexisting field (time_updated) on node type (CustomAudience)",
+])
 def test_incremental_run_returns_only_what_changed(fake_graph, tmp_path,
                                                    graph_refuses_audience_filter):
     graph = fake_graph("small", faults=Faults(

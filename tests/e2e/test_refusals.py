@@ -105,3 +105,15 @@ def test_old_reach_past_its_daily_budget_goes_on_without_reach(fake_graph, tmp_p
     assert max(with_reach) >= (today - timedelta(days=2)).isoformat()  # recent: reach
     warnings = [line for line in run.stderr.splitlines() if "daily budget of reach" in line]
     assert len(warnings) == 1 and f"ad account {ACCOUNT}" in warnings[0]
+
+
+def test_a_report_without_action_metrics_sends_no_action_breakdowns(fake_graph, tmp_path):
+    """The fake refuses action_breakdowns without `actions`, as Meta documents it."""
+    graph = fake_graph("small")
+    report = {"name": "plain", "level": "campaign", "fields": ["impressions", "spend"]}
+    run = sync(tmp_path, graph, streams=("insights_plain",), insights_reports=[report],
+               account_ids=[ACCOUNT])
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.records("insights_plain")
+    posts = [e for e in graph.log if e.get("method") == "POST"]
+    assert posts and all("action_breakdowns" not in e["params"] for e in posts)

@@ -110,7 +110,9 @@ class Faults:
     reduce_data_max_limit: int = 100
     denied: set[tuple[str, str]] = field(default_factory=set)  # (node id, edge)
     malformed_at_request: int | None = None
-    reject_audience_filter: bool = False  # answer 100 to `filtering` on audience time_updated
+    #: Answer 100 to `filtering` on audience time_updated (undocumented): True with Graph's
+    #: "not supported" words; a string, with those words (e.g. "nonexisting field (x)").
+    reject_audience_filter: bool | str = False
     expire_token_after: int | None = None
     #: (node type, field): Graph stops reading it, as a new API version does, once this many
     #: calls were answered (0: from the start).
@@ -580,6 +582,8 @@ class FakeGraph:
                   and rule.get("operator") == "GREATER_THAN"
                   and not self.faults.reject_audience_filter):
                 since, time_field = int(rule["value"]), "time_updated"
+            elif isinstance(self.faults.reject_audience_filter, str):
+                raise GraphErrorResponse(400, 100, self.faults.reject_audience_filter)
             else:
                 raise GraphErrorResponse(400, 100, f"(#100) Filtering field {name} with "
                                                    "operation is not supported")
