@@ -23,7 +23,6 @@ each finished job's rows themselves, so no row is held here.
 
 from __future__ import annotations
 
-import calendar
 import json
 import logging
 import threading
@@ -101,6 +100,13 @@ class JobCounts:
     split: int = 0
 
 
+def months_before(day: date, months: int) -> date:
+    """The same day `months` earlier (the month's last day where it has fewer)."""
+    year, month = divmod(day.year * 12 + day.month - 1 - months, 12)
+    last_day = (date(year + (month + 1) // 12, (month + 1) % 12 + 1, 1) - timedelta(days=1)).day
+    return date(year, month + 1, min(day.day, last_day))
+
+
 def poll_after(elapsed: float, percent: float) -> float:
     """Seconds until a job `percent` done after `elapsed` seconds should be finished."""
     if percent >= 100:
@@ -135,10 +141,10 @@ class ReportJobs:
         self._closed = False
         self._thread: threading.Thread | None = None
         self.counts = JobCounts()
-        fields = dict(params).get("fields", "").split(",")
+        asked = dict(params)
         #: What counts against the old-reach budget: asked with breakdowns.
-        self._reach = [f for f in fields if f in REACH_FIELDS] \
-            if dict(params).get("breakdowns") else []
+        self._reach = [f for f in asked.get("fields", "").split(",") if f in REACH_FIELDS] \
+            if asked.get("breakdowns") else []
         #: Accounts whose budget is spent: their old jobs go on without reach.
         self._without_reach: set[str] = set()
         self._progress_at = time.monotonic()
@@ -386,10 +392,7 @@ class ReportJobs:
         the edge, a day of an account's own calendar may count one way or the other)."""
         if not self._reach or piece.lists_campaigns_of is not None:
             return False
-        today = datetime.now(UTC).date()
-        year, month = divmod(today.year * 12 + today.month - 1 - REACH_HISTORY_MONTHS, 12)
-        day = min(today.day, calendar.monthrange(year, month + 1)[1])
-        return piece.since < date(year, month + 1, day)
+        return piece.since < months_before(datetime.now(UTC).date(), REACH_HISTORY_MONTHS)
 
     def _reach_spent(self, piece: Piece) -> bool:
         """An old-reach job of an account whose budget is spent (Meta's header or refusal)."""

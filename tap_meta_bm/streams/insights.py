@@ -30,7 +30,7 @@ from tap_meta_bm.concurrency import PartitionPrefetcher
 from tap_meta_bm.directory import PartitionKind
 from tap_meta_bm.errors import AssetSkipped, ConfigError, parse_body
 from tap_meta_bm.graph import EdgePolicy, records_of
-from tap_meta_bm.report_jobs import Piece, ReportJobs
+from tap_meta_bm.report_jobs import Piece, ReportJobs, months_before
 from tap_meta_bm.streams.insights_catalog import (
     ACTION_BREAKDOWNS,
     ACTION_REPORT_TIMES,
@@ -341,12 +341,6 @@ def page_decoder(report: InsightsReport) -> Callable[[bytes], Any]:
 
 
 # -- calendar ---------------------------------------------------------------------------------
-def months_before(day: date, months: int) -> date:
-    year, month = divmod(day.year * 12 + day.month - 1 - months, 12)
-    last_day = (date(year + (month + 1) // 12, (month + 1) % 12 + 1, 1) - timedelta(days=1)).day
-    return date(year, month + 1, min(day.day, last_day))
-
-
 def account_today(timezone_name: str | None, now: float) -> date:
     try:
         zone = ZoneInfo(timezone_name or "UTC")
