@@ -47,3 +47,4 @@ bench: $(BIN)/tap-meta-bm
 	$(BIN)/python -m benchmarks.run
 	$(BIN)/python -m benchmarks.insights
 	$(BIN)/python -m benchmarks.shards
+	$(BIN)/python -m benchmarks.agency

@@ -11,7 +11,6 @@ RFC 3339 UTC timestamps). State and message writing stay with the SDK, on the ma
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -35,9 +34,6 @@ if TYPE_CHECKING:
 
     from tap_meta_bm.run import SyncRun
 
-#: How often, at most, finished partitions' bookmarks are emitted mid-stream. A run that dies
-#: re-reads at most this much work; it never skips any (state only trails the records).
-STATE_INTERVAL_SECONDS = 2.0
 #: Inside a partition, the clock is looked at for a progress line once per this many records.
 PROGRESS_EVERY_RECORDS = 1000
 #: The column of every full-table record that names the read which produced it (the run's
@@ -154,7 +150,6 @@ class GraphStream(FastRecordWriting):
         self.run = run
         quiet_sdk_lines(tap.name, self.name)
         self._plan: _StreamPlan | None = None
-        self._state_written_at = time.monotonic()
         self._state_index: IndexedStateManager | None = None
         self._dry_run_records = 0
         self._counted = 0  # records_written already in the summary
@@ -335,17 +330,15 @@ class GraphStream(FastRecordWriting):
         if self._progress is None:  # the stream starts: its minute starts now
             self._progress = Progress(self.logger, self.name,
                                       len(self.partitions or []) or 1, self.partitions_named)
-        # Partitions before this one are finalized by now: make their state durable, so a run
-        # that dies later resumes from here. Not after every partition: each STATE message
-        # holds every bookmark, which would cost more than the sync itself.
-        now = time.monotonic()
-        if now - self._state_written_at >= STATE_INTERVAL_SECONDS:
-            self.write_state()
-            self._state_written_at = now
+        # Partitions before this one are finalized by now: the state covers what was emitted,
+        # and state.py decides whether it is worth writing.
+        self.write_state()
         shape = self.shape
         # A dry run (`--test`) wants this many records of the stream in all: stop there,
         # rather than let the SDK abort the stream with an error line.
         limit = self.ABORT_AT_RECORD_COUNT
+        if limit is not None:  # a dry run has no end the tap sees: each stream's end writes
+            self.run.checkpoints.eager = True
         if limit is not None and self._dry_run_records >= limit:
             self._stop_reading()
             return
@@ -362,7 +355,7 @@ class GraphStream(FastRecordWriting):
             self.report_progress()
         except BaseException as failure:
             self._stop_reading()
-            self.write_state()
+            self.write_state(now=True)
             if not isinstance(failure, GeneratorExit):
                 self.run.log_summary()
             raise
@@ -421,12 +414,16 @@ class GraphStream(FastRecordWriting):
         return tuple(name for name, prop in self.schema["properties"].items()
                      if prop.get("format") == "date-time")
 
-    def write_state(self) -> None:
-        """A STATE message now, if anything changed since the last one."""
+    def write_state(self, *, now: bool = False) -> None:
+        """Offer the state to the run's checkpoints (state.py), or with `now` write it."""
         manager = self.state_manager
-        if not manager.is_flushed:
+        if now or not manager.is_flushed:
             _ = self.stream_state  # the stream's entry exists in every STATE, as the SDK's do
-            self.run.state_writer.write_state(self.tap_state)
+            checkpoints = self.run.checkpoints
+            if now:
+                checkpoints.flush(self.tap_state)
+            else:
+                checkpoints.write_state(self.tap_state)
             manager.is_flushed = True
 
     def log_sync_costs(self) -> None:
@@ -440,7 +437,7 @@ class GraphStream(FastRecordWriting):
                 counter.increment(sent)
         self._activate_version()
         super().log_sync_costs()
-        self.run.stream_done(self.name)
+        self.run.stream_done(self)
 
     @property
     def read_complete(self) -> bool:

@@ -33,6 +33,10 @@ READ_STARTED = "read_started"
 SETTLE_SECONDS = 300
 
 
+def _unix(rfc3339: str) -> int:
+    return int(datetime.fromisoformat(rfc3339).timestamp())
+
+
 class IncrementalStream(GraphStream):
     """A Graph edge replicated incrementally, with a bookmark per partition."""
 
@@ -72,7 +76,7 @@ class IncrementalStream(GraphStream):
         since = self.bookmark(context)
         if since is None:
             return None
-        bookmark = int(datetime.fromisoformat(since).timestamp())
+        bookmark = _unix(since)
         read_started = self.get_context_state(context).get(READ_STARTED)
         settled = isinstance(read_started, int) and bookmark <= read_started - SETTLE_SECONDS
         return bookmark if settled else bookmark - 1
@@ -97,14 +101,15 @@ class IncrementalStream(GraphStream):
         key = str(self.replication_key)
         bookmark = self.bookmark(context)
         state = self.get_context_state(context)
-        seen = set(state.get(IDS_AT_BOOKMARK, [])) if bookmark else set()
+        # Settled: the previous read saw the bookmark's whole second (module docstring).
+        settled = bookmark is not None and self.lower_bound(context) == _unix(bookmark)
+        seen = set(state.get(IDS_AT_BOOKMARK, [])) if bookmark and not settled else set()
         newest, ids_at_newest = bookmark, set(seen)
         for record in super().get_records(context):
             updated = record.setdefault(key, None)  # Graph leaves nulls out; the SDK reads it
-            if bookmark and updated is not None and (
-                updated < bookmark or (updated == bookmark and record["id"] in seen)
-            ):
-                continue  # read again only because the filter starts a second early
+            if bookmark and updated is not None and (updated < bookmark or (
+                    updated == bookmark and (settled or record["id"] in seen))):
+                continue  # read again only because the filter starts early, or has none
             if updated is not None:
                 if newest is None or updated > newest:
                     newest, ids_at_newest = updated, {record["id"]}
@@ -114,8 +119,14 @@ class IncrementalStream(GraphStream):
         # Reached only after every record above was emitted: this account's bookmark moves
         # now rather than at the end of the stream, so a run that dies on a later account
         # resumes after this one.
-        state[IDS_AT_BOOKMARK] = sorted(ids_at_newest)
-        state[READ_STARTED] = self.run.run_started
+        state[READ_STARTED] = started = self.run.run_started
+        # The next run filters strictly past a bookmark this run began SETTLE_SECONDS after
+        # (`lower_bound`), and never looks at these ids: kept only while it will.
+        if newest is not None and ids_at_newest and \
+                _unix(newest) > started - SETTLE_SECONDS:
+            state[IDS_AT_BOOKMARK] = sorted(ids_at_newest)
+        else:
+            state.pop(IDS_AT_BOOKMARK, None)
         self.state_manager.finalize_state(state)
 
 

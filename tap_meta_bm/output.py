@@ -7,28 +7,31 @@ container images set): a system call every few records, each one handing the int
 to the fetching threads and waiting to get it back. A STATE is never visible downstream before
 the records it covers, and a process that dies loses only records no emitted STATE covers.
 
-STATE is the largest object the tap holds (one bookmark per ad account and stream: 10,000 at
-the benchmark's large scale). The SDK's state writer deep-copies it to remember what it last
-sent, and deep-copies it again to encode it. Here it is encoded once, and a digest of the
-encoded line is what is remembered and compared.
+What STATE holds and when it is written is state.py's; the bytes of RECORD lines written so
+far (`record_bytes`) are what it weighs a STATE against.
 """
 
 from __future__ import annotations
 
 import atexit
-import hashlib
 import sys
-from typing import Any
 
-from singer_sdk.contrib.msgspec import MsgSpecWriter, serialize_jsonl
+from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.singerlib import Message, RecordMessage
 
 BLOCK_BYTES = 1 << 20
 _records = bytearray()
+_record_bytes = [0]
+
+
+def record_bytes() -> int:
+    """Bytes of RECORD lines written by this process so far."""
+    return _record_bytes[0]
 
 
 def write_record_line(line: bytes | bytearray) -> None:
     """One encoded RECORD line, written out with the next block or the next other message."""
+    _record_bytes[0] += len(line)
     _records.extend(line)
     if len(_records) >= BLOCK_BYTES:
         _write_out()
@@ -62,22 +65,3 @@ class BufferedRecordWriter(MsgSpecWriter):
             write_record_line(self.format_message(message))
         else:
             write_line(self.format_message(message))
-
-
-class EncodedStateWriter:
-    """Writes a STATE message only when the state changed, comparing digests of encoded lines
-    (the line itself is megabytes with thousands of ad accounts: no copy of it is kept).
-
-    What the tap's `state_writer` is: the SDK calls its `write_state` for every stream."""
-
-    def __init__(self) -> None:
-        self._last_digest: bytes | None = None
-
-    def write_state(self, state: dict[str, Any]) -> None:
-        line = serialize_jsonl({"type": "STATE", "value": state})
-        digest = hashlib.blake2b(line, digest_size=16).digest()
-        if digest != self._last_digest:
-            _write_out()
-            _write_all(line)
-            sys.stdout.flush()
-            self._last_digest = digest

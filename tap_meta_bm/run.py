@@ -1,15 +1,16 @@
 """What one run shares between the tap and its streams: the Graph client, the directory, the
-state writer and the end-of-run summary. Handed to each stream; streams never reach into the
+state checkpoints and the end-of-run summary. Handed to each stream; streams never reach into the
 tap for them."""
 
 from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from tap_meta_bm.directory import Directory
 from tap_meta_bm.graph import GraphClient
+from tap_meta_bm.state import StateCheckpoints
 from tap_meta_bm.summary import RunSummary
 
 if TYPE_CHECKING:
@@ -29,7 +30,8 @@ class SyncRun:
         self.read_id = time.time_ns() // 1_000_000
         self._client: GraphClient | None = None
         self._directory: Directory | None = None
-        self.state_writer: Any = None
+        #: Every STATE of the run is written through it (state.py).
+        self.checkpoints = StateCheckpoints()
         #: Every stream of the run, in sync order.
         self.streams: list[Stream] = []
         self._last_stream: str | None = None
@@ -37,10 +39,10 @@ class SyncRun:
         self._summary_logged = False
         self._checked_before_records = False
 
-    def start(self, *, client: GraphClient, directory: Directory, state_writer: Any,
-              streams: list[Stream], logger: logging.Logger) -> None:
+    def start(self, *, client: GraphClient, directory: Directory, streams: list[Stream],
+              logger: logging.Logger) -> None:
         self._client, self._directory = client, directory
-        self.state_writer, self.streams, self._log = state_writer, streams, logger
+        self.streams, self._log = streams, logger
         self._last_stream = streams[-1].name if streams else None
 
     @property
@@ -62,9 +64,11 @@ class SyncRun:
             self._checked_before_records = True
             self.directory.check_account_ids()
 
-    def stream_done(self, name: str) -> None:
-        """The SDK is through with a stream; after the last one, the summary."""
-        if name == self._last_stream:
+    def stream_done(self, stream: Stream) -> None:
+        """The SDK is through with a stream; after the last one, the run's last STATE and the
+        summary."""
+        if stream.name == self._last_stream:
+            self.checkpoints.flush(stream.tap_state)
             self.log_summary()
 
     def log_summary(self) -> None:

@@ -1,6 +1,6 @@
 """Every private name of the Singer SDK the tap still uses, each with the reason it has to.
 
-Everything else the tap takes from the SDK is public API. These three are pinned by
+Everything else the tap takes from the SDK is public API. These are pinned by
 `tests/test_sdk_surface.py`, so an SDK upgrade that renames or reshapes one fails in CI, not
 silently in a user's run:
 
@@ -19,6 +19,10 @@ silently in a user's run:
    that dies halfway leaves the rows it did not reach marked deleted: grants that were never
    revoked. The tap holds the version and writes the message once the whole run succeeded,
    for streams that read every edge (`release_held_version`).
+5. `Tap._state_writer` (replaced): the public `state_writer` is what streams write through,
+   but `sync_all` writes the input state and `_handle_termination` the state on SIGTERM
+   through the private attribute, in the SDK's uncompacted shape and outside the tap's rule
+   of when STATE is worth writing (state.py). `route_sdk_state_writes` puts the tap's there.
 
 And three SDK log lines, by logger and text (not names, but as likely to change): one INFO
 line per partition with its bookmark, and one WARNING per partition of an unsorted incremental
@@ -35,6 +39,7 @@ from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
 
+from singer_sdk import Tap
 from singer_sdk.contrib.msgspec import serialize_jsonl
 from singer_sdk.helpers.types import Context
 from singer_sdk.mapper import SameRecordTransform
@@ -127,6 +132,11 @@ class FastRecordWriting(Stream):
         if version is not None and write:
             super()._write_activate_version_message(version)
         return version is not None
+
+
+def route_sdk_state_writes(tap: Tap, writer: Any) -> None:
+    """Make the SDK's own STATE writes (5. above) go through `writer.write_state(state)`."""
+    tap._state_writer = writer
 
 
 class IndexedStateManager(StreamStateManager):

@@ -29,11 +29,13 @@ from tap_meta_bm.inputs import (
     check_unknown_settings,
     warn_nothing_selected,
 )
-from tap_meta_bm.output import BufferedRecordWriter, EncodedStateWriter
+from tap_meta_bm.output import BufferedRecordWriter
 from tap_meta_bm.redaction import protect, redact
 from tap_meta_bm.run import SyncRun
 from tap_meta_bm.runtime import tune_process
+from tap_meta_bm.sdk_surface import route_sdk_state_writes
 from tap_meta_bm.shards import SHARD_PATTERN, AccountShard, parse_shard
+from tap_meta_bm.state import SdkStateWriter, StateCheckpoints, expand_state
 from tap_meta_bm.streams import STREAM_TYPES
 from tap_meta_bm.streams.insights import (
     DEFAULT_WINDOWS,
@@ -195,9 +197,10 @@ class TapMetaBM(Tap):
         self.run = SyncRun()
         self._sorted_streams: dict[str, Stream] | None = None
         self._stream_types: list[type[GraphStream | CompleteReadsStream]] | None = None
-        self._encoded_state_writer: EncodedStateWriter | None = None
         if kwargs.get("parse_env_config"):
             _ids_from_environment()
+        if "state" in kwargs:
+            kwargs["state"] = expand_state(kwargs["state"])
         try:
             super().__init__(*args, validate_config=validate_config, **kwargs)
         except ConfigValidationError as invalid:
@@ -205,6 +208,7 @@ class TapMetaBM(Tap):
             check_config(dict(self.config))
             raise ConfigError(f"{invalid.errors[0] if invalid.errors else invalid} (see "
                               "tap-meta-bm --about for every setting).") from None
+        route_sdk_state_writes(self, SdkStateWriter(self.run.checkpoints))
         token = self.config.get("access_token")
         protect([token, str(token).strip(), self.config.get("app_secret")])
         # Also for --discover (the SDK validates no config there): a misspelt name is caught
@@ -241,8 +245,8 @@ class TapMetaBM(Tap):
                 directory.register(stream)
         if shard:
             self._keep_to_shard(shard)
-        self.run.start(client=client, directory=directory, state_writer=self.state_writer,
-                       streams=list(self.streams.values()), logger=self.logger)
+        self.run.start(client=client, directory=directory, streams=list(self.streams.values()),
+                       logger=self.logger)
 
     def _keep_to_shard(self, shard: AccountShard) -> None:
         """Deselect what another shard reads: a shard other than 0 syncs only the streams
@@ -259,12 +263,10 @@ class TapMetaBM(Tap):
                          if others else "")
 
     @property
-    def state_writer(self) -> EncodedStateWriter:  # type: ignore[override]
+    def state_writer(self) -> StateCheckpoints:  # type: ignore[override]
         # Not the SDK's StateWriter (that class lives in a private module): the same one
-        # method, `write_state`, without its deep copies of a state of thousands of bookmarks.
-        if self._encoded_state_writer is None:
-            self._encoded_state_writer = EncodedStateWriter()
-        return self._encoded_state_writer
+        # method, `write_state`, deciding when a STATE is worth writing (state.py).
+        return self.run.checkpoints
 
     # -- streams ------------------------------------------------------------------------
     @property

@@ -14,6 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
+from tap_meta_bm.state import expand_state
 from tap_meta_bm.tap import TapMetaBM
 
 BASE = "https://graph.facebook.com/v26.0"
@@ -84,7 +85,17 @@ def records(messages: list[dict], stream: str) -> list[dict]:
 
 
 def last_state(messages: list[dict]) -> dict:
-    return [m for m in messages if m["type"] == "STATE"][-1]["value"]
+    """The last STATE's value in the SDK's shape (state.py writes it compact), partitions in
+    the order of their context."""
+    return sdk_state([m for m in messages if m["type"] == "STATE"][-1]["value"])
+
+
+def sdk_state(value: dict) -> dict:
+    state = expand_state(value)
+    for stream in state.get("bookmarks", {}).values():
+        if isinstance(stream, dict) and "partitions" in stream:
+            stream["partitions"].sort(key=lambda p: json.dumps(p.get("context"), sort_keys=True))
+    return state
 
 
 def comparable_state(state: dict) -> dict:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import pytest
 import requests_mock
 
+from tap_meta_bm.incremental import SETTLE_SECONDS
 from tap_meta_bm.sdk_surface import IndexedStateManager
 from tests.helpers import (
     BASE,
@@ -55,14 +57,34 @@ def test_first_run_state_holds_one_bookmark_per_account(graph):
     ]))
     graph.get(f"{BASE}/act_2/campaigns", json=page([{"id": "c9", "updated_time": T0}]))
     state = last_state(run(["campaigns"]))
+    # The bookmarks are long before this read began: the next read filters strictly past
+    # them, so no ids at the bookmark are kept (incremental.py).
     assert state["bookmarks"]["campaigns"] == {"partitions": [
         {"context": {"account_id": "1"}, "replication_key": "updated_time",
-         "replication_key_value": "2024-05-02T08:30:00+00:00", "ids_at_bookmark": ["c2", "c3"],
-         "read_started": NOW},
+         "replication_key_value": "2024-05-02T08:30:00+00:00", "read_started": NOW},
         {"context": {"account_id": "2"}, "replication_key": "updated_time",
-         "replication_key_value": "2024-05-01T12:00:00+00:00", "ids_at_bookmark": ["c9"],
-         "read_started": NOW},
+         "replication_key_value": "2024-05-01T12:00:00+00:00", "read_started": NOW},
     ]}
+
+
+def test_a_bookmark_within_the_settling_time_keeps_the_ids_at_it(graph):
+    recent = datetime.fromtimestamp(NOW - SETTLE_SECONDS + 1, UTC)
+    graph.get(f"{BASE}/act_1/campaigns", json=page([
+        {"id": "c2", "updated_time": recent.strftime("%Y-%m-%dT%H:%M:%S+0000")},
+        {"id": "c1", "updated_time": T0}]))
+    state = last_state(run(["campaigns"]))
+    assert state["bookmarks"]["campaigns"]["partitions"][0] == {
+        "context": {"account_id": "1"}, "replication_key": "updated_time",
+        "replication_key_value": recent.isoformat(), "ids_at_bookmark": ["c2"],
+        "read_started": NOW}
+    # The next run starts a second early, and drops c2 for being at the bookmark already.
+    graph.get(f"{BASE}/act_1/campaigns", json=page([
+        {"id": "c2", "updated_time": recent.strftime("%Y-%m-%dT%H:%M:%S+0000")}]))
+    graph.reset_mock()
+    messages = run(["campaigns"], state=state)
+    assert records(messages, "campaigns") == []
+    (sent,) = campaign_requests(graph, 1)
+    assert json.loads(sent["filtering"])[0]["value"] == NOW - SETTLE_SECONDS
 
 
 def test_second_run_sends_filter_from_bookmark_and_emits_only_newer(graph):
@@ -87,10 +109,10 @@ def test_second_run_sends_filter_from_bookmark_and_emits_only_newer(graph):
     assert "filtering" not in unfiltered
     partitions = last_state(messages)["bookmarks"]["campaigns"]["partitions"]
     assert partitions[0]["replication_key_value"] == "2024-05-03T00:00:00+00:00"
-    assert partitions[0]["ids_at_bookmark"] == ["c5"]
+    assert "ids_at_bookmark" not in partitions[0]  # settled: the next read is strict
 
 
-def test_unchanged_account_keeps_its_bookmark_and_seen_ids(graph):
+def test_unchanged_account_keeps_its_bookmark_and_settles_it(graph):
     state = {"bookmarks": {"campaigns": {"partitions": [
         {"context": {"account_id": "1"}, "replication_key": "updated_time",
          "replication_key_value": "2024-05-02T08:30:00+00:00", "ids_at_bookmark": ["c2"]},
@@ -99,8 +121,15 @@ def test_unchanged_account_keeps_its_bookmark_and_seen_ids(graph):
     messages = run(["campaigns"], state=state)
     assert records(messages, "campaigns") == []
     first = last_state(messages)["bookmarks"]["campaigns"]["partitions"][0]
-    assert first["replication_key_value"] == "2024-05-02T08:30:00+00:00"
-    assert first["ids_at_bookmark"] == ["c2"]
+    assert first == {"context": {"account_id": "1"}, "replication_key": "updated_time",
+                     "replication_key_value": "2024-05-02T08:30:00+00:00",
+                     "read_started": NOW}
+    # This read began long after the bookmark: the next one asks strictly past it, and
+    # drops what Graph sends at the bookmark's second without needing the ids.
+    graph.reset_mock()
+    assert records(run(["campaigns"], state=last_state(messages)), "campaigns") == []
+    (sent,) = campaign_requests(graph, 1)
+    assert json.loads(sent["filtering"])[0]["value"] == T1_UNIX
 
 
 def test_start_date_bounds_the_first_run(graph):

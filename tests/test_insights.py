@@ -123,6 +123,17 @@ def test_a_rerun_reads_the_lookback_before_each_bookmark(graph):
                       {"since": "2026-11-24", "until": "2026-12-01"}]  # no bookmark: lookback
 
 
+def test_the_lookback_never_reaches_before_start_date(graph):
+    state = {"bookmarks": {"ads_insights": {"partitions": [
+        {"context": {"account_id": "1"}, "replication_key": "date_start",
+         "replication_key_value": "2026-11-20"}]}}}
+    run(["ads_insights"], state=state, insights_lookback_days=7,
+        start_date="2026-11-16T00:00:00Z")
+    ranges = [json.loads(body["time_range"]) for _, body in posts(graph)]
+    assert ranges == [{"since": "2026-11-16", "until": "2026-12-01"},  # not 2026-11-13
+                      {"since": "2026-11-16", "until": "2026-12-01"}]  # no bookmark: start
+
+
 def test_a_start_date_beyond_37_months_starts_at_the_limit(graph, caplog):
     caplog.set_level(logging.WARNING)
     run(["ads_insights"], start_date="2020-01-01T00:00:00Z", account_ids=["1"])

@@ -62,7 +62,7 @@ def test_the_only_private_sdk_names_are_those_sdk_surface_lists():
                 used.setdefault(named, set()).add(name)
     assert {a: sorted(f) for a, f in used.items()} == {
         "_write_record_message": ["sdk_surface.py"], "_stream_version": ["sdk_surface.py"],
-        "_write_activate_version_message": ["sdk_surface.py"]}
+        "_write_activate_version_message": ["sdk_surface.py"], "_state_writer": ["sdk_surface.py"]}
     assert private_modules == {"singer_sdk.streams._state": {"sdk_surface.py"}}
 
 
@@ -100,6 +100,19 @@ def test_activate_version_is_written_through_the_method_the_tap_holds_back():
     source = inspect.getsource(Stream.sync)
     assert "self._write_activate_version_message(self._stream_version)" in source
     assert "self.emit_activate_version_messages" in source
+
+
+def test_the_sdk_writes_state_outside_the_streams_only_through_its_state_writer():
+    # sync_all writes the input state, SIGTERM the whole state: both through _state_writer,
+    # which the tap replaces (sdk_surface.py, 5); streams write through state_writer.
+    assert "self._state_writer.write_state(self.state)" in inspect.getsource(Tap.sync_all)
+    assert "self._state_writer.write_state(self.state)" in inspect.getsource(
+        Tap._handle_termination)
+    assert "self._tap.state_writer.write_state(self.tap_state)" in inspect.getsource(
+        Stream._write_state_message)
+    tap = TapMetaBM(config=config())
+    assert tap._state_writer._checkpoints is tap.run.checkpoints
+    assert tap.state_writer is tap.run.checkpoints
 
 
 def test_state_manager_class_keeps_the_shape_the_index_relies_on():

@@ -413,11 +413,15 @@ class InsightsStream(GraphStream):
         state = self.get_context_state(context)
         bookmark = state.get("replication_key_value") \
             if state.get("replication_key") == self.replication_key else None
+        start = self.config.get("start_date")
+        start_day = datetime.fromisoformat(str(start)).date() if start else None
         if bookmark:
             since = min(date.fromisoformat(str(bookmark)[:10]), today) - \
                 timedelta(days=self.lookback_days)
-        elif self.config.get("start_date"):
-            since = datetime.fromisoformat(str(self.config["start_date"])).date()
+            # The lookback re-reads days that may still change, never days before start_date.
+            since = max(since, start_day) if start_day else since
+        elif start_day:
+            since = start_day
         else:
             since = today - timedelta(days=self.lookback_days)
         if since < earliest:

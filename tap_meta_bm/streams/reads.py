@@ -66,4 +66,4 @@ class CompleteReadsStream(Stream):
 
     def log_sync_costs(self) -> None:
         super().log_sync_costs()
-        self.run.stream_done(self.name)
+        self.run.stream_done(self)

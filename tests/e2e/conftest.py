@@ -13,7 +13,7 @@ import pytest
 
 from tests.e2e.postgres import Postgres, running_postgres
 from tests.fakegraph import DEFAULT_TOKEN, FakeGraph, Faults
-from tests.helpers import TAP_COMMAND
+from tests.helpers import TAP_COMMAND, sdk_state
 
 
 @dataclass
@@ -40,7 +40,8 @@ class TapRun:
 
     @property
     def state(self) -> dict[str, Any]:
-        return [m for m in self.messages if m["type"] == "STATE"][-1]["value"]
+        """The last STATE's value, in the SDK's shape (tests/helpers.py)."""
+        return sdk_state([m for m in self.messages if m["type"] == "STATE"][-1]["value"])
 
 
 def run_tap(tmp_path: Path, config: dict[str, Any], *, state: dict | None = None,

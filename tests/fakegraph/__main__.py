@@ -6,13 +6,14 @@ import argparse
 import sys
 import time
 
+from tests.fakegraph.data import SCALES
 from tests.fakegraph.server import DEFAULT_TOKEN, FakeGraph, Faults
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
-    parser.add_argument("--scale", choices=["small", "medium", "large"], default="small")
+    parser.add_argument("--scale", choices=sorted(SCALES), default="small")
     parser.add_argument("--latency-ms", type=float, default=0.0)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--token", default=DEFAULT_TOKEN)

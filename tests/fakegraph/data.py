@@ -76,6 +76,18 @@ SCALES = {
     "large": Scale(20, 90, 10, 100, 25, 25, 20, 5, 225, 25, 995, 5, 10, 5, 5, 3, 5, 3),
 }
 
+
+def agency_scale(accounts: int) -> Scale:
+    """One agency's business: `accounts` ad accounts, a sixth of them its own and the rest
+    its clients', with a few objects in each (issue 24's simulator: 3,000 accounts)."""
+    owned = accounts // 6
+    return Scale(1, owned, accounts - owned, 2, 2, 3, 1, 1, 20, 10, 30, 3, 2, 5, 50, 3, 2, 2,
+                 creatives=2, images=1, videos=1, custom_conversions=1, activities=2)
+
+
+SCALES.update({"agency": agency_scale(3000), "agency-1000": agency_scale(1000),
+               "agency-500": agency_scale(500)})
+
 # Id ranges: the first digits say what a node is, so the server can route by id alone.
 BUSINESS_BASE = 100_000_000_000
 ACCOUNT_BASE = 200_000_000_000

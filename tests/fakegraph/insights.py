@@ -167,8 +167,11 @@ class Insights:
         self._answered: dict[tuple[int, str], list[dict[str, Any]]] = {}
         #: Today's jobs per account that counted against the reach budget.
         self._reach_jobs: dict[str, int] = {}
-        #: The most jobs that ran at once, per account.
+        #: The most jobs that ran at once, per account, and in all.
         self.peak_per_account: dict[str, int] = defaultdict(int)
+        self.peak_in_flight = 0
+        #: Jobs not known to be over yet (the others never run again).
+        self._live: dict[str, Job] = {}
 
     # -- the numbers ---------------------------------------------------------------------
     def ad_day(self, a: int, i: int, day: str) -> dict[str, int] | None:
@@ -477,8 +480,10 @@ class Insights:
     def _running(self) -> list[Job]:
         now = time.monotonic()
         with self._lock:
-            return [j for j in self.jobs.values() if self._status(j, now)[0] in
-                    ("Job Not Started", "Job Started", "Job Running")]
+            running = [j for j in self._live.values() if self._status(j, now)[0] in
+                       ("Job Not Started", "Job Started", "Job Running")]
+            self._live = {j.run_id: j for j in running}
+            return running
 
     def reach_header(self, account_id: str) -> dict[str, str]:
         """The reach budget's header (its format is not documented: the insights throttle's
@@ -527,15 +532,16 @@ class Insights:
                         for account, day in self.faults.too_much_unfiltered_days):
                 fate = "too_much"
             run_id = str(REPORT_BASE + len(self.jobs))
-            job = self.jobs[run_id] = Job(run_id, a, account_id, request, time.monotonic(),
-                                          fate)
+            job = self.jobs[run_id] = self._live[run_id] = Job(
+                run_id, a, account_id, request, time.monotonic(), fate)
+            self.peak_in_flight = max(self.peak_in_flight, 1 + len(running))
             self.peak_per_account[account_id] = max(
                 self.peak_per_account[account_id],
                 1 + sum(1 for j in running if j.account_id == account_id))
         return job
 
     def _status(self, job: Job, now: float) -> tuple[str, int]:
-        elapsed = now - job.started
+        elapsed = max(0.0, now - job.started)  # `now` may predate a job started since
         duration = self.faults.job_seconds
         if job.fate == "stuck":
             return "Job Running", 42

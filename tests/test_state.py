@@ -1,0 +1,219 @@
+"""STATE on the wire (state.py): compact bookmarks, read back in the SDK's shape, written when
+worth their size, and read back after Meltano merged a failed run's state into the last one."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+import requests_mock
+
+from tap_meta_bm import output
+from tap_meta_bm.state import (
+    MAX_SECONDS_BETWEEN,
+    MIN_STATE_WEIGHT,
+    RECORD_BYTES_PER_STATE_BYTE,
+    StateCheckpoints,
+    compact_state,
+    expand_state,
+)
+from tests.helpers import BASE, BUSINESS, mock_empty_graph, page, query, run
+
+T1 = "2024-05-02T08:30:00+00:00"
+T2 = "2024-06-01T00:00:00+00:00"
+SDK_STATE = {"bookmarks": {
+    "campaigns": {"partitions": [
+        {"context": {"account_id": "1"}, "replication_key": "updated_time",
+         "replication_key_value": T1, "read_started": 1800000000},
+        {"context": {"account_id": "2"}, "replication_key": "updated_time",
+         "replication_key_value": T1, "read_started": 1800000000},
+        {"context": {"account_id": "3"}, "replication_key": "updated_time",
+         "replication_key_value": T2, "read_started": 1800000000, "ids_at_bookmark": ["c7"]},
+        {"context": {"account_id": "4"}, "read_started": 1700000000},
+        # In flight when the state was taken: the SDK's markers, kept as they are.
+        {"context": {"account_id": "5"}, "progress_markers": {"replication_key": "updated_time",
+                                                              "replication_key_value": T2}},
+    ]},
+    "complete_reads": {"replication_key": "read_at", "replication_key_value": T2},
+    "businesses": {},
+}}
+COMPACT = {"bookmarks": {
+    "campaigns": {
+        "partition_key": "account_id", "replication_key": "updated_time",
+        "bookmarks_by_read": {"1800000000": {T1: ["1", "2"], T2: ["3"]},
+                              "1700000000": {"": ["4"]}},
+        "ids_at_bookmark": {T2: {"3": ["c7"]}},
+        "partitions": [{"context": {"account_id": "5"}, "progress_markers": {
+            "replication_key": "updated_time", "replication_key_value": T2}}]},
+    "complete_reads": {"replication_key": "read_at", "replication_key_value": T2},
+    "businesses": {},
+}}
+
+
+def by_account(state: dict, stream: str = "campaigns") -> dict[str, dict]:
+    return {p["context"]["account_id"]: p for p in state["bookmarks"][stream]["partitions"]}
+
+
+def test_partitions_go_on_the_wire_grouped_by_read_and_bookmark():
+    assert compact_state(SDK_STATE) == COMPACT
+
+
+def test_the_compact_state_reads_back_as_the_sdks():
+    assert by_account(expand_state(COMPACT)) == by_account(SDK_STATE)
+    assert expand_state(COMPACT)["bookmarks"]["complete_reads"] == {
+        "replication_key": "read_at", "replication_key_value": T2}
+
+
+def test_a_state_in_the_sdks_shape_is_read_as_it_is():
+    assert expand_state(SDK_STATE) == SDK_STATE
+
+
+def test_after_meltano_merges_a_failed_runs_state_the_newest_bookmark_wins():
+    # Meltano deep-merges the state of a failed run into the last complete one
+    # (meltano.core.utils.merge): account 1 moved on in the failed run (a later read), and
+    # account 3 moved on within the same read; the ids of 3's old bookmark stay behind.
+    later = {"bookmarks": {"campaigns": {"partitions": [
+        {"context": {"account_id": "1"}, "replication_key": "updated_time",
+         "replication_key_value": T2, "read_started": 1900000000},
+        {"context": {"account_id": "3"}, "replication_key": "updated_time",
+         "replication_key_value": "2024-07-01T00:00:00+00:00", "read_started": 1800000000},
+    ]}}}
+
+    def merge(src: dict, dest: dict) -> dict:  # meltano.core.utils.merge, as it is
+        for key, value in src.items():
+            if isinstance(value, dict):
+                merge(value, dest.setdefault(key, {}))
+            else:
+                dest[key] = value
+        return dest
+
+    merged = by_account(expand_state(merge(compact_state(later), json.loads(
+        json.dumps(COMPACT)))))
+    assert merged["1"] == later["bookmarks"]["campaigns"]["partitions"][0]
+    assert merged["3"] == later["bookmarks"]["campaigns"]["partitions"][1]  # no stale ids
+    assert merged["2"]["replication_key_value"] == T1
+
+
+def test_damaged_compact_bookmarks_stop_the_run_with_one_line(tmp_path):
+    damaged = {"bookmarks": {"campaigns": {"partition_key": "account_id",
+                                           "bookmarks_by_read": {"1800000000": ["1"]}}}}
+    (tmp_path / "state.json").write_text(json.dumps(damaged))
+    (tmp_path / "config.json").write_text(json.dumps({
+        "access_token": "EAAB" + "x" * 40, "business_ids": [BUSINESS]}))
+    done = subprocess.run(
+        [sys.executable, "-m", "tap_meta_bm", "--config", str(tmp_path / "config.json"),
+         "--state", str(tmp_path / "state.json")], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert done.stdout == ""
+    assert done.stderr.splitlines()[-1] == (
+        "tap-meta-bm: error: The state's bookmarks of campaigns are damaged "
+        "(bookmarks_by_read must map run starts to bookmarks to lists of ids); restore the "
+        "state from the last complete run, or drop this stream's entry for a full sync of it.")
+
+
+def test_a_compact_state_from_the_wire_sets_where_the_next_run_starts():
+    with requests_mock.Mocker() as graph:
+        mock_empty_graph(graph)
+        graph.get(f"{BASE}/{BUSINESS}/owned_ad_accounts",
+                  json=page([{"id": "act_1"}, {"id": "act_4"}]))
+        run(["campaigns"], state=COMPACT)
+        sent = {r.path.split("/")[2]: query(r) for r in graph.request_history
+                if r.path.endswith("/campaigns")}
+    assert json.loads(sent["act_1"]["filtering"])[0]["value"] == 1714638600  # T1, settled
+    assert "filtering" not in sent["act_4"]  # read before, never had a bookmark
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def written(monkeypatch) -> list[dict]:
+    lines: list[dict] = []
+    monkeypatch.setattr("tap_meta_bm.state.write_line",
+                        lambda line: lines.append(json.loads(line)["value"]))
+    return lines
+
+
+def emit_records(count: int) -> None:
+    output._record_bytes[0] += count
+
+
+def state_of(n: int) -> dict:
+    return {"bookmarks": {"s": {"replication_key": "k", "replication_key_value": str(n)}}}
+
+
+def test_a_state_is_written_once_the_records_since_outweigh_it(written):
+    checkpoints = StateCheckpoints(Clock())
+    big = {"bookmarks": {"s": {"replication_key": "k", "replication_key_value": "x" * 60_000}}}
+    emit_records(RECORD_BYTES_PER_STATE_BYTE * MIN_STATE_WEIGHT - 1)
+    checkpoints.write_state(state_of(1))
+    assert written == []  # a small state weighs MIN_STATE_WEIGHT
+    emit_records(1)
+    checkpoints.write_state(big)
+    assert written == [big]
+    size = checkpoints.bytes
+    assert size > MIN_STATE_WEIGHT
+    emit_records(RECORD_BYTES_PER_STATE_BYTE * size - 1)
+    checkpoints.write_state(state_of(2))
+    assert written == [big]  # not worth its size yet
+    emit_records(1)
+    checkpoints.write_state(state_of(3))
+    assert written == [big, state_of(3)]
+
+
+def test_a_state_is_written_at_least_every_few_minutes(written):
+    clock = Clock()
+    checkpoints = StateCheckpoints(clock)
+    clock.now += MAX_SECONDS_BETWEEN - 1
+    checkpoints.write_state(state_of(1))  # no records since: not yet
+    assert written == []
+    clock.now += 1
+    checkpoints.write_state(state_of(1))  # the time bound
+    clock.now += MAX_SECONDS_BETWEEN
+    checkpoints.write_state(state_of(1))  # the same state: once
+    assert written == [state_of(1)]
+
+
+def test_flush_writes_now_but_never_the_same_state_twice(written):
+    checkpoints = StateCheckpoints(Clock())
+    checkpoints.flush(state_of(1))
+    checkpoints.flush(state_of(1))
+    checkpoints.flush(state_of(2))
+    assert written == [state_of(1), state_of(2)]
+    assert checkpoints.messages == 2
+
+
+def test_a_run_writes_its_last_state_once_at_the_end_and_none_before_records():
+    # The input state is what the target has: the SDK's echo of it before the first stream is
+    # not written; the run's last state is, once.
+    with requests_mock.Mocker() as graph:
+        mock_empty_graph(graph)
+        graph.get(f"{BASE}/{BUSINESS}/owned_ad_accounts", json=page([{"id": "act_1"}]))
+        graph.get(f"{BASE}/act_1/campaigns", json=page([
+            {"id": "c1", "updated_time": "2024-07-01T00:00:00+0000"}]))
+        messages = run(["campaigns"], state=COMPACT)
+    kinds = [m["type"] for m in messages]
+    assert kinds.count("STATE") == 1 and kinds[-1] == "STATE"
+    assert kinds.index("RECORD") < kinds.index("STATE")
+
+
+def test_state_lines_are_the_compact_form():
+    with requests_mock.Mocker() as graph:
+        mock_empty_graph(graph)
+        graph.get(f"{BASE}/act_1/campaigns", json=page([
+            {"id": "c1", "updated_time": "2024-06-01T00:00:00+0000"}]))
+        graph.get(f"{BASE}/{BUSINESS}/owned_ad_accounts", json=page([{"id": "act_1"}]))
+        (state,) = [m["value"] for m in run(["campaigns"]) if m["type"] == "STATE"]
+    campaigns = state["bookmarks"]["campaigns"]
+    assert campaigns["partition_key"] == "account_id"
+    assert campaigns["replication_key"] == "updated_time"
+    ((_, groups),) = campaigns["bookmarks_by_read"].items()
+    assert groups == {T2: ["1"]}
+    assert "partitions" not in campaigns
