@@ -22,7 +22,7 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.singerlib import Metadata, MetadataMapping
 
 from tap_meta_bm.batch import MAX_BATCH, FirstPageBatcher
-from tap_meta_bm.concurrency import PartitionPrefetcher
+from tap_meta_bm.concurrency import PartitionReader
 from tap_meta_bm.directory import ACCOUNT_PARTITIONS, PartitionKind
 from tap_meta_bm.graph import EdgePolicy, EdgeRead
 from tap_meta_bm.progress import Progress
@@ -81,16 +81,15 @@ class EdgeVariant:
 
 @dataclass
 class _StreamPlan:
-    """Every partition's reads, built once on the main thread, and how they are fetched.
+    """Every partition's reads, built once on the main thread, and the batcher of their first
+    pages.
 
-    Keyed by the partition objects themselves (the SDK and the prefetcher hand back the
+    Keyed by the partition objects themselves (the SDK and the reader hand back the
     directory's own partition dicts): thousands of partitions, one small key each."""
 
     reads: dict[int, list[EdgeRead]]
-    last: int | None
     build: Callable[[Context | None], list[EdgeRead]]
     batcher: FirstPageBatcher[EdgeRead] | None = None
-    prefetcher: PartitionPrefetcher | None = None
 
     def reads_of(self, context: Context | None) -> list[EdgeRead]:
         """A partition's reads (built now for a context that is not one of the partitions)."""
@@ -149,7 +148,8 @@ class GraphStream(FastRecordWriting):
         super().__init__(tap)
         self.run = run
         quiet_sdk_lines(tap.name, self.name)
-        self._plan: _StreamPlan | None = None
+        self._reader: PartitionReader | None = None
+        self._last_partition: int | None = None
         self._state_index: IndexedStateManager | None = None
         self._dry_run_records = 0
         self._counted = 0  # records_written already in the summary
@@ -289,38 +289,35 @@ class GraphStream(FastRecordWriting):
             return iter(())  # a partitioned stream with no partitions (a business with no pages)
         if context is None:
             return self.read_now(None)
-        plan = self._plan or self._make_plan()
-        if plan.prefetcher is not None:
-            return plan.prefetcher.records(dict(context))
-        return self._read_in_turn(plan.reads_of(context), plan.batcher)
+        if self._reader is None:
+            partitions = self.partitions or []
+            self._last_partition = id(partitions[-1]) if partitions else None
+            self._reader = self.make_reader(partitions)
+        return self._reader.records(context)
 
     def _read_in_turn(self, reads: list[EdgeRead], batcher: FirstPageBatcher[EdgeRead] | None
                       ) -> Iterator[dict[str, Any]]:
         for read in reads:
             yield from self.run.client.records(read, batcher)
 
-    def _make_plan(self) -> _StreamPlan:
-        partitions = self.partitions or []
+    def make_reader(self, partitions: list[dict[str, Any]]) -> PartitionReader:
+        """The reader of this stream's partitions (concurrency.py), made when the first one
+        is asked for: their edges, first pages batched."""
         self.starting(partitions)
-        reads = {id(p): self.edge_reads(p) for p in partitions}
-        plan = self._plan = _StreamPlan(reads, id(partitions[-1]) if partitions else None,
-                                        self.edge_reads)
+        plan = _StreamPlan({id(p): self.edge_reads(p) for p in partitions}, self.edge_reads)
         workers = int(self.config["max_workers"])
         if len(partitions) > 1:
             client = self.run.client
             plan.batcher = FirstPageBatcher(
-                [read for partition_reads in reads.values() for read in partition_reads],
+                [read for partition_reads in plan.reads.values() for read in partition_reads],
                 prepare=lambda read: client.prepare(read, None),
                 send=lambda pages: client.send_batch(self.name, pages),
                 may_batch=client.may_batch,
                 # One worker means one call at a time: a batch's calls run concurrently at Meta.
                 size=MAX_BATCH if workers > 1 else 1)
-            if workers > 1:
-                batcher = plan.batcher
-                plan.prefetcher = PartitionPrefetcher(
-                    lambda partition: self._read_in_turn(reads[id(partition)], batcher),
-                    partitions, workers, page_records=self.policy.limit if self.paged else 1)
-        return plan
+        return PartitionReader(
+            lambda partition: self._read_in_turn(plan.reads_of(partition), plan.batcher),
+            partitions, workers, page_records=self.policy.limit if self.paged else 1)
 
     def starting(self, partitions: list[dict[str, Any]]) -> None:
         """Main-thread work before any partition of the stream is read."""
@@ -364,8 +361,8 @@ class GraphStream(FastRecordWriting):
             # dropped, and stream maps may filter records out.
             self.run.summary.add(self.name, records=self.records_written - self._counted)
             self._counted = self.records_written
-        if self._plan is not None and id(context) == self._plan.last:
-            self._plan = None  # the stream is done: let its buffers and batched pages go
+        if self._reader is not None and id(context) == self._last_partition:
+            self._stop_reading()  # the stream is done: its threads end, its buffers go
 
     def report_progress(self) -> None:
         """One INFO line a minute while the stream runs longer than that (progress.py)."""
@@ -378,8 +375,10 @@ class GraphStream(FastRecordWriting):
         return ""
 
     def _stop_reading(self) -> None:
-        if self._plan is not None and self._plan.prefetcher is not None:
-            self._plan.prefetcher.cancel()
+        """End every thread this stream's reading started (done, stopped early, failed)."""
+        reader, self._reader = self._reader, None
+        if reader is not None:
+            reader.stop()
 
     def shape(self, row: dict[str, Any]) -> dict[str, Any]:
         """A Graph record as the warehouse wants it: clearer names, RFC 3339 UTC times (a

@@ -18,10 +18,13 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any, Protocol
 
 _DONE = object()
+#: How long stopping a reader waits for its threads: one request in flight each, at most.
+STOP_SECONDS = 30.0
 _CHUNK = 200  # records handed over per queue operation: keeps locking off the per-record path
 
 
@@ -244,3 +247,57 @@ class PartitionPrefetcher:
                 for waiting in waiters.values():
                     waiting.notify()
                 waiters.clear()
+
+    def join(self, timeout: float) -> None:
+        """Wait for the workers to end (after `cancel`, or once every partition is read)."""
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+
+class Stoppable(Protocol):
+    """Something a reader reads through that runs threads of its own (report jobs)."""
+
+    def close(self) -> None: ...
+
+    def join(self, timeout: float) -> None: ...
+
+
+class PartitionReader:
+    """The one way a stream's partitions are read: in their listed order, each partition's
+    records in the order Graph sent them, fetched ahead on `workers` threads (a
+    PartitionPrefetcher) or, with one worker or one partition, on the consumer's thread.
+
+    `stop` ends every thread the reader started, and those of what it reads through (`owns`):
+    asked when a stream is done, stops early (a dry run), or fails."""
+
+    def __init__(self, fetch: Callable[[Mapping[str, Any]], Iterable[dict[str, Any]]],
+                 partitions: list[dict[str, Any]], workers: int, *,
+                 buffer_records: int = 2000, page_records: int = 500) -> None:
+        self._fetch = fetch
+        self._prefetcher = PartitionPrefetcher(
+            fetch, partitions, workers, buffer_records=buffer_records,
+            page_records=page_records) if workers > 1 and len(partitions) > 1 else None
+        self._owned: list[Stoppable] = []
+
+    def owns(self, stoppable: Stoppable) -> None:
+        self._owned.append(stoppable)
+
+    def records(self, partition: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+        """One partition's records (read now, or as fetched ahead)."""
+        if self._prefetcher is not None:
+            return self._prefetcher.records(dict(partition))
+        return iter(self._fetch(partition))
+
+    def stop(self, timeout: float = STOP_SECONDS) -> None:
+        """Cancel what is left, and wait up to `timeout` for the threads to end."""
+        if self._prefetcher is not None:
+            self._prefetcher.cancel()
+        for owned in self._owned:
+            owned.close()
+        deadline = time.monotonic() + timeout
+        threads: list[Stoppable | PartitionPrefetcher] = [*self._owned]
+        if self._prefetcher is not None:
+            threads.append(self._prefetcher)
+        for stoppable in threads:
+            stoppable.join(max(0.0, deadline - time.monotonic()))

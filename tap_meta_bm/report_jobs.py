@@ -201,6 +201,11 @@ class ReportJobs:
             self._closed = True
             self._changed.notify_all()
 
+    def join(self, timeout: float) -> None:
+        """Wait for the scheduler thread to end (after `close`)."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+
     # -- the scheduler thread ----------------------------------------------------------------
     def _schedule(self) -> None:
         try:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -26,7 +26,7 @@ from singer_sdk import typing as th
 from singer_sdk.helpers.types import Context
 
 from tap_meta_bm.client import GraphStream, as_integer
-from tap_meta_bm.concurrency import PartitionPrefetcher
+from tap_meta_bm.concurrency import PartitionReader
 from tap_meta_bm.directory import PartitionKind
 from tap_meta_bm.errors import AssetSkipped, ConfigError, parse_body
 from tap_meta_bm.graph import EdgePolicy, records_of
@@ -381,7 +381,6 @@ class InsightsStream(GraphStream):
         self._read_through: dict[str, date] = {}
         #: Accounts with a finished report job whose rows could not be read, and how many.
         self._unread_jobs: dict[str, int] = {}
-        self._prefetcher: PartitionPrefetcher | None = None
         self._clamped: list[str] = []
 
     @classmethod
@@ -462,7 +461,7 @@ class InsightsStream(GraphStream):
                           added_columns=self.context_columns, reports_usage=False,
                           decode=page_decoder(self.report))
 
-    def _rows_of(self, partition: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    def _rows_of(self, partition: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
         assert self._jobs is not None
         account_id = str(partition["account_id"])
         policy = self.results_policy
@@ -476,20 +475,16 @@ class InsightsStream(GraphStream):
                 client.note_skipped(read, skipped)
                 self._unread_jobs[account_id] = self._unread_jobs.get(account_id, 0) + 1
 
-    def source_records(self, context: Context | None) -> Iterator[dict[str, Any]]:
-        if not context:
-            return iter(())
-        if self._jobs is None:
-            partitions = self.partitions or []
-            self.starting(partitions)
-            workers = int(self.config["max_workers"])
-            if workers > 1 and len(partitions) > 1:
-                self._prefetcher = PartitionPrefetcher(
-                    self._rows_of, partitions, workers, buffer_records=READ_AHEAD_ROWS,
-                    page_records=self.results_policy.limit)
-        if self._prefetcher is not None:
-            return self._prefetcher.records(dict(context))
-        return self._rows_of(dict(context))
+    def make_reader(self, partitions: list[dict[str, Any]]) -> PartitionReader:
+        """Each account's rows, read from its finished report jobs; the jobs' scheduler
+        stops with the reader."""
+        self.starting(partitions)
+        reader = PartitionReader(self._rows_of, partitions, int(self.config["max_workers"]),
+                                 buffer_records=READ_AHEAD_ROWS,
+                                 page_records=self.results_policy.limit)
+        if self._jobs is not None:
+            reader.owns(self._jobs)
+        return reader
 
     def progress_detail(self) -> str:
         return self._jobs.status() if self._jobs is not None else ""
@@ -539,5 +534,4 @@ class InsightsStream(GraphStream):
             self.logger.info("%s: %d report jobs (%d run again, %d split), %d polls",
                              self.name, counts.started, counts.retried, counts.split,
                              counts.polls)
-            self._jobs.close()
         super().log_sync_costs()
