@@ -19,7 +19,6 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from tap_meta_bm.client import GraphStream
 from tap_meta_bm.directory import PartitionKind, id_list
 from tap_meta_bm.errors import (
     AssetSkipped,
@@ -28,6 +27,7 @@ from tap_meta_bm.errors import (
     TapMetaBMError,
 )
 from tap_meta_bm.graph import EdgePolicy, EdgeRead, GraphClient, records_of
+from tap_meta_bm.graph_stream import GraphStream
 
 if TYPE_CHECKING:
     from tap_meta_bm.tap import TapMetaBM

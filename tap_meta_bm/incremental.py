@@ -21,9 +21,10 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from singer_sdk.helpers.types import Context
+from typing_extensions import override
 
-from tap_meta_bm.client import GraphStream
 from tap_meta_bm.directory import PartitionKind
+from tap_meta_bm.graph_stream import GraphStream
 
 #: State key, per ad account: ids emitted at exactly the bookmark's second.
 IDS_AT_BOOKMARK = "ids_at_bookmark"
@@ -62,6 +63,7 @@ class IncrementalStream(GraphStream):
             since = since.replace(tzinfo=UTC)
         return since.astimezone(UTC).replace(microsecond=0).isoformat()
 
+    @override
     def starting(self, partitions: list[dict[str, Any]]) -> None:
         # One line per stream; the SDK's line per partition is quieted (sdk_surface.py).
         known = sorted(b for b in map(self.bookmark, partitions) if b)
@@ -89,6 +91,7 @@ class IncrementalStream(GraphStream):
             [{"field": self.server_filter_field, "operator": "GREATER_THAN", "value": after}],
             separators=(",", ":"))}
 
+    @override
     def edge_params(self, context: Context | None) -> dict[str, Any]:
         after = self.lower_bound(context)
         params: dict[str, Any] = self.bound_params(after) if after is not None else {}
@@ -97,6 +100,7 @@ class IncrementalStream(GraphStream):
                                                     separators=(",", ":"))
         return params
 
+    @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         key = str(self.replication_key)
         bookmark = self.bookmark(context)

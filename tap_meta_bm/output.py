@@ -18,6 +18,7 @@ import sys
 
 from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.singerlib import Message, RecordMessage
+from typing_extensions import override
 
 BLOCK_BYTES = 1 << 20
 _records = bytearray()
@@ -60,6 +61,7 @@ def _write_all(data: bytes | bytearray) -> None:
 
 
 class BufferedRecordWriter(MsgSpecWriter):
+    @override
     def write_message(self, message: Message) -> None:
         if isinstance(message, RecordMessage):
             write_record_line(self.format_message(message))

@@ -2,8 +2,9 @@
 
 A report is asked for as `POST /act_{id}/insights` (Graph answers `report_run_id`), polled at
 `GET /{report_run_id}` until `async_status` is "Job Completed" (100 % is not done: peers saw
-jobs at 100 % still running), then read at `/{report_run_id}/insights` (graph-api-facts-2.md
-§2a). `ReportJobs` runs every job of a stream on one scheduler thread:
+jobs at 100 % still running), then read at `/{report_run_id}/insights` (the SDK's
+`AdAccount.get_insights_async` and `AdReportRun`; Meta's Insights API "Asynchronous Requests"
+page). `ReportJobs` runs every job of a stream on one scheduler thread:
 
 - jobs start in the order their rows are wanted, as many as the cap and Meta's
   `x-fb-ads-insights-throttle` allow (the governor keeps the header);
@@ -11,11 +12,12 @@ jobs at 100 % still running), then read at `/{report_run_id}/insights` (graph-ap
   finished, only the oldest job is polled (from its `async_percent_completion`, when it will
   be done); after that every job is first polled at its start plus the learned duration, so
   most jobs are polled once;
-- a job that fails or is skipped is run again once; a second failure, a failure for too much
-  data (1487534) or a job stuck past the timeout splits it: halve the date range, and at one
-  day go down from the account to its campaigns (listed by a small campaign-level job of
-  that day) and halve those. What still fails at one day and one campaign stops the stream,
-  naming the account and the dates; the state written so far lets a rerun resume.
+- a job that fails, is skipped or is still running after `insights_job_timeout` is run
+  again once, as it was; a second failure of any kind, or a first failure for too much data
+  (1487534), splits it: halve the date range, and at one day go down from the account to its
+  campaigns (listed by a small campaign-level job of that day) and halve those. What still
+  fails at one day and one campaign stops the stream, naming the account and the dates; the
+  state written so far lets a rerun resume. `PieceState` says where each piece is.
 
 Consumers (the stream's partition workers) wait for an account's jobs in date order and read
 each finished job's rows themselves, so no row is held here.
@@ -31,6 +33,7 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from enum import Enum
 from typing import Any
 
 from tap_meta_bm.errors import Action, GraphError, GraphFatalError
@@ -60,6 +63,20 @@ REACH_LIMIT_TEXT = "reach-related metric breakdowns are unavailable"
 REACH_HISTORY_MONTHS = 13
 
 
+class PieceState(Enum):
+    """Where a piece of a report is: WAITING to start, RUNNING as a job, or over: DONE (its
+    rows are ready), SPLIT (its children hold them) or FAILED (the stream stops)."""
+
+    WAITING = "waiting"
+    RUNNING = "running"
+    DONE = "done"
+    SPLIT = "split"
+    FAILED = "failed"
+
+
+OVER = frozenset({PieceState.DONE, PieceState.SPLIT, PieceState.FAILED})
+
+
 @dataclass(eq=False)
 class Piece:
     """One slice of an account's report: a date range, maybe limited to some campaigns."""
@@ -75,7 +92,7 @@ class Piece:
     started: float = 0.0
     next_poll: float | None = None
     not_visible: int = 0
-    status: str = "waiting"  # waiting, running, done, split, failed
+    state: PieceState = PieceState.WAITING
     children: list[Piece] = field(default_factory=list)
     error: str = ""
 
@@ -170,22 +187,22 @@ class ReportJobs:
 
     def _finished(self, piece: Piece) -> Iterator[str]:
         with self._changed:
-            self._changed.wait_for(lambda: piece.status in ("done", "split", "failed")
+            self._changed.wait_for(lambda: piece.state in OVER
                                    or self._fatal is not None or self._closed)
-        if self._closed and piece.status not in ("done", "split", "failed"):
+        if self._closed and piece.state not in OVER:
             # Another account's failure stopped the stream: nothing of this one was read.
             raise GraphFatalError(GraphError(Action.REQUEST, 0, message="stopped"),
                                   self._stream, f"{self._stream}: stopped before "
                                                 f"{piece.describe()} was read.")
-        if self._fatal is not None and piece.status not in ("done", "split"):
+        if self._fatal is not None and piece.state not in (PieceState.DONE, PieceState.SPLIT):
             self.close()
             raise self._fatal
-        if piece.status == "failed":
+        if piece.state is PieceState.FAILED:
             # The stream stops here: no more jobs, and no warning after the error's one line.
             self.close()
             raise GraphFatalError(GraphError(Action.REQUEST, 0, message=piece.error),
                                   self._stream, piece.error)
-        if piece.status == "split":
+        if piece.state is PieceState.SPLIT:
             for child in piece.children:
                 yield from self._finished(child)
         elif piece.run_id is not None:
@@ -297,7 +314,7 @@ class ReportJobs:
                                                 f"for {piece.describe()} without a "
                                                 "report_run_id.")
         now = time.monotonic()
-        piece.run_id, piece.started, piece.status = str(run_id), now, "running"
+        piece.run_id, piece.started, piece.state = str(run_id), now, PieceState.RUNNING
         self.counts.started += 1
         if self._estimate is not None:
             piece.next_poll = now + self._estimate
@@ -363,7 +380,7 @@ class ReportJobs:
             self._split_by_campaigns(listed, self._campaigns_in(piece))
             return
         with self._changed:
-            piece.status = "done"
+            piece.state = PieceState.DONE
 
     def _failed(self, piece: Piece, reason: str, *, too_much: bool = False) -> None:
         """Once more as it was; then smaller (see the module docstring)."""
@@ -445,13 +462,13 @@ class ReportJobs:
                    reason, how)
         self.counts.split += 1
         with self._changed:
-            piece.children, piece.status = children, "split"
+            piece.children, piece.state = children, PieceState.SPLIT
         self._requeue(children)
 
     def _split_by_campaigns(self, piece: Piece, campaign_ids: list[str]) -> None:
         if not campaign_ids:  # nothing delivered that day: no rows to lose
             with self._changed:
-                piece.status = "done"
+                piece.state = PieceState.DONE
                 piece.run_id = None
             return
         self._split_into(piece, self._by_campaigns(piece, tuple(campaign_ids)), "failed",
@@ -483,13 +500,13 @@ class ReportJobs:
                    "read for the account; rerun later (the state written lets the rerun resume "
                    "here), or narrow the report (fewer breakdowns or fields).")
         with self._changed:
-            piece.status, piece.error = "failed", message
+            piece.state, piece.error = PieceState.FAILED, message
 
     def _requeue(self, pieces: list[Piece]) -> None:
         """Back to the front: their rows are wanted before anything queued after them."""
         with self._changed:
             for piece in reversed(pieces):
-                piece.status, piece.run_id, piece.next_poll = "waiting", None, None
+                piece.state, piece.run_id, piece.next_poll = PieceState.WAITING, None, None
                 piece.not_visible = 0
                 self._pending.appendleft(piece)
             self._changed.notify_all()

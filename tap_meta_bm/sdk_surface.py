@@ -24,6 +24,17 @@ silently in a user's run:
    through the private attribute, in the SDK's uncompacted shape and outside the tap's rule
    of when STATE is worth writing (state.py). `route_sdk_state_writes` puts the tap's there.
 
+And two behaviours of the SDK's private code the tap relies on, pinned the same way:
+
+6. `Stream._write_state_message` writes `tap_state` through `Tap.state_writer` when the
+   state manager is not `is_flushed`, and marks it flushed; every record marks it not. The
+   tap's `GraphStream.write_state` keeps the same protocol (graph_stream.py), so neither writes a
+   state the other just wrote.
+7. `Tap.sync_all` syncs every stream, then calls `log_sync_costs()` on every stream, the
+   second loop reached only when no stream failed. The tap's end of a stream's work that
+   needs the whole run to have succeeded hangs there: ACTIVATE_VERSION (4. above), the end
+   of `complete_reads`, the run's last STATE and the summary (`SyncRun.stream_done`).
+
 And three SDK log lines, by logger and text (not names, but as likely to change): one INFO
 line per partition with its bookmark, and one WARNING per partition of an unsorted incremental
 stream (thousands of either would bury the log; the streams log one summary line instead);
@@ -45,6 +56,7 @@ from singer_sdk.helpers.types import Context
 from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.streams import Stream
 from singer_sdk.streams._state import StreamStateManager
+from typing_extensions import override
 
 from tap_meta_bm.errors import TapMetaBMError
 from tap_meta_bm.output import write_record_line
@@ -65,6 +77,7 @@ class _DropLines(logging.Filter):
         super().__init__()
         self._formats = formats
 
+    @override
     def filter(self, record: logging.LogRecord) -> bool:
         if record.msg == SYNC_FAILED:  # logged inside the SDK's `except`: the failure is known
             return not isinstance(sys.exc_info()[1], TapMetaBMError)
@@ -105,6 +118,7 @@ class FastRecordWriting(Stream):
         return tuple(name for name in self.schema["properties"]
                      if not self.mask.get(("properties", name), True))
 
+    @override
     def _write_record_message(self, record: dict[str, Any]) -> None:
         self.records_written += 1
         alias = self._plain_record_alias
@@ -121,6 +135,7 @@ class FastRecordWriting(Stream):
         self.state_manager.is_flushed = False
 
 
+    @override
     def _write_activate_version_message(self, full_table_version: int) -> None:
         self._held_version: int | None = full_table_version
 
@@ -150,6 +165,7 @@ class IndexedStateManager(StreamStateManager):
         #: object per partition: the last answer, while that object and the state stand.
         self._last: tuple[Context, dict, list[dict] | None] | None = None
 
+    @override
     def get_context_state(self, context: Context | None) -> dict:
         last = self._last
         if last is not None and last[0] is context and last[2] is self._indexed \

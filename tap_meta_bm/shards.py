@@ -14,6 +14,8 @@ import hashlib
 import re
 from dataclasses import dataclass
 
+from typing_extensions import override
+
 from tap_meta_bm.directory import bare_account_id
 from tap_meta_bm.errors import ConfigError
 
@@ -27,6 +29,7 @@ class AccountShard:
     index: int
     count: int
 
+    @override
     def __str__(self) -> str:
         return f"{self.index}/{self.count}"
 

@@ -15,13 +15,14 @@ from singer_sdk import Stream, Tap
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers.capabilities import PluginCapabilities, TapCapabilities
+from typing_extensions import override
 
-from tap_meta_bm.client import DirectoryStream, GraphStream
 from tap_meta_bm.directory import Directory, bare_account_id, id_list
 from tap_meta_bm.doctor import Doctor, render_json, render_text
 from tap_meta_bm.errors import ConfigError, TapMetaBMError
 from tap_meta_bm.governor import Governor
 from tap_meta_bm.graph import GraphClient
+from tap_meta_bm.graph_stream import DirectoryStream, GraphStream
 from tap_meta_bm.inputs import (
     check_catalog_streams,
     check_files,
@@ -180,9 +181,11 @@ class TapMetaBM(Tap):
                  "Insights: days before each ad account's bookmark read again every run, "
                  "for conversions attributed late"),
         _bounded("insights_job_days", th.IntegerType,
-                 "Insights: days per report job at first; a job that fails is split"),
+                 "Insights: days per report job at first; a job that fails twice, or once "
+                 "for too much data, is split"),
         _bounded("insights_job_timeout", th.IntegerType,
-                 "Insights: seconds a report job may run before it is given up and split"),
+                 "Insights: seconds a report job may run before it is run again; a second "
+                 "time, it is split"),
         _setting("insights_attribution_windows", th.ArrayType(th.StringType),
                  "Attribution windows of ads_insights (Meta's default: 7d_click, 1d_view)."),
         th.Property("insights_reports", th.ArrayType(th.ObjectType(additional_properties=True)),
@@ -263,6 +266,7 @@ class TapMetaBM(Tap):
                          if others else "")
 
     @property
+    @override
     def state_writer(self) -> StateCheckpoints:  # type: ignore[override]
         # Not the SDK's StateWriter (that class lives in a private module): the same one
         # method, `write_state`, deciding when a STATE is worth writing (state.py).
@@ -280,10 +284,12 @@ class TapMetaBM(Tap):
                 CompleteReadsStream]
         return self._stream_types
 
+    @override
     def discover_streams(self) -> list[Stream]:
         return [stream_type(tap=self, run=self.run) for stream_type in self.stream_types]
 
     @property
+    @override
     def streams(self) -> dict[str, Stream]:
         # In stream_types order, not by name: the directory-like streams go first, emit their
         # records and let the directory drop them (see Directory.release).

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from tap_meta_bm.client import GraphStream
+from tap_meta_bm.graph_stream import GraphStream
 from tap_meta_bm.tap import TapMetaBM
 from tests.graph_sdk import edge_target, get_edges, readable_fields
 from tests.helpers import config

@@ -115,6 +115,27 @@ def test_the_sdk_writes_state_outside_the_streams_only_through_its_state_writer(
     assert tap.state_writer is tap.run.checkpoints
 
 
+def test_the_sdk_writes_a_streams_state_once_per_change_as_the_tap_does():
+    source = inspect.getsource(Stream._write_state_message)
+    assert "if not self.state_manager.is_flushed:" in source
+    assert "self.state_manager.is_flushed = True" in source
+    # A record written marks it not flushed, in the SDK's path as in the tap's fast path.
+    assert "self.state_manager.is_flushed = False" in inspect.getsource(
+        Stream._write_record_message)
+    assert "self.state_manager.is_flushed = False" in inspect.getsource(
+        sdk_surface.FastRecordWriting._write_record_message)
+
+
+def test_sync_all_calls_log_sync_costs_on_every_stream_after_all_of_them_synced():
+    source = inspect.getsource(Tap.sync_all)
+    synced = source.index("stream.sync()")
+    costs = source.index("stream.log_sync_costs()")
+    assert synced < costs
+    # The costs loop is a loop of its own, over every stream, after the sync loop.
+    assert source[synced:costs].count("for stream in self.streams.values():") == 1
+    assert "try:" not in source and "except" not in source  # a failure skips the second loop
+
+
 def test_state_manager_class_keeps_the_shape_the_index_relies_on():
     parameters = inspect.signature(sdk_state.StreamStateManager.__init__).parameters
     assert {"stream_name", "tap_state", "is_sorted", "check_sorted", "tap_name",

@@ -6,9 +6,10 @@ from typing import Any, ClassVar
 
 from singer_sdk import typing as th
 from singer_sdk.helpers.types import Context
+from typing_extensions import override
 
-from tap_meta_bm.client import AdAccountEdgeStream, DirectoryStream, EdgeVariant, GraphStream
 from tap_meta_bm.directory import PartitionKind
+from tap_meta_bm.graph_stream import AdAccountEdgeStream, DirectoryStream, EdgeVariant, GraphStream
 from tap_meta_bm.streams.schema import ACCOUNT_COLUMNS, Ref, Strings, string, timestamp
 
 
@@ -62,6 +63,7 @@ class AssignmentsStream(GraphStream):
     asset_type: ClassVar[str]
     asset_key: ClassVar[str]
 
+    @override
     def __init_subclass__(cls, **kwargs: Any) -> None:
         cls.context_columns = ("business_id", cls.asset_key, "asset_type", "asset_id")
         # The SDK types these as properties, which stream classes shadow with class
@@ -71,10 +73,12 @@ class AssignmentsStream(GraphStream):
                 th.PropertiesList(string(cls.asset_key), *ASSIGNED_USER).to_dict())
         super().__init_subclass__(**kwargs)  # after the schema: GraphStream adds to it
 
+    @override
     def edge_params(self, context: Context | None) -> dict[str, Any]:
         # Required by Graph on every asset: it says whose people to list.
         return {"business": (context or {})["business_id"]}
 
+    @override
     def extra_columns(self, context: Context | None) -> dict[str, Any]:
         asset = str((context or {})[self.asset_key])
         return {"asset_type": self.asset_type,

@@ -1,4 +1,5 @@
-"""The activity log of each ad account: who changed what, when (graph-api-facts-2.md §2h).
+"""The activity log of each ad account: who changed what, when (`/act_{id}/activities`, the
+SDK's `AdAccount.get_activities`, AdActivity nodes).
 
 AdActivity has no `id`. The tap builds one: a digest of the account, `event_time`,
 `event_type`, `object_id`, `actor_id` and `extra_data` (what changed). Two changes by the same
@@ -13,6 +14,7 @@ import hashlib
 from typing import Any
 
 from singer_sdk import typing as th
+from typing_extensions import override
 
 from tap_meta_bm.incremental import IncrementalAdAccountStream
 from tap_meta_bm.streams.schema import ACCOUNT_COLUMNS, string, timestamp
@@ -49,9 +51,11 @@ class AdActivitiesStream(IncrementalAdAccountStream):
         string("date_time_in_timezone", description="The account's local time, as text."),
     ).to_dict()
 
+    @override
     def bound_params(self, after: int) -> dict[str, Any]:
         return {"since": str(after + 1)}  # `since` counts from its own second
 
+    @override
     def shape(self, row: dict[str, Any]) -> dict[str, Any]:
         row = super().shape(row)
         row["id"] = activity_id(row)

@@ -6,8 +6,9 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from singer_sdk import typing as th
+from typing_extensions import override
 
-from tap_meta_bm.client import DirectoryStream, EdgeVariant
+from tap_meta_bm.graph_stream import DirectoryStream, EdgeVariant
 from tap_meta_bm.streams.schema import Free, Ref, Strings, money, string, timestamp
 
 if TYPE_CHECKING:
@@ -65,9 +66,11 @@ class AdAccountsStream(DirectoryStream):
     ).to_dict()
 
     @property
+    @override
     def per_ad_account(self) -> bool:
         return True  # read per business, but each row is one account's
 
+    @override
     def source_records(self, context: Context | None) -> Iterator[dict[str, Any]]:
         # Under account_shard every shard lists the accounts, and emits only its own.
         owns = self.run.directory.owns_account

@@ -1,12 +1,14 @@
 """The business's other assets: pixels, product catalogs, Instagram accounts, apps, and each
-ad account's pixels and custom conversions (graph-api-facts-2.md §2c, 2d, 2i)."""
+ad account's pixels and custom conversions: GET edges of the SDK's `Business`
+(`owned_`/`client_` pixels, product catalogs and apps, `owned_instagram_accounts`) and
+`AdAccount` (`adspixels`, `customconversions`)."""
 
 from __future__ import annotations
 
 from singer_sdk import typing as th
 
-from tap_meta_bm.client import AdAccountEdgeStream, DirectoryStream, EdgeVariant, GraphStream
 from tap_meta_bm.directory import PartitionKind
+from tap_meta_bm.graph_stream import AdAccountEdgeStream, DirectoryStream, EdgeVariant, GraphStream
 from tap_meta_bm.streams.schema import ACCOUNT_COLUMNS, Ref, Strings, string, timestamp
 
 

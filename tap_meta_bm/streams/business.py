@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from singer_sdk import typing as th
+from typing_extensions import override
 
-from tap_meta_bm.client import DirectoryStream
 from tap_meta_bm.directory import id_list
+from tap_meta_bm.graph_stream import DirectoryStream
 from tap_meta_bm.streams.schema import Ref, string, timestamp
 
 
@@ -39,13 +40,16 @@ class BusinessesStream(DirectoryStream):
         return id_list(self.config.get("business_ids"))
 
     @property
+    @override
     def path(self) -> str:  # type: ignore[override]
         return "/{business_id}" if self.configured else "/me/businesses"
 
     @property
+    @override
     def paged(self) -> bool:
         return not self.configured
 
     @property
+    @override
     def partitions(self) -> list[dict[str, Any]] | None:
         return [{"business_id": b} for b in self.configured] or None

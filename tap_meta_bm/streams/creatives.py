@@ -1,10 +1,11 @@
-"""Each ad account's creatives, images and videos (graph-api-facts-2.md §2b)."""
+"""Each ad account's creatives, images and videos: `/act_{id}/adcreatives`, `/adimages` and
+`/advideos` (the SDK's `AdAccount.get_ad_creatives`, `get_ad_images`, `get_ad_videos`)."""
 
 from __future__ import annotations
 
 from singer_sdk import typing as th
 
-from tap_meta_bm.client import AdAccountEdgeStream
+from tap_meta_bm.graph_stream import AdAccountEdgeStream
 from tap_meta_bm.incremental import IncrementalAdAccountStream
 from tap_meta_bm.streams.schema import ACCOUNT_COLUMNS, Free, string, timestamp
 

@@ -24,12 +24,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import msgspec
 from singer_sdk import typing as th
 from singer_sdk.helpers.types import Context
+from typing_extensions import override
 
-from tap_meta_bm.client import GraphStream, as_integer
 from tap_meta_bm.concurrency import PartitionReader
 from tap_meta_bm.directory import PartitionKind
 from tap_meta_bm.errors import AssetSkipped, ConfigError, parse_body
 from tap_meta_bm.graph import EdgePolicy, records_of
+from tap_meta_bm.graph_stream import GraphStream, as_integer
 from tap_meta_bm.report_jobs import Piece, ReportJobs, months_before
 from tap_meta_bm.streams.insights_catalog import (
     ACTION_BREAKDOWNS,
@@ -52,7 +53,8 @@ DEFAULT_WINDOWS = ("7d_click", "1d_view")
 #: its action lists is ten times a typical record, and the read-ahead is most of the memory.
 READ_AHEAD_ROWS = 1000
 REPORT_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
-#: Fields Graph refuses together with any breakdown (graph-api-facts-2.md §2a).
+#: Fields Graph refuses together with any breakdown (Meta's Insights API "Breakdowns" page,
+#: developers.facebook.com/documentation/ads-commerce/marketing-api/insights/breakdowns).
 NOT_WITH_BREAKDOWNS = frozenset({"app_store_clicks", "newsfeed_avg_position", "newsfeed_clicks",
                                  "relevance_score", "newsfeed_impressions"})
 #: What `ads_insights` reads: delivery, cost, clicks, conversions and video per ad and day.
@@ -394,6 +396,7 @@ class InsightsStream(GraphStream):
         own = self.report.lookback_days
         return int(self.config["insights_lookback_days"]) if own is None else own
 
+    @override
     def edge_params(self, context: Context | None) -> dict[str, Any]:
         """What a synchronous read of the report sends (the doctor's probe; the rows come
         from report jobs): the report's own parameters, and the account's today."""
@@ -428,6 +431,7 @@ class InsightsStream(GraphStream):
             since = earliest
         return since, today
 
+    @override
     def starting(self, partitions: list[dict[str, Any]]) -> None:
         report = self.report
         jobs = self._jobs = ReportJobs(
@@ -475,6 +479,7 @@ class InsightsStream(GraphStream):
                 client.note_skipped(read, skipped)
                 self._unread_jobs[account_id] = self._unread_jobs.get(account_id, 0) + 1
 
+    @override
     def make_reader(self, partitions: list[dict[str, Any]]) -> PartitionReader:
         """Each account's rows, read from its finished report jobs; the jobs' scheduler
         stops with the reader."""
@@ -486,14 +491,17 @@ class InsightsStream(GraphStream):
             reader.owns(self._jobs)
         return reader
 
+    @override
     def progress_detail(self) -> str:
         return self._jobs.status() if self._jobs is not None else ""
 
+    @override
     def shape(self, row: dict[str, Any]) -> dict[str, Any]:
         for breakdown in self.report.breakdowns:
             row.setdefault(breakdown, "")
         return row
 
+    @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         yield from super().get_records(context)
         if not context:
@@ -528,6 +536,7 @@ class InsightsStream(GraphStream):
             account_id, unread, where)
         self.run.summary.kept_bookmark(self.name, f"ad account {account_id} {where}")
 
+    @override
     def log_sync_costs(self) -> None:
         if self._jobs is not None:
             counts = self._jobs.counts

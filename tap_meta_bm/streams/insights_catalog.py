@@ -1,8 +1,10 @@
 """What Graph's AdsInsights node reads, and the values its report parameters take (v26.0).
 
-Transcribed from the official SDK (`facebook_business.adobjects.adsinsights`, 26.0.3) and
-graph-api-facts-2.md §2a; `tests/test_insights_catalog.py` compares every name with the SDK, so a
-new SDK that adds, renames or retypes a field fails CI rather than a user's run.
+Transcribed from the official SDK (`facebook_business.adobjects.adsinsights`, 26.0.3: its
+`Field` class and its `ActionAttributionWindows`, `ActionBreakdowns`, `ActionReportTime` and
+`Breakdowns` enums); `tests/test_insights.py::test_the_catalog_is_the_sdks` compares every
+name with the SDK, so a new SDK that adds, renames or retypes a field fails CI rather than a
+user's run.
 
 Field kinds, for the schema and for turning Graph's strings into numbers:
 - `text`: ids, names, dates, enums, as Graph sends them;

@@ -1,4 +1,5 @@
-"""Lead forms of each page and the leads they collected (graph-api-facts-2.md §2f).
+"""Lead forms of each page and the leads they collected (`/{page_id}/leadgen_forms`, then
+`/{form_id}/leads`: the SDK's `Page.get_lead_gen_forms` and `LeadgenForm.get_leads`).
 
 Leads are personal data (names, emails, phone numbers in `field_data`): both streams are off
 unless selected. Meta wants a Page access token on these edges; the tap reads it with the
@@ -11,8 +12,8 @@ from typing import ClassVar
 
 from singer_sdk import typing as th
 
-from tap_meta_bm.client import DirectoryStream
 from tap_meta_bm.directory import PartitionKind
+from tap_meta_bm.graph_stream import DirectoryStream
 from tap_meta_bm.incremental import IncrementalStream
 from tap_meta_bm.streams.schema import Free, FreeList, Ref, string, timestamp
 

@@ -6,7 +6,7 @@ from typing import ClassVar
 
 from singer_sdk import typing as th
 
-from tap_meta_bm.client import DirectoryStream, EdgeVariant
+from tap_meta_bm.graph_stream import DirectoryStream, EdgeVariant
 from tap_meta_bm.streams.schema import Free, Ref, Strings, string
 
 

@@ -6,8 +6,8 @@ from typing import ClassVar
 
 from singer_sdk import typing as th
 
-from tap_meta_bm.client import DirectoryStream, GraphStream
 from tap_meta_bm.directory import PartitionKind
+from tap_meta_bm.graph_stream import DirectoryStream, GraphStream
 from tap_meta_bm.streams.schema import Free, Ref, Strings, string, timestamp
 
 

@@ -21,8 +21,9 @@ from typing import TYPE_CHECKING, Any
 
 from singer_sdk import Stream
 from singer_sdk import typing as th
+from typing_extensions import override
 
-from tap_meta_bm.client import GraphStream
+from tap_meta_bm.graph_stream import GraphStream
 from tap_meta_bm.streams.schema import string, timestamp
 
 if TYPE_CHECKING:
@@ -54,6 +55,7 @@ class CompleteReadsStream(Stream):
         super().__init__(tap)
         self.run = run
 
+    @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         if self.ABORT_AT_RECORD_COUNT is not None:
             return  # a dry run reads a sample of each stream: nothing is complete
@@ -64,6 +66,7 @@ class CompleteReadsStream(Stream):
                        "account_shard": self.config.get("account_shard"),
                        "records": self.run.summary.tally(stream.name).records}
 
+    @override
     def log_sync_costs(self) -> None:
         super().log_sync_costs()
         self.run.stream_done(self)

@@ -6,7 +6,9 @@ parameters (`edge_params`). From those this module builds one `EdgeRead` per edg
 partition, on the main thread; worker threads hand them to the `GraphClient` and return plain
 records. What reaches the SDK goes through its public hooks: `get_records` yields a
 partition's records in their order, turned into what the warehouse expects (clearer names,
-RFC 3339 UTC timestamps). State and message writing stay with the SDK, on the main thread.
+RFC 3339 UTC timestamps). RECORD messages leave through the SDK's record path or the fast
+path beside it (sdk_surface.py), STATE through the run's checkpoints (state.py); both on the
+main thread, so a STATE only ever covers records already written.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from singer_sdk import metrics
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.singerlib import Metadata, MetadataMapping
+from typing_extensions import override
 
 from tap_meta_bm.batch import MAX_BATCH, FirstPageBatcher
 from tap_meta_bm.concurrency import PartitionReader
@@ -134,6 +137,7 @@ class GraphStream(FastRecordWriting):
     #: SDK's per-value conformance pass found nothing to change and was a third of the CPU.
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
 
+    @override
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         # `_read_id` is declared here, once, for every full-table stream that declares a
@@ -172,6 +176,7 @@ class GraphStream(FastRecordWriting):
         return (*self.context_columns, READ_ID) if self.full_table else self.context_columns
 
     @property
+    @override
     def metadata(self) -> MetadataMapping:
         """A stream off by default is off as a whole: selecting it selects its columns (the
         SDK would leave every column of it off too). `_read_id` is always written, like a
@@ -187,6 +192,7 @@ class GraphStream(FastRecordWriting):
         return metadata
 
     @property
+    @override
     def state_manager(self) -> IndexedStateManager:
         if self._state_index is None:
             self._state_index = IndexedStateManager(
@@ -268,6 +274,7 @@ class GraphStream(FastRecordWriting):
 
     # -- records ----------------------------------------------------------------------------
     @property
+    @override
     def partitions(self) -> list[dict[str, Any]] | None:
         if self.partitions_from is None:
             return None
@@ -322,6 +329,7 @@ class GraphStream(FastRecordWriting):
     def starting(self, partitions: list[dict[str, Any]]) -> None:
         """Main-thread work before any partition of the stream is read."""
 
+    @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         self.run.before_first_record()
         if self._progress is None:  # the stream starts: its minute starts now
@@ -397,6 +405,7 @@ class GraphStream(FastRecordWriting):
                 row[name] = as_integer(value)
         return row
 
+    @override
     def generate_child_contexts(self, record: dict[str, Any], context: Context | None
                                 ) -> Iterable[Context | None]:
         """None: no stream of this tap is a child stream (partitions come from the
@@ -414,7 +423,8 @@ class GraphStream(FastRecordWriting):
                      if prop.get("format") == "date-time")
 
     def write_state(self, *, now: bool = False) -> None:
-        """Offer the state to the run's checkpoints (state.py), or with `now` write it."""
+        """Offer the state to the run's checkpoints (state.py), or with `now` write it; the
+        SDK's protocol of `is_flushed` (sdk_surface.py, 6)."""
         manager = self.state_manager
         if now or not manager.is_flushed:
             _ = self.stream_state  # the stream's entry exists in every STATE, as the SDK's do
@@ -425,6 +435,7 @@ class GraphStream(FastRecordWriting):
                 checkpoints.write_state(self.tap_state)
             manager.is_flushed = True
 
+    @override
     def log_sync_costs(self) -> None:
         # The SDK's `http_request_count` metric, one point per stream: its REST streams log
         # one per partition (thousands per run, each tagged with a partition that, with
@@ -463,6 +474,7 @@ class DirectoryStream(GraphStream):
 
     partitions_from: ClassVar[PartitionKind | None] = PartitionKind.BUSINESS
 
+    @override
     def source_records(self, context: Context | None) -> Iterator[dict[str, Any]]:
         if not context and self.partitions is not None:
             return  # partitioned, with no partitions (a business with no pages)
