@@ -100,6 +100,28 @@ class _StreamPlan:
         return reads if reads is not None else self.build(context)
 
 
+#: Every stream class with a name of its own, in the order declared (streams/__init__.py
+#: imports the families in turn): what `declared_streams` orders.
+_DECLARED: list[type[GraphStream]] = []
+
+
+def declared_streams() -> tuple[type[GraphStream], ...]:
+    """Every declared stream, in sync order: the directory's streams first (their records
+    are the partitions of the others, read once and then let go), the businesses before
+    what is partitioned by them before the rest; each group in declaration order."""
+    def order(stream: type[GraphStream]) -> tuple[bool, int]:
+        kind = stream.partitions_from
+        depth = 0 if kind is None else 1 if kind is PartitionKind.BUSINESS else 2
+        return not issubclass(stream, DirectoryStream), depth
+
+    return tuple(sorted(_DECLARED, key=order))
+
+
+def stream_name(stream: type[GraphStream]) -> str:
+    """A declared stream's name (the SDK makes `name` an instance attribute)."""
+    return str(stream.__dict__["name"])
+
+
 class GraphStream(FastRecordWriting):
     """Base of every stream: one Graph edge (or a few variants of one), paged by cursor."""
 
@@ -137,9 +159,15 @@ class GraphStream(FastRecordWriting):
     #: SDK's per-value conformance pass found nothing to change and was a third of the CPU.
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
 
+    #: False for a stream the tap makes from the config (an insights report), which is not
+    #: one of the streams declared in `tap_meta_bm.streams`.
+    listed: ClassVar[bool] = True
+
     @override
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        if "name" in cls.__dict__ and cls.__dict__.get("listed", True):
+            _DECLARED.append(cls)
         # `_read_id` is declared here, once, for every full-table stream that declares a
         # schema (the SDK types `schema` as a property, which stream classes shadow).
         schema = cls.__dict__.get("schema")

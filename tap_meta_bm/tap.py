@@ -22,7 +22,7 @@ from tap_meta_bm.doctor import Doctor, render_json, render_text
 from tap_meta_bm.errors import ConfigError, TapMetaBMError
 from tap_meta_bm.governor import Governor
 from tap_meta_bm.graph import GraphClient
-from tap_meta_bm.graph_stream import DirectoryStream, GraphStream
+from tap_meta_bm.graph_stream import DirectoryStream, GraphStream, stream_name
 from tap_meta_bm.inputs import (
     check_catalog_streams,
     check_files,
@@ -280,7 +280,7 @@ class TapMetaBM(Tap):
         if self._stream_types is None:
             self._stream_types = [*STREAM_TYPES, *(
                 InsightsStream.for_report(report) for report in insights_reports(
-                    dict(self.config), {t.name for t in STREAM_TYPES}, self.logger)),
+                    dict(self.config), set(map(stream_name, STREAM_TYPES)), self.logger)),
                 CompleteReadsStream]
         return self._stream_types
 

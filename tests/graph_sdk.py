@@ -26,19 +26,6 @@ import re
 from dataclasses import dataclass
 from functools import cache
 
-#: SDK module of each node type the tap reads or the fake serves.
-MODULES = {
-    "Business": "business", "AdAccount": "adaccount", "Campaign": "campaign",
-    "AdSet": "adset", "Ad": "ad", "CustomAudience": "customaudience",
-    "SavedAudience": "savedaudience", "Page": "page", "BusinessUser": "businessuser",
-    "SystemUser": "systemuser", "BusinessRoleRequest": "businessrolerequest",
-    "AssignedUser": "assigneduser", "BusinessAssetGroup": "businessassetgroup",
-    "AdsPixel": "adspixel", "ProductCatalog": "productcatalog", "IGUser": "iguser",
-    "Application": "application", "CustomConversion": "customconversion",
-    "AdCreative": "adcreative", "User": "user", "AdImage": "adimage", "AdVideo": "advideo",
-    "AdActivity": "adactivity", "LeadgenForm": "leadgenform", "Lead": "lead",
-    "AdsInsights": "adsinsights", "AdReportRun": "adreportrun",
-}
 #: Appended creation parameters that sort after the readable block, so the order rule cannot
 #: see them. SystemUser's are confirmed: absent from the codegen spec `SystemUser.json` and
 #: from Meta's System User field table, and exactly the parameters of
@@ -86,7 +73,9 @@ CONTAINED_ASSET = "ContainedAsset"
 
 
 def node_class(node: str) -> type:
-    module = importlib.import_module(f"facebook_business.adobjects.{MODULES[node]}")
+    """The SDK's class of a node type: `facebook_business.adobjects.<type, lower case>`, the
+    generator's own naming (AdAccount in adaccount, IGUser in iguser)."""
+    module = importlib.import_module(f"facebook_business.adobjects.{node.lower()}")
     return getattr(module, node)
 
 

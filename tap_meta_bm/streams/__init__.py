@@ -1,71 +1,24 @@
-"""Every stream of the tap, in sync order: directory-like streams come before their children."""
+"""Every stream of the tap: each family's module declares its streams, and importing the
+families registers them (`GraphStream.__init_subclass__`). A new stream is its declaration in
+its family's module; `STREAM_TYPES` is derived, in sync order (`declared_streams`: the
+directory's streams first, then the others).
+"""
 
 from __future__ import annotations
 
-from tap_meta_bm.streams.access import (
-    AdAccountAgenciesStream,
-    AdAccountAssignmentsStream,
-    AssetGroupAssignmentsStream,
-    BusinessAssetGroupAssetsStream,
-    BusinessAssetGroupsStream,
-    CatalogAssignmentsStream,
-    PageAssignmentsStream,
-    PartnersStream,
-    PixelAssignmentsStream,
-)
-from tap_meta_bm.streams.activity import AdActivitiesStream
-from tap_meta_bm.streams.ad_accounts import AdAccountsStream
-from tap_meta_bm.streams.ads import AdSetsStream, AdsStream, CampaignsStream
-from tap_meta_bm.streams.assets import (
-    AdAccountPixelsStream,
-    AppsStream,
-    CustomConversionsStream,
-    InstagramAccountsStream,
-    PixelsStream,
-    ProductCatalogsStream,
-)
-from tap_meta_bm.streams.audiences import CustomAudiencesStream, SavedAudiencesStream
-from tap_meta_bm.streams.business import BusinessesStream
-from tap_meta_bm.streams.creatives import AdCreativesStream, AdImagesStream, AdVideosStream
-from tap_meta_bm.streams.leads import LeadFormsStream, LeadsStream
-from tap_meta_bm.streams.pages import PagesStream
-from tap_meta_bm.streams.people import (
-    BusinessUsersStream,
-    PendingUsersStream,
-    SystemUsersStream,
+from tap_meta_bm.graph_stream import declared_streams
+from tap_meta_bm.streams import (  # noqa: F401  imported for the streams they declare
+    access,
+    activity,
+    ad_accounts,
+    ads,
+    assets,
+    audiences,
+    business,
+    creatives,
+    leads,
+    pages,
+    people,
 )
 
-STREAM_TYPES = (
-    BusinessesStream,
-    AdAccountsStream,
-    PagesStream,
-    BusinessAssetGroupsStream,
-    PixelsStream,
-    ProductCatalogsStream,
-    LeadFormsStream,
-    CampaignsStream,
-    AdSetsStream,
-    AdsStream,
-    CustomAudiencesStream,
-    SavedAudiencesStream,
-    BusinessUsersStream,
-    SystemUsersStream,
-    PendingUsersStream,
-    PartnersStream,
-    AdAccountAssignmentsStream,
-    PageAssignmentsStream,
-    PixelAssignmentsStream,
-    CatalogAssignmentsStream,
-    AssetGroupAssignmentsStream,
-    AdAccountAgenciesStream,
-    BusinessAssetGroupAssetsStream,
-    InstagramAccountsStream,
-    AppsStream,
-    AdAccountPixelsStream,
-    CustomConversionsStream,
-    AdCreativesStream,
-    AdImagesStream,
-    AdVideosStream,
-    AdActivitiesStream,
-    LeadsStream,
-)
+STREAM_TYPES = declared_streams()

@@ -388,7 +388,8 @@ class InsightsStream(GraphStream):
     @classmethod
     def for_report(cls, report: InsightsReport) -> type[InsightsStream]:
         return type(f"InsightsStream_{report.name}", (cls,), {
-            "name": report.stream_name, "report": report, "primary_keys": report.key,
+            "name": report.stream_name, "listed": False, "report": report,
+            "primary_keys": report.key,
             "computed_columns": report.breakdowns, "schema": report_schema(report)})
 
     @property

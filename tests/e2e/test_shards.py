@@ -8,7 +8,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from tap_meta_bm.graph_stream import GraphStream
 from tap_meta_bm.shards import shard_of
+from tap_meta_bm.tap import TapMetaBM
 from tests.e2e.conftest import run_tap, tap_config
 from tests.e2e.test_pipeline import NATURAL_KEYS, OFF_BY_DEFAULT, full_table_streams
 
@@ -16,11 +18,10 @@ pytestmark = pytest.mark.e2e
 SHARDS = 4
 #: The reads every shard makes: the businesses, and their ad accounts (how a shard finds its own).
 DIRECTORY_EDGES = ("/me/businesses", "/owned_ad_accounts", "/client_ad_accounts")
-#: The streams whose records belong to one ad account: split across the shards.
-PER_ACCOUNT = {"ad_accounts", "campaigns", "adsets", "ads", "custom_audiences",
-               "saved_audiences", "ad_account_assignments", "ads_insights", "ad_creatives",
-               "ad_images", "ad_videos", "custom_conversions", "ad_account_agencies",
-               "ad_account_pixels", "ad_activities"}
+#: The streams whose records belong to one ad account, as each declares (its partitions are
+#: ad accounts): split across the shards.
+PER_ACCOUNT = {stream.name for stream in TapMetaBM(config={"access_token": "x" * 40}).streams
+               .values() if isinstance(stream, GraphStream) and stream.per_ad_account}
 
 
 def agent_of(shard: int) -> str:

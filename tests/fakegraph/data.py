@@ -105,6 +105,16 @@ FORM_BASE = 950_000_000_000
 CHILD_PREFIX = {"campaigns": "23", "adsets": "24", "ads": "25", "custom_audiences": "26",
                 "saved_audiences": "27", "creatives": "28", "images": "29", "videos": "30",
                 "custom_conversions": "31"}
+#: The ad account's asset edges (GET edges of the SDK's AdAccount): edge -> (kind, node type,
+#: the stream that reads them, for the truth). A kind is counted on Scale, has an id prefix in
+#: CHILD_PREFIX and its records in `Dataset.account_asset`; the server routes every edge
+#: here, so a new one is a line here and its records.
+ACCOUNT_ASSET_EDGES = {
+    "adcreatives": ("creatives", "AdCreative", "ad_creatives"),
+    "adimages": ("images", "AdImage", "ad_images"),
+    "advideos": ("videos", "AdVideo", "ad_videos"),
+    "customconversions": ("custom_conversions", "CustomConversion", "custom_conversions"),
+}
 #: Per-business asset kinds: (owned count field, client count field, id base).
 BUSINESS_ASSETS = {"pixels": ("owned_pixels", "client_pixels", PIXEL_BASE),
                    "catalogs": ("owned_catalogs", "client_catalogs", CATALOG_BASE),

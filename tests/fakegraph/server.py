@@ -32,6 +32,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from tests.fakegraph.data import (
+    ACCOUNT_ASSET_EDGES,
     CATALOG_TASKS,
     PAGE_BASE,
     PIXEL_TASKS,
@@ -794,11 +795,8 @@ class FakeGraph:
     def _account_route(self, a: int, key: str, edge: str) -> Route:
         """The ad account's other edges: assets, its activity log, its agencies."""
         data = self.data
-        assets = {"adcreatives": ("creatives", "AdCreative"), "adimages": ("images", "AdImage"),
-                  "advideos": ("videos", "AdVideo"),
-                  "customconversions": ("custom_conversions", "CustomConversion")}
-        if edge in assets:
-            kind, node_type = assets[edge]
+        if edge in ACCOUNT_ASSET_EDGES:
+            kind, node_type, _ = ACCOUNT_ASSET_EDGES[edge]
             return Route(node_type, key, data.child_count(kind),
                          lambda i: data.account_asset(kind, a, i), edge, owner="AdAccount")
         if edge == "activities":
@@ -994,11 +992,7 @@ class FakeGraph:
     def _account_truth(self, add: Callable[..., None], a: int, account: str, bid: str,
                        denied: set[tuple[str, str]]) -> None:
         data = self.data
-        for edge, kind, stream in (("adcreatives", "creatives", "ad_creatives"),
-                                   ("adimages", "images", "ad_images"),
-                                   ("advideos", "videos", "ad_videos"),
-                                   ("customconversions", "custom_conversions",
-                                    "custom_conversions")):
+        for edge, (kind, _, stream) in ACCOUNT_ASSET_EDGES.items():
             if (account, edge) not in denied:
                 for i in range(data.child_count(kind)):
                     add(stream, data.account_asset(kind, a, i)["id"])
