@@ -9,7 +9,7 @@ from singer_sdk import typing as th
 
 from tap_meta_bm.directory import PartitionKind
 from tap_meta_bm.graph_stream import AdAccountEdgeStream, DirectoryStream, EdgeVariant, GraphStream
-from tap_meta_bm.streams.schema import ACCOUNT_COLUMNS, Ref, Strings, string, timestamp
+from tap_meta_bm.streams.schema import ACCOUNT_COLUMNS, Free, Ref, Strings, string, timestamp
 
 
 def owned_and_client(edge: str) -> tuple[EdgeVariant, ...]:
@@ -139,4 +139,26 @@ class CustomConversionsStream(AdAccountEdgeStream):
         timestamp("creation_time"),
         timestamp("first_fired_time"),
         timestamp("last_fired_time"),
+    ).to_dict()
+
+
+class AdRulesStream(AdAccountEdgeStream):
+    """Automated rules of each ad account (`/act_{id}/adrules_library`, AdRule): what they
+    watch, when, and what they do. Full table: a deleted rule leaves the edge."""
+
+    name = "ad_rules"
+    path = "/act_{account_id}/adrules_library"
+    primary_keys = ("id",)
+    schema = th.PropertiesList(
+        *ACCOUNT_COLUMNS,
+        string("id"),
+        string("name"),
+        string("status", description="ENABLED, DISABLED, DELETED or HAS_ISSUES."),
+        th.Property("evaluation_spec", Free, description="Which objects, on what condition."),
+        th.Property("execution_spec", Free, description="What the rule does to them."),
+        th.Property("schedule_spec", Free),
+        th.Property("disable_error_code", th.IntegerType),
+        th.Property("created_by", Ref),
+        timestamp("created_time"),
+        timestamp("updated_time"),
     ).to_dict()

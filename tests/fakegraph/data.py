@@ -51,6 +51,7 @@ class Scale:
     images: int = 3
     videos: int = 2
     custom_conversions: int = 2
+    ad_rules: int = 2
     activities: int = 8
     forms_every_nth_page: int = 3  # the other pages have no lead forms: empty edges
     forms_per_page: int = 2
@@ -104,7 +105,7 @@ APP_BASE = 940_000_000_000
 FORM_BASE = 950_000_000_000
 CHILD_PREFIX = {"campaigns": "23", "adsets": "24", "ads": "25", "custom_audiences": "26",
                 "saved_audiences": "27", "creatives": "28", "images": "29", "videos": "30",
-                "custom_conversions": "31"}
+                "custom_conversions": "31", "ad_rules": "32"}
 #: The ad account's asset edges (GET edges of the SDK's AdAccount): edge -> (kind, node type,
 #: the stream that reads them, for the truth). A kind is counted on Scale, has an id prefix in
 #: CHILD_PREFIX and its records in `Dataset.account_asset`; the server routes every edge
@@ -114,6 +115,7 @@ ACCOUNT_ASSET_EDGES = {
     "adimages": ("images", "AdImage", "ad_images"),
     "advideos": ("videos", "AdVideo", "ad_videos"),
     "customconversions": ("custom_conversions", "CustomConversion", "custom_conversions"),
+    "adrules_library": ("ad_rules", "AdRule", "ad_rules"),
 }
 #: Per-business asset kinds: (owned count field, client count field, id base).
 BUSINESS_ASSETS = {"pixels": ("owned_pixels", "client_pixels", PIXEL_BASE),
@@ -425,7 +427,7 @@ class Dataset:
                 "owner_business": {"id": str(BUSINESS_BASE + b)}}
 
     def account_asset(self, kind: str, a: int, i: int) -> dict[str, Any]:
-        """Creatives, images, videos, custom conversions of ad account `a`."""
+        """Creatives, images, videos, custom conversions, ad rules of ad account `a`."""
         object_id = self.child_id(kind, a, i)
         created = EPOCH + _hash(self.seed, kind, a, i) % SPAN
         updated = self.updated(object_id, created)
@@ -447,6 +449,16 @@ class Dataset:
                     "length": 15.5 + i, "created_time": graph_time(created),
                     "updated_time": graph_time(updated), "published": True,
                     "permalink_url": f"/videos/{object_id}"}
+        if kind == "ad_rules":  # Meta's Ad Rule reference and its Ad Rules Engine guide
+            return {"id": object_id, "account_id": account_id, "name": self.name(kind, i),
+                    "status": ["ENABLED", "DISABLED"][i % 2],
+                    "evaluation_spec": {"evaluation_type": "SCHEDULE", "filters": [
+                        {"field": "entity_type", "value": "AD", "operator": "EQUAL"},
+                        {"field": "cpc", "value": 150 + i, "operator": "GREATER_THAN"}]},
+                    "execution_spec": {"execution_type": "PAUSE"},
+                    "schedule_spec": {"schedule_type": "SEMI_HOURLY"},
+                    "created_by": {"id": str(USER_BASE), "name": "Ana"},
+                    "created_time": graph_time(created), "updated_time": graph_time(updated)}
         return {"id": object_id, "account_id": account_id, "name": self.name(kind, i),
                 "custom_event_type": "PURCHASE", "rule": '{"url":{"i_contains":"thanks"}}',
                 "creation_time": graph_time(created), "is_archived": False,
