@@ -10,6 +10,8 @@ stream selected by default, start_date --days back:
   messages and bytes, and STATE bytes over all output bytes (state.py's rule keeps it under
   1/RECORD_BYTES_PER_STATE_BYTE plus the last message);
 * STATE bytes per ad account across the scales: flat when STATE grows linearly;
+* the worst case for STATE's size (--history, at the largest scale): a full sync from
+  2024-01-01 without insights, where every account's bookmarks differ and nothing groups;
 * insights (ads_insights, --days days per account): report jobs run, the most in flight at
   once, Graph calls per ad account by kind (POST, poll, result page), and what bounds the
   wall time: jobs x job duration / jobs in flight at once.
@@ -108,6 +110,7 @@ def main() -> None:
     parser.add_argument("--job-seconds", type=float, default=5.0)
     parser.add_argument("--days", type=int, default=7)
     parser.add_argument("--scales", default=",".join(SCALES))
+    parser.add_argument("--history", action=argparse.BooleanOptionalAction, default=True)
     args = parser.parse_args()
     start = (datetime.now(UTC) - timedelta(days=args.days)).strftime("%Y-%m-%dT00:00:00Z")
     print(f"## Agency scale (`python -m benchmarks.agency`, {datetime.now(UTC):%Y-%m-%d}): "
@@ -125,21 +128,28 @@ def main() -> None:
             config = {"access_token": DEFAULT_TOKEN, "api_url": graph.url, "start_date": start}
             catalog = select_streams(discovered_catalog(graph), lambda _, default: default)
             full = measure(graph, config, catalog)
+            jobs = len(graph.insights.jobs)
             print(row(f"{scale} full", full, accounts), flush=True)
             again = measure(graph, config, catalog, state=full.last_state)
             print(row(f"{scale} incremental, nothing changed", again, accounts), flush=True)
-            jobs = graph.insights.jobs
             kinds = full.calls_by_kind
             insights_lines.append(
-                f"| {scale} | {len(jobs)} | {graph.insights.peak_in_flight} | "
+                f"| {scale} | {full.wall:.0f} | {jobs} | {graph.insights.peak_in_flight} | "
                 f"{kinds['report POST'] / accounts:.2f} | {kinds['report poll'] / accounts:.2f}"
                 f" | {kinds['report result page'] / accounts:.2f} | "
-                f"{len(jobs) * args.job_seconds / max(1, graph.insights.peak_in_flight):.0f} |")
+                f"{jobs * args.job_seconds / max(1, graph.insights.peak_in_flight):.0f} |")
+            if args.history and accounts == max(SCALES[s] for s in args.scales.split(",")):
+                config["start_date"] = "2024-01-01T00:00:00Z"
+                history = measure(graph, config, select_streams(
+                    catalog, lambda name, default: default and name != "ads_insights"))
+                print(row(f"{scale} full from 2024-01-01, no insights (bookmarks all "
+                          "differ)", history, accounts), flush=True)
         finally:
             graph.stop()
-    print("\n| insights, full sync | report jobs | most in flight | POSTs per account | "
-          "polls per account | result pages per account | jobs x duration / in flight, s |")
-    print("|---|---|---|---|---|---|---|")
+    print("\n| insights, full sync | run wall s | report jobs | most in flight | POSTs per "
+          "account | polls per account | result pages per account | jobs x duration / in "
+          "flight, s |")
+    print("|---|---|---|---|---|---|---|---|")
     for line in insights_lines:
         print(line)
 

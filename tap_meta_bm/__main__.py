@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from tap_meta_bm.tap import main
+from tap_meta_bm.cli import main
 
 main()

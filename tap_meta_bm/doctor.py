@@ -26,7 +26,7 @@ from tap_meta_bm.errors import (
     GraphUnreachableError,
     TapMetaBMError,
 )
-from tap_meta_bm.graph import EdgePolicy, EdgeRead, GraphClient, records_of
+from tap_meta_bm.graph import MAX_PAGE_SIZE, EdgePolicy, EdgeRead, GraphClient, records_of
 from tap_meta_bm.graph_stream import GraphStream
 
 if TYPE_CHECKING:
@@ -84,7 +84,7 @@ class Report:
         return bool(self.token.get("valid")) and not self.gaps
 
 
-def _policy(*fields: str, paged: bool = True, size: int = 500) -> EdgePolicy:
+def _policy(*fields: str, paged: bool = True, size: int = MAX_PAGE_SIZE) -> EdgePolicy:
     return EdgePolicy.plain("doctor", fields, paged=paged, page_size=size)
 
 

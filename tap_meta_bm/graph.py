@@ -83,6 +83,12 @@ _BODY_ERRORS: tuple[tuple[type[Exception], type[requests.RequestException]], ...
 )
 
 
+#: The largest page the tap asks for: Graph's largest commonly accepted `limit` (edges cut
+#: larger ones down, or refuse them). The default of `page_size`, its bound, and the page of
+#: the tap's own reads (report results, the doctor's probes).
+MAX_PAGE_SIZE = 500
+
+
 class EdgePolicy:
     """How one stream asks Graph, and what the run taught it; shared by its threads.
 

@@ -37,7 +37,7 @@ from enum import Enum
 from typing import Any
 
 from tap_meta_bm.errors import Action, GraphError, GraphFatalError
-from tap_meta_bm.graph import EdgePolicy, EdgeRead, GraphClient
+from tap_meta_bm.graph import MAX_PAGE_SIZE, EdgePolicy, EdgeRead, GraphClient
 from tap_meta_bm.progress import PROGRESS_SECONDS
 
 #: Jobs in flight at once, every account together (Airbyte caps at 100 too).
@@ -148,7 +148,7 @@ class ReportJobs:
         self._max_in_flight = max_in_flight
         self._post_policy = EdgePolicy.plain(stream)
         self._poll_policy = EdgePolicy.plain(stream, POLL_FIELDS)
-        self._list_policy = EdgePolicy.plain(stream, paged=True, page_size=500)
+        self._list_policy = EdgePolicy.plain(stream, paged=True, page_size=MAX_PAGE_SIZE)
         self._pending: deque[Piece] = deque()
         self._running: list[Piece] = []
         self._changed = threading.Condition()

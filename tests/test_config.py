@@ -9,7 +9,8 @@ import subprocess
 import pytest
 import requests_mock
 
-from tap_meta_bm import tap as tap_module
+from tap_meta_bm import cli, settings
+from tap_meta_bm.tap import TapMetaBM
 from tests.helpers import TAP_COMMAND, TOKEN
 
 GOOD = {"access_token": TOKEN, "business_ids": ["111"]}
@@ -47,7 +48,7 @@ def test_bad_setting_exits_before_any_request(change, message, tmp_path, monkeyp
     with requests_mock.Mocker() as graph:
         graph.get(re.compile(".*"), json={"data": []})
         with pytest.raises(SystemExit) as exited:
-            tap_module.main()
+            cli.main()
         assert graph.call_count == 0
     assert exited.value.code == 1
     out, err = capsys.readouterr()
@@ -71,14 +72,14 @@ def test_bad_setting_output_is_one_plain_line_from_the_installed_command(tmp_pat
 
 
 def test_good_config_gets_defaults():
-    tap = tap_module.TapMetaBM(config=GOOD)
-    assert {k: tap.config[k] for k in tap_module.DEFAULTS} == tap_module.DEFAULTS
+    tap = TapMetaBM(config=GOOD)
+    assert {k: tap.config[k] for k in settings.DEFAULTS} == settings.DEFAULTS
 
 
 def test_business_ids_from_env_are_parsed(monkeypatch):
     monkeypatch.setenv("TAP_META_BM_ACCESS_TOKEN", TOKEN)
     monkeypatch.setenv("TAP_META_BM_BUSINESS_IDS", '["111","222"]')
-    tap = tap_module.TapMetaBM(config=None, parse_env_config=True)
+    tap = TapMetaBM(config=None, parse_env_config=True)
     assert tap.config["business_ids"] == ["111", "222"]
 
 
@@ -87,7 +88,7 @@ def test_a_value_only_the_schema_refuses_is_one_line_too(tmp_path, monkeypatch, 
     path.write_text(json.dumps({**GOOD, "include_archived": "yes"}))
     monkeypatch.setattr("sys.argv", ["tap-meta-bm", "--config", str(path)])
     with pytest.raises(SystemExit) as exited:
-        tap_module.main()
+        cli.main()
     assert exited.value.code == 1
     _, err = capsys.readouterr()
     assert [line for line in err.splitlines() if line.startswith("tap-meta-bm: error")] == [

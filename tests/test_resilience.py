@@ -7,9 +7,10 @@ import json
 import pytest
 import requests
 
-from tap_meta_bm import tap as tap_module
+from tap_meta_bm import cli
 from tap_meta_bm.errors import GraphFatalError, GraphUnreachableError
 from tap_meta_bm.graph import CONNECT_ATTEMPTS, MAX_TRANSIENT_ATTEMPTS, EdgePolicy
+from tap_meta_bm.tap import TapMetaBM
 from tests.helpers import (
     BASE,
     BUSINESS,
@@ -120,7 +121,7 @@ def test_permission_denied_edge_is_skipped_and_reported(graph, fake_time, caplog
         "message": "(#200) Ad account owner has NOT grant ads_management or ads_read "
                    "permission", "code": 200, "fbtrace_id": "P1"}})
     graph.get(f"{BASE}/act_2/campaigns", json=page([{"id": "c2", "updated_time": None}]))
-    tap = tap_module.TapMetaBM(config={"access_token": TOKEN, "business_ids": [BUSINESS],
+    tap = TapMetaBM(config={"access_token": TOKEN, "business_ids": [BUSINESS],
                                        "max_workers": 1})
     messages = run(["campaigns"])
     assert [r["id"] for r in records(messages, "campaigns")] == ["c2"]
@@ -158,7 +159,7 @@ def test_expired_token_stops_run_with_plain_message_and_resumable_state(
                                   "max_workers": 1}))
     monkeypatch.setattr("sys.argv", ["tap-meta-bm", "--config", str(config)])
     with pytest.raises(SystemExit) as exited:
-        tap_module.main()
+        cli.main()
     assert exited.value.code == 1
     out, err = capsys.readouterr()
     assert err.splitlines()[-1] == (
@@ -187,7 +188,7 @@ def test_token_echoed_by_graph_is_redacted_from_the_final_error_line(
     config.write_text(json.dumps({"access_token": TOKEN, "business_ids": [BUSINESS]}))
     monkeypatch.setattr("sys.argv", ["tap-meta-bm", "--config", str(config)])
     with pytest.raises(SystemExit):
-        tap_module.main()
+        cli.main()
     out, err = capsys.readouterr()
     assert err.splitlines()[-1].startswith(
         "tap-meta-bm: error: Meta rejected the access token (the token was rejected: Malformed "

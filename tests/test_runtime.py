@@ -38,10 +38,10 @@ def test_a_disabled_collector_is_left_alone(collector):
 
 
 def test_console_entry_tunes_the_process_before_the_cli(monkeypatch):
-    from tap_meta_bm import tap
+    from tap_meta_bm import cli
 
     calls: list[str] = []
-    monkeypatch.setattr(tap, "tune_process", lambda: calls.append("tune"))
-    monkeypatch.setattr(tap.TapMetaBM, "cli", classmethod(lambda cls: calls.append("cli")))
-    tap.main()
+    monkeypatch.setattr(cli, "tune_process", lambda: calls.append("tune"))
+    monkeypatch.setattr(cli.TapMetaBM, "cli", classmethod(lambda cls: calls.append("cli")))
+    cli.main()
     assert calls == ["tune", "cli"]

@@ -6,8 +6,8 @@ import pytest
 import requests_mock
 
 from tap_meta_bm.errors import ConfigError
+from tap_meta_bm.settings import check_config
 from tap_meta_bm.shards import parse_shard, shard_of
-from tap_meta_bm.tap import check_config
 from tests.helpers import BASE, BUSINESS, TOKEN, mock_empty_graph, page, path, records, run
 
 ACCOUNTS = [f"act_{n}" for n in range(1, 9)]

@@ -1,0 +1,196 @@
+"""The settings: one table that gives the JSON schema (`--about`, Meltano and the Hub
+definition are made from it: hub/generate.py), the defaults, the bounds and the one-line
+messages `check_config` gives before any request."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from singer_sdk import typing as th
+
+from tap_meta_bm.directory import id_list
+from tap_meta_bm.errors import ConfigError
+from tap_meta_bm.graph import MAX_PAGE_SIZE
+from tap_meta_bm.shards import SHARD_PATTERN, parse_shard
+from tap_meta_bm.streams.insights import DEFAULT_WINDOWS
+
+DEFAULTS: dict[str, Any] = {
+    "include_archived": False,
+    "api_url": "https://graph.facebook.com",
+    "api_version": "v26.0",
+    # Graph's largest commonly accepted `limit`; halved automatically on "reduce the amount of
+    # data", so a heavy edge costs a few retries, never a failed run.
+    "page_size": MAX_PAGE_SIZE,
+    # Chosen by benchmarks/run.py (medium scale, 50 ms latency): 1 -> 94 s (one request at a
+    # time); 2 to 16 -> about 5 s, since first pages ride 50 to a batch. Later pages of large
+    # accounts still travel alone, one per worker: 16 overlaps those while keeping calls in
+    # flight modest for Meta's per-app limits; the governor paces all of them.
+    "max_workers": 16,
+    "request_timeout": 300,
+    # A host that does not accept a connection is known in seconds; Graph itself always does.
+    "connect_timeout": 10,
+    "usage_threshold_pct": 75,
+    "emit_activate_version_messages": False,
+    # Conversions are attributed up to 28 days late (Meta's default click window is 7 days,
+    # but a 28-day click window and late offline events move older days too).
+    "insights_lookback_days": 28,
+    # A month of daily rows per job: large enough that most accounts need one or two jobs,
+    # small enough that a job rarely hits "too much data"; halved automatically when it does.
+    "insights_job_days": 30,
+    "insights_job_timeout": 1800,
+    "insights_attribution_windows": list(DEFAULT_WINDOWS),
+}
+#: (low, high) of each bounded number, in the schema (so `--about` and Meltano show them)
+#: and in the one-line messages of `check_config`.
+LIMITS: dict[str, tuple[int, int]] = {"page_size": (1, MAX_PAGE_SIZE),
+                                      "max_workers": (1, 64),
+                                      "request_timeout": (1, 3600),
+                                      "connect_timeout": (1, 300),
+                                      "usage_threshold_pct": (1, 100),
+                                      "insights_lookback_days": (0, 90),
+                                      "insights_job_days": (1, 90),
+                                      "insights_job_timeout": (1, 86400)}
+API_VERSION = r"^v\d{1,3}\.\d$"
+BUSINESS_ID = r"^\d+$"
+ACCOUNT_ID = r"^(act_)?\d+$"
+API_URL = r"^https?://[^/\s]+"
+
+
+def _ids(pattern: str, description: str) -> th.Property:
+    """A list of ids, numbers or strings (see `ids_from_environment` for one id)."""
+    name, text = description.split(":", 1)
+    return th.Property(name, th.ArrayType(th.CustomType({"type": ["string", "integer"],
+                                                         "pattern": pattern})),
+                       description=text.strip())
+
+
+def ids_from_environment() -> None:
+    """`TAP_META_BM_BUSINESS_IDS=123` (or `123,456`) as the JSON list the SDK parses arrays
+    from the environment as: it would read a bare id as a number, not a list."""
+    for name in ("TAP_META_BM_BUSINESS_IDS", "TAP_META_BM_ACCOUNT_IDS"):
+        value = os.environ.get(name, "").strip()
+        if value and not value.startswith("["):
+            os.environ[name] = json.dumps(id_list(value))
+
+
+def _setting(name: str, kind: th.JSONTypeHelper | type[th.JSONTypeHelper], description: str,
+             **extra: Any) -> th.Property:
+    return th.Property(name, kind, description=description, default=DEFAULTS.get(name), **extra)
+
+
+def _bounded(name: str, kind: type[th.IntegerType] | type[th.NumberType], description: str
+             ) -> th.Property:
+    low, high = LIMITS[name]
+    return _setting(name, kind(minimum=low, maximum=high), f"{description} ({low}-{high}).")
+
+
+CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
+    th.Property("access_token", th.StringType, required=True, secret=True,
+                description="System-user access token; sent only as "
+                            "`Authorization: Bearer`."),
+    _ids(BUSINESS_ID, "business_ids: Business ids to extract (numeric). Default: every "
+                      "business of `/me/businesses`."),
+    th.Property("app_secret", th.StringType, secret=True,
+                description="App secret; when set every request carries "
+                            "`appsecret_proof`."),
+    th.Property("start_date", th.DateTimeType,
+                description="Lower bound for incremental streams on a first run."),
+    _ids(ACCOUNT_ID, "account_ids: Only these ad accounts' children (with or without "
+                     "`act_`)."),
+    th.Property("account_shard", th.StringType(pattern=SHARD_PATTERN),
+                description="`K/N`: this job is shard K of N (from 0). It reads the ad "
+                            "accounts whose id hashes to K and their streams; only shard "
+                            "0 reads the business-level streams. Load each shard into its "
+                            "own schema (README, Shards)."),
+    _setting("include_archived", th.BooleanType,
+             "Also list ARCHIVED campaigns, ad sets and ads."),
+    _setting("api_url", th.StringType(pattern=API_URL), "Graph base URL (proxies, tests)."),
+    _setting("api_version", th.StringType(pattern=API_VERSION),
+             "Graph API version, `vNN.N`."),
+    _bounded("page_size", th.IntegerType,
+             "First `limit` tried per page; halved automatically when Graph asks for "
+             "less data"),
+    _bounded("max_workers", th.IntegerType,
+             "Ad accounts / pages fetched concurrently (fewer while their pages would not "
+             "fit the 2,000-record read-ahead budget); above 1, their first pages also "
+             "travel up to 50 per Batch API call; 1 sends one request at a time"),
+    _bounded("request_timeout", th.IntegerType,
+             "Seconds to wait for Graph's answer once connected (a heavy page can take "
+             "minutes); a host that answers nothing is tried twice"),
+    _bounded("connect_timeout", th.IntegerType,
+             "Seconds to wait for a connection to be accepted; a host that accepts none is "
+             "tried three times"),
+    _bounded("usage_threshold_pct", th.IntegerType,
+             "Start pacing requests when a usage header passes this percentage (and "
+             "start no report job while x-fb-ads-insights-throttle passes it)"),
+    _setting("emit_activate_version_messages", th.BooleanType,
+             "Full-table streams end with ACTIVATE_VERSION, so loaders that support it "
+             "delete (or soft-delete) rows the source no longer has (revoked access); "
+             "written only after a run that read everything."),
+    _bounded("insights_lookback_days", th.IntegerType,
+             "Insights: days before each ad account's bookmark read again every run, "
+             "for conversions attributed late"),
+    _bounded("insights_job_days", th.IntegerType,
+             "Insights: days per report job at first; a job that fails twice, or once "
+             "for too much data, is split"),
+    _bounded("insights_job_timeout", th.IntegerType,
+             "Insights: seconds a report job may run before it is run again; a second "
+             "time, it is split"),
+    _setting("insights_attribution_windows", th.ArrayType(th.StringType),
+             "Attribution windows of ads_insights (Meta's default: 7d_click, 1d_view)."),
+    th.Property("insights_reports", th.ArrayType(th.ObjectType(additional_properties=True)),
+                description="Custom reports, one stream `insights_<name>` each: name, "
+                            "level (account, campaign, adset, ad), fields, breakdowns, "
+                            "action_breakdowns, time_increment (days), "
+                            "action_attribution_windows, action_report_time, "
+                            "lookback_days."),
+).to_dict()
+
+
+def check_config(config: dict[str, Any]) -> None:
+    """Raise ConfigError naming the first bad setting; runs before any request."""
+    token = config.get("access_token")
+    if not isinstance(token, str) or not token.strip():
+        raise ConfigError("access_token: missing. Set it to the system user's token (config "
+                          "file, or TAP_META_BM_ACCESS_TOKEN with --config ENV).")
+    if any(c.isspace() for c in token.strip()):  # a trailing newline of a pasted token is fine
+        raise ConfigError("access_token: contains whitespace; paste the token alone.")
+    for name, pattern, what in (
+        ("business_ids", BUSINESS_ID, "a numeric business id (Business Settings > Business "
+                                      "info)"),
+        ("account_ids", ACCOUNT_ID, "an ad account id like act_123 or 123"),
+    ):
+        values = config.get(name)
+        if values is None:
+            continue
+        if not isinstance(values, list):
+            raise ConfigError(f"{name}: must be a list of ids, got {type(values).__name__}.")
+        for value in values:
+            if isinstance(value, bool) or not re.match(pattern, str(value).strip()):
+                raise ConfigError(f"{name}: {value!r} is not {what}.")
+    if config.get("start_date") is not None:
+        try:  # the parser the SDK applies to start_date when it reads the first bookmark
+            datetime.fromisoformat(str(config["start_date"]))
+        except ValueError:
+            raise ConfigError(f"start_date: {config['start_date']!r} is not a date-time; "
+                              "use e.g. 2024-01-01T00:00:00Z.") from None
+    parse_shard(config.get("account_shard"))  # for its one-line message, before the schema's
+    version = config.get("api_version", DEFAULTS["api_version"])
+    if not re.match(API_VERSION, str(version)):
+        raise ConfigError(f"api_version: {version!r} must look like v26.0.")
+    url = config.get("api_url", DEFAULTS["api_url"])
+    parts = urlsplit(str(url))
+    if parts.scheme not in {"http", "https"} or not parts.netloc:
+        raise ConfigError(f"api_url: {url!r} must be an http(s) URL such as "
+                          "https://graph.facebook.com.")
+    for name, (low, high) in LIMITS.items():
+        value = config.get(name, DEFAULTS[name])
+        if isinstance(value, bool) or not isinstance(value, int | float) or not (
+            low <= value <= high
+        ):
+            raise ConfigError(f"{name}: {value!r} must be a number from {low} to {high}.")
