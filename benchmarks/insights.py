@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.run import ROOT, run_tap, selected_catalog
-from tap_meta_bm.streams.insights import InsightsReport
+from tap_meta_bm.insights.report import InsightsReport
 from tests.fakegraph import DEFAULT_TOKEN, FakeGraph, Faults
 from tests.fakegraph.insights import REPORT_BASE, InsightsFaults
 

@@ -21,6 +21,8 @@ from tap_meta_bm.inputs import (
     check_unknown_settings,
     warn_nothing_selected,
 )
+from tap_meta_bm.insights.report import InsightsReport, default_report, parse_report
+from tap_meta_bm.insights.stream import InsightsStream
 from tap_meta_bm.output import BufferedRecordWriter
 from tap_meta_bm.redaction import protect
 from tap_meta_bm.run import SyncRun
@@ -29,12 +31,6 @@ from tap_meta_bm.settings import CONFIG_SCHEMA, DEFAULTS, check_config, ids_from
 from tap_meta_bm.shards import AccountShard, parse_shard
 from tap_meta_bm.state import SdkStateWriter, StateCheckpoints, expand_state
 from tap_meta_bm.streams import STREAM_TYPES
-from tap_meta_bm.streams.insights import (
-    InsightsReport,
-    InsightsStream,
-    default_report,
-    parse_report,
-)
 from tap_meta_bm.streams.reads import CompleteReadsStream
 
 

@@ -15,22 +15,16 @@ from hypothesis import strategies as st
 from singer_sdk.contrib.msgspec import serialize_jsonl
 
 from tap_meta_bm.errors import ConfigError
-from tap_meta_bm.streams.insights import (
-    DEFAULT_METRICS,
-    InsightsReport,
-    exact_number,
-    months_before,
-    page_decoder,
-    parse_report,
-    windows,
-)
-from tap_meta_bm.streams.insights_catalog import (
+from tap_meta_bm.insights.calendar import months_before, windows
+from tap_meta_bm.insights.catalog import (
     ACTION_BREAKDOWNS,
     ATTRIBUTION_WINDOWS,
     BREAKDOWNS,
     FIELD_KINDS,
     LEVELS,
 )
+from tap_meta_bm.insights.decoding import exact_number, page_decoder
+from tap_meta_bm.insights.report import DEFAULT_METRICS, InsightsReport, parse_report
 from tap_meta_bm.tap import TapMetaBM
 from tests.graph_sdk import readable_fields
 from tests.helpers import (

@@ -38,6 +38,7 @@ from typing import Any
 
 from tap_meta_bm.errors import Action, GraphError, GraphFatalError
 from tap_meta_bm.graph import MAX_PAGE_SIZE, EdgePolicy, EdgeRead, GraphClient
+from tap_meta_bm.insights.calendar import months_before
 from tap_meta_bm.progress import PROGRESS_SECONDS
 
 #: Jobs in flight at once, every account together (Airbyte caps at 100 too).
@@ -115,13 +116,6 @@ class JobCounts:
     polls: int = 0
     retried: int = 0
     split: int = 0
-
-
-def months_before(day: date, months: int) -> date:
-    """The same day `months` earlier (the month's last day where it has fewer)."""
-    year, month = divmod(day.year * 12 + day.month - 1 - months, 12)
-    last_day = (date(year + (month + 1) // 12, (month + 1) % 12 + 1, 1) - timedelta(days=1)).day
-    return date(year, month + 1, min(day.day, last_day))
 
 
 def poll_after(elapsed: float, percent: float) -> float:

@@ -1,0 +1,38 @@
+"""The insights calendar: an ad account's own days, how far back Meta keeps them, and the
+jobs a range of days is read in."""
+
+
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+#: Meta keeps insights for 37 months; one day of margin, as the start is computed before the
+#: job reaches Meta.
+RETENTION_MONTHS = 37
+def account_today(timezone_name: str | None, now: float) -> date:
+    try:
+        zone = ZoneInfo(timezone_name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = ZoneInfo("UTC")
+    return datetime.fromtimestamp(now, zone).date()
+
+
+def windows(since: date, until: date, job_days: int, increment: int) -> list[tuple[date, date]]:
+    """[since, until] in consecutive jobs of about `job_days` (whole time increments each)."""
+    step = max(increment, job_days // increment * increment)
+    out = []
+    start = since
+    while start <= until:
+        stop = min(until, start + timedelta(days=step - 1))
+        out.append((start, stop))
+        start = stop + timedelta(days=1)
+    return out
+
+
+def months_before(day: date, months: int) -> date:
+    """The same day `months` earlier (the month's last day where it has fewer)."""
+    year, month = divmod(day.year * 12 + day.month - 1 - months, 12)
+    last_day = (date(year + (month + 1) // 12, (month + 1) % 12 + 1, 1) - timedelta(days=1)).day
+    return date(year, month + 1, min(day.day, last_day))

@@ -1,0 +1,236 @@
+"""An insights report: what it asks Graph for (level, fields, breakdowns, windows), read
+from the config and checked there, and the schema of its rows."""
+
+
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from difflib import get_close_matches
+from typing import Any
+
+from singer_sdk import typing as th
+
+from tap_meta_bm.errors import ConfigError
+from tap_meta_bm.insights.catalog import (
+    ACTION_BREAKDOWNS,
+    ACTION_REPORT_TIMES,
+    ACTION_STATS_KEYS,
+    ATTRIBUTION_WINDOWS,
+    BREAKDOWNS,
+    FIELD_KINDS,
+    LEVELS,
+)
+from tap_meta_bm.streams.schema import FreeList, string
+
+#: Windows that return no data since 2026-01-12 (Meta developer blog, 2025-10-16).
+RETIRED_WINDOWS = frozenset({"7d_view", "28d_view"})
+DEFAULT_WINDOWS = ("7d_click", "1d_view")
+REPORT_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+#: Fields Graph refuses together with any breakdown (Meta's Insights API "Breakdowns" page,
+#: developers.facebook.com/documentation/ads-commerce/marketing-api/insights/breakdowns).
+NOT_WITH_BREAKDOWNS = frozenset({"app_store_clicks", "newsfeed_avg_position", "newsfeed_clicks",
+                                 "relevance_score", "newsfeed_impressions"})
+#: What `ads_insights` reads: delivery, cost, clicks, conversions and video per ad and day.
+DEFAULT_METRICS = (
+    "account_currency", "objective", "optimization_goal", "buying_type",
+    "impressions", "reach", "frequency", "clicks", "unique_clicks", "inline_link_clicks",
+    "unique_inline_link_clicks", "inline_post_engagement", "spend", "cpm", "cpc", "cpp", "ctr",
+    "unique_ctr", "cost_per_inline_link_click", "actions", "unique_actions", "action_values",
+    "cost_per_action_type", "conversions", "conversion_values", "outbound_clicks",
+    "purchase_roas", "video_play_actions", "video_p25_watched_actions",
+    "video_p50_watched_actions", "video_p75_watched_actions", "video_p100_watched_actions",
+    "video_thruplay_watched_actions", "quality_ranking", "engagement_rate_ranking",
+    "conversion_rate_ranking",
+)
+#: The ids and names each level's rows carry, from the account down to the level.
+LEVEL_COLUMNS = {
+    "account": ("account_id", "account_name"),
+    "campaign": ("account_id", "account_name", "campaign_id", "campaign_name"),
+    "adset": ("account_id", "account_name", "campaign_id", "campaign_name", "adset_id",
+              "adset_name"),
+    "ad": ("account_id", "account_name", "campaign_id", "campaign_name", "adset_id",
+           "adset_name", "ad_id", "ad_name"),
+}
+SETTINGS = ("name", "level", "fields", "breakdowns", "action_breakdowns", "time_increment",
+            "action_attribution_windows", "action_report_time", "lookback_days")
+
+
+@dataclass(frozen=True)
+class InsightsReport:
+    """One report: what Graph is asked, and what the stream is called."""
+
+    name: str
+    level: str = "ad"
+    fields: tuple[str, ...] = DEFAULT_METRICS
+    breakdowns: tuple[str, ...] = ()
+    #: Meta's default is `action_type`; the others split action rows (and change the
+    #: numbers: peers' users lost purchases to a default of three).
+    action_breakdowns: tuple[str, ...] = ("action_type",)
+    time_increment: int = 1
+    action_attribution_windows: tuple[str, ...] = DEFAULT_WINDOWS
+    action_report_time: str | None = None
+    lookback_days: int | None = None  # None: the tap's insights_lookback_days
+    warnings: tuple[str, ...] = field(default=(), compare=False)
+
+    @property
+    def stream_name(self) -> str:
+        return self.name if self.name == "ads_insights" else f"insights_{self.name}"
+
+    @property
+    def key(self) -> tuple[str, ...]:
+        return (f"{self.level}_id", "date_start", *self.breakdowns)
+
+    def columns(self) -> tuple[str, ...]:
+        """Every Graph field asked for, in schema order: ids and names, dates, metrics."""
+        return tuple(dict.fromkeys((*LEVEL_COLUMNS[self.level], "date_start", "date_stop",
+                                    *self.fields)))
+
+    @property
+    def asks_actions(self) -> bool:
+        """Whether any field asked is an action list: `action_breakdowns` splits those only,
+        and Graph wants `actions` asked whenever they are given."""
+        return any(FIELD_KINDS.get(name) == "actions" for name in self.fields)
+
+    def params(self) -> tuple[tuple[str, str], ...]:
+        """The report's own POST parameters (the scheduler adds the time range)."""
+        params = [("level", self.level), ("time_increment", str(self.time_increment)),
+                  ("action_attribution_windows", _json_list(self.action_attribution_windows))]
+        if self.breakdowns:
+            params.append(("breakdowns", _json_list(self.breakdowns)))
+        if self.action_breakdowns and self.asks_actions:
+            params.append(("action_breakdowns", _json_list(self.action_breakdowns)))
+        if self.action_report_time:
+            params.append(("action_report_time", self.action_report_time))
+        return tuple(params)
+
+
+def _json_list(values: Iterable[str]) -> str:
+    return json.dumps(list(values), separators=(",", ":"))
+
+
+def parse_report(raw: Any, taken: set[str]) -> InsightsReport:
+    """One `insights_reports` entry, checked against Graph's enums and readable fields; a
+    ConfigError names the report, the setting and what it accepts."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"insights_reports: each report is an object with a name, got "
+                          f"{raw!r}.")
+    name = raw.get("name")
+    where = f"insights_reports[{name!r}]"
+    if not isinstance(name, str) or not REPORT_NAME.match(name):
+        raise ConfigError(f"{where}: name must be lower case letters, digits and _ "
+                          "(starting with a letter); it names the stream insights_<name>.")
+    unknown = sorted(set(raw) - set(SETTINGS))
+    if unknown:
+        raise ConfigError(f"{where}: unknown setting {unknown[0]!r}; a report takes "
+                          f"{', '.join(SETTINGS)}.")
+    level = raw.get("level", "ad")
+    if level not in LEVELS:
+        raise ConfigError(f"{where}: level {level!r} must be one of {', '.join(sorted(LEVELS))}.")
+    fields = _names(raw, "fields", where, set(FIELD_KINDS), "a readable AdsInsights field")
+    breakdowns = _names(raw, "breakdowns", where, BREAKDOWNS, "a breakdown")
+    action_breakdowns = _names(raw, "action_breakdowns", where, ACTION_BREAKDOWNS,
+                               "an action breakdown", default=("action_type",))
+    windows = _names(raw, "action_attribution_windows", where, ATTRIBUTION_WINDOWS,
+                     "an attribution window", default=DEFAULT_WINDOWS)
+    if breakdowns and (clash := sorted(NOT_WITH_BREAKDOWNS & set(fields))):
+        raise ConfigError(f"{where}: Graph refuses {clash[0]} together with breakdowns.")
+    if action_breakdowns and "actions" not in fields and any(
+            FIELD_KINDS[f] == "actions" for f in fields):
+        fields = (*fields, "actions")  # Graph wants `actions` whenever action_breakdowns is set
+    report_time = raw.get("action_report_time")
+    if report_time is not None and report_time not in ACTION_REPORT_TIMES:
+        raise ConfigError(f"{where}: action_report_time {report_time!r} must be one of "
+                          f"{', '.join(sorted(ACTION_REPORT_TIMES))}.")
+    increment = _whole(raw, "time_increment", where, 1, 90, 1)
+    lookback = raw.get("lookback_days")
+    if lookback is not None:
+        lookback = _whole(raw, "lookback_days", where, 0, 90, 28)
+    report = InsightsReport(name, level, fields or DEFAULT_METRICS, breakdowns,
+                            action_breakdowns, increment, windows, report_time, lookback,
+                            retired_window_warnings(where, windows))
+    if report.stream_name in taken:
+        raise ConfigError(f"{where}: a stream called {report.stream_name} exists already; "
+                          "rename the report.")
+    clash = sorted(set(report.breakdowns) & set(report.columns()))
+    if clash:
+        raise ConfigError(f"{where}: {clash[0]} is both a field and a breakdown.")
+    return report
+
+
+def default_report(config: dict[str, Any]) -> InsightsReport:
+    """ads_insights, with the attribution windows the tap's settings name."""
+    windows = _names(config, "insights_attribution_windows", "", ATTRIBUTION_WINDOWS,
+                     "an attribution window", default=DEFAULT_WINDOWS)
+    return InsightsReport("ads_insights", action_attribution_windows=windows,
+                          warnings=retired_window_warnings("insights_attribution_windows",
+                                                           windows))
+
+
+def retired_window_warnings(where: str, windows: Iterable[str]) -> tuple[str, ...]:
+    return tuple(f"{where}: the {w} attribution window returns no data since 2026-01-12 "
+                 "(Meta retired it); its values will be empty." for w in windows
+                 if w in RETIRED_WINDOWS)
+
+
+def _names(raw: dict[str, Any], setting: str, where: str, allowed: Iterable[str], what: str,
+           default: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """`raw[setting]`, a list of names each in `allowed`; `where` ("" for a setting of the
+    tap itself) starts the one-line error."""
+    values = raw.get(setting)
+    if values is None:
+        return default
+    label = f"{where}: {setting}" if where else setting
+    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+        raise ConfigError(f"{label} must be a list of names.")
+    allowed = set(allowed)
+    for value in values:
+        if value not in allowed:
+            near = get_close_matches(value, sorted(allowed), n=3, cutoff=0.8)
+            hint = f" (did you mean {', '.join(near)}?)" if near else ""
+            raise ConfigError(f"{label}: {value!r} is not {what} Graph accepts{hint}.")
+    return tuple(dict.fromkeys(values))
+
+
+def _whole(raw: dict[str, Any], setting: str, where: str, low: int, high: int,
+           default: int) -> int:
+    value = raw.get(setting, default)
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ConfigError(f"{where}: {setting} must be a whole number from {low} to {high}.")
+    return value
+
+
+# -- schema -----------------------------------------------------------------------------------
+_ACTION_STAT = th.ObjectType(
+    *(th.Property(k, th.StringType if k.startswith("action_") else th.NumberType)
+      for k in ACTION_STATS_KEYS),
+    additional_properties=True,
+)
+_HISTOGRAM = th.ObjectType(th.Property("action_type", th.StringType),
+                           th.Property("value", th.ArrayType(th.IntegerType)),
+                           additional_properties=True)
+_KIND_TYPES: dict[str, Any] = {
+    "text": th.StringType, "count": th.IntegerType, "number": th.NumberType,
+    "actions": th.ArrayType(_ACTION_STAT), "histogram": th.ArrayType(_HISTOGRAM),
+    "objects": FreeList,
+}
+
+
+def report_schema(report: InsightsReport) -> dict[str, Any]:
+    properties = [string("business_id", description="The configured business the ad "
+                                                    "account was read from.")]
+    for name in report.columns():
+        kind = FIELD_KINDS[name]
+        description = {"count": None, "number": "The decimal Graph reports, digit for digit "
+                                                "(money in the account currency's units)."}
+        properties.append(th.Property(name, _KIND_TYPES[kind],
+                                      description=description.get(kind)))
+    properties.extend(string(b, description="Breakdown value; '' when Graph left it out")
+                      for b in report.breakdowns)
+    schema = th.PropertiesList(*properties).to_dict()
+    schema["properties"]["date_start"]["format"] = "date"
+    schema["properties"]["date_stop"]["format"] = "date"
+    return schema

@@ -1,0 +1,217 @@
+"""Ad insights: one stream per report (`ads_insights`, and each of `insights_reports`).
+
+Rows come from async report jobs (jobs.py), one set of jobs per ad account, over the
+account's own calendar days. The key is the level's id, `date_start` and one column per
+breakdown, so breakdown rows never collapse. Each run re-reads `lookback_days` before the
+bookmark (conversions are attributed days later) and targets upsert by the key; the bookmark
+of an account is the last day read, written only once its rows are out.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import date, datetime, timedelta
+from functools import cached_property
+from typing import Any, ClassVar
+
+from singer_sdk.helpers.types import Context
+from typing_extensions import override
+
+from tap_meta_bm.concurrency import PartitionReader
+from tap_meta_bm.directory import PartitionKind
+from tap_meta_bm.errors import AssetSkipped
+from tap_meta_bm.graph import EdgePolicy
+from tap_meta_bm.graph_stream import GraphStream
+from tap_meta_bm.insights.calendar import RETENTION_MONTHS, account_today, months_before, windows
+from tap_meta_bm.insights.decoding import page_decoder
+from tap_meta_bm.insights.jobs import Piece, ReportJobs
+from tap_meta_bm.insights.report import InsightsReport, report_schema
+
+#: Rows read ahead of the one being written, every account together: an insights row with
+#: its action lists is ten times a typical record, and the read-ahead is most of the memory.
+READ_AHEAD_ROWS = 1000
+
+
+class InsightsStream(GraphStream):
+    """The rows of one report, per ad account (see the module docstring)."""
+
+    partitions_from = PartitionKind.AD_ACCOUNT
+    partitions_named = "ad accounts"
+    path = "/act_{account_id}/insights"  # POSTed; rows are read from each job's own edge
+    state_partitioning_keys: ClassVar[list[str] | None] = ["account_id"]
+    replication_key = "date_start"
+    context_columns = ("business_id",)
+    report: ClassVar[InsightsReport] = InsightsReport("ads_insights")
+    access_hint = ("Insights need the ads_read permission and an ANALYZE (or ADVERTISE, "
+                   "MANAGE) task for the system user on the ad account.")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._jobs: ReportJobs | None = None
+        self._pieces: dict[str, list[Piece]] = {}
+        self._read_through: dict[str, date] = {}
+        #: Accounts with a finished report job whose rows could not be read, and how many.
+        self._unread_jobs: dict[str, int] = {}
+        self._clamped: list[str] = []
+
+    @classmethod
+    def for_report(cls, report: InsightsReport) -> type[InsightsStream]:
+        return type(f"InsightsStream_{report.name}", (cls,), {
+            "name": report.stream_name, "listed": False, "report": report,
+            "primary_keys": report.key,
+            "computed_columns": report.breakdowns, "schema": report_schema(report)})
+
+    @property
+    def lookback_days(self) -> int:
+        own = self.report.lookback_days
+        return int(self.config["insights_lookback_days"]) if own is None else own
+
+    @override
+    def edge_params(self, context: Context | None) -> dict[str, Any]:
+        """What a synchronous read of the report sends (the doctor's probe; the rows come
+        from report jobs): the report's own parameters, and the account's today."""
+        day = account_today(self.run.directory.account_timezone(
+            str((context or {}).get("account_id"))), float(self.run.run_started)).isoformat()
+        return {**dict(self.report.params()),
+                "time_range": json.dumps({"since": day, "until": day}, separators=(",", ":"))}
+
+    # -- plan -------------------------------------------------------------------------------
+    def account_range(self, context: Context) -> tuple[date, date]:
+        """The days this run reads for one account (module docstring), in its time zone."""
+        account_id = str(context["account_id"])
+        today = account_today(self.run.directory.account_timezone(account_id),
+                              float(self.run.run_started))
+        earliest = months_before(today, RETENTION_MONTHS) + timedelta(days=1)
+        state = self.get_context_state(context)
+        bookmark = state.get("replication_key_value") \
+            if state.get("replication_key") == self.replication_key else None
+        start = self.config.get("start_date")
+        start_day = datetime.fromisoformat(str(start)).date() if start else None
+        if bookmark:
+            since = min(date.fromisoformat(str(bookmark)[:10]), today) - \
+                timedelta(days=self.lookback_days)
+            # The lookback re-reads days that may still change, never days before start_date.
+            since = max(since, start_day) if start_day else since
+        elif start_day:
+            since = start_day
+        else:
+            since = today - timedelta(days=self.lookback_days)
+        if since < earliest:
+            self._clamped.append(account_id)
+            since = earliest
+        return since, today
+
+    @override
+    def starting(self, partitions: list[dict[str, Any]]) -> None:
+        report = self.report
+        jobs = self._jobs = ReportJobs(
+            self.run.client, stream=self.name, params=(*report.params(),
+                                                       ("fields", self.graph_fields)),
+            level=report.level, timeout=float(self.config["insights_job_timeout"]),
+            logger=self.logger)
+        days = 0
+        for partition in partitions:
+            since, until = self.account_range(partition)
+            account_id = str(partition["account_id"])
+            self._read_through[account_id] = until
+            self._pieces[account_id] = jobs.add(account_id, windows(
+                since, until, int(self.config["insights_job_days"]), report.time_increment))
+            days += (until - since).days + 1
+        if self._clamped:
+            self.logger.warning(
+                "%s: Meta keeps insights for %d months; %d ad account(s) start at that limit "
+                "instead (start_date is earlier)", self.name, RETENTION_MONTHS,
+                len(self._clamped))
+        self.logger.info("Starting %s: %d ad accounts, %d account-days in report jobs of up "
+                         "to %d days", self.name, len(partitions), days,
+                         int(self.config["insights_job_days"]))
+
+    @cached_property
+    def results_policy(self) -> EdgePolicy:
+        """Report rows: the fields were chosen with the job; pages as large as Graph allows."""
+        # Read on the partition workers: the job scheduler's own calls keep the budget.
+        return EdgePolicy(stream=self.name, fields=(), columns={}, paged=True,
+                          page_size=int(self.config["page_size"]),
+                          added_columns=self.context_columns, reports_usage=False,
+                          decode=page_decoder(self.report))
+
+    def _rows_of(self, partition: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+        assert self._jobs is not None
+        account_id = str(partition["account_id"])
+        policy = self.results_policy
+        client = self.run.client
+        for run_id in self._jobs.finished(self._pieces[account_id]):
+            read = self._jobs.results(run_id, account_id, policy,
+                                      (partition.get("business_id"),))
+            try:
+                yield from client.records_or_skip(read)
+            except AssetSkipped as skipped:
+                client.note_skipped(read, skipped)
+                self._unread_jobs[account_id] = self._unread_jobs.get(account_id, 0) + 1
+
+    @override
+    def make_reader(self, partitions: list[dict[str, Any]]) -> PartitionReader:
+        """Each account's rows, read from its finished report jobs; the jobs' scheduler
+        stops with the reader."""
+        self.starting(partitions)
+        reader = PartitionReader(self._rows_of, partitions, int(self.config["max_workers"]),
+                                 buffer_records=READ_AHEAD_ROWS,
+                                 page_records=self.results_policy.limit)
+        if self._jobs is not None:
+            reader.owns(self._jobs)
+        return reader
+
+    @override
+    def progress_detail(self) -> str:
+        return self._jobs.status() if self._jobs is not None else ""
+
+    @override
+    def shape(self, row: dict[str, Any]) -> dict[str, Any]:
+        for breakdown in self.report.breakdowns:
+            row.setdefault(breakdown, "")
+        return row
+
+    @override
+    def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        yield from super().get_records(context)
+        if not context:
+            return
+        # Reached once every row of the account is out: the bookmark moves to the last day
+        # read, whatever days had rows; unless some rows could not be read, when it stays.
+        account_id = str(context["account_id"])
+        state = self.get_context_state(context)
+        kept = state.get("replication_key_value") \
+            if state.get("replication_key") == self.replication_key else None
+        self.state_manager.finalize_state(state)
+        unread = self._unread_jobs.get(account_id)
+        if unread:
+            self._keep_bookmark(state, account_id, unread, kept)
+            return
+        state["replication_key"] = self.replication_key
+        state["replication_key_value"] = self._read_through[account_id].isoformat()
+
+    def _keep_bookmark(self, state: dict[str, Any], account_id: str, unread: int,
+                       kept: Any) -> None:
+        """The account's bookmark as it was (none on a first run): the days of the unread
+        jobs lie after it, so the next run reads them again."""
+        for name in ("replication_key", "replication_key_value"):
+            state.pop(name, None)
+        if kept:
+            state["replication_key"], state["replication_key_value"] = \
+                self.replication_key, kept
+        where = f"at {kept}" if kept else "with none (its first run starts again)"
+        self.logger.warning(
+            "%s: ad account %s: the rows of %d finished report job(s) could not be read; its "
+            "bookmark stays %s, so the next run reads those days again", self.name,
+            account_id, unread, where)
+        self.run.summary.kept_bookmark(self.name, f"ad account {account_id} {where}")
+
+    @override
+    def log_sync_costs(self) -> None:
+        if self._jobs is not None:
+            counts = self._jobs.counts
+            self.logger.info("%s: %d report jobs (%d run again, %d split), %d polls",
+                             self.name, counts.started, counts.retried, counts.split,
+                             counts.polls)
+        super().log_sync_costs()
