@@ -3,19 +3,22 @@
 Streams below an asset (campaigns below an ad account, assignments below a page ...) are
 partitioned by it. The lists come from the same reads that feed the `businesses`,
 `ad_accounts`, `pages` and `business_asset_groups` streams: those streams emit the cached
-records, so no edge is read twice whichever streams are selected.
+records, so no edge is read twice whichever streams are selected. The directory reads those
+edges itself, through the run's GraphClient: what it takes from a stream is its declaration
+made into reads (`edge_reads`, plain values), never the stream's own reading.
 """
 
 from __future__ import annotations
 
 import enum
 import logging
-from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from tap_meta_bm.errors import ConfigError
 
 if TYPE_CHECKING:
+    from tap_meta_bm.graph import EdgeRead, GraphClient
     from tap_meta_bm.shards import AccountShard
 
 Record = dict[str, Any]
@@ -44,12 +47,8 @@ class PartitionKind(enum.Enum):
 ACCOUNT_PARTITIONS = frozenset({PartitionKind.AD_ACCOUNT, PartitionKind.BUSINESS_AD_ACCOUNT})
 
 
-class DirectorySource(Protocol):
-    """A stream whose records the directory holds: it reads one partition's records."""
-
-    name: str
-
-    def read_now(self, context: dict[str, Any] | None) -> Iterable[Record]: ...
+#: A directory stream's reads of one partition (its `edge_reads`): what the directory reads.
+EdgeReads = Callable[[Mapping[str, Any] | None], list["EdgeRead"]]
 
 
 def id_list(value: Any) -> list[str]:
@@ -70,26 +69,30 @@ def bare_account_id(account_id: str) -> str:
 class Directory:
     """Cached records of the directory-like streams, and the partitions built from them."""
 
-    def __init__(self, business_ids: list[str], account_ids: frozenset[str],
-                 logger: logging.Logger, shard: AccountShard | None = None) -> None:
+    def __init__(self, client: GraphClient, business_ids: list[str],
+                 account_ids: frozenset[str], logger: logging.Logger,
+                 shard: AccountShard | None = None) -> None:
+        self._client = client
         self._business_ids = business_ids
         self._account_ids = account_ids
         self._shard = shard
         self._log = logger
         self._readable: list[str] | None = None
-        self._sources: dict[str, DirectorySource] = {}
+        self._sources: dict[str, EdgeReads] = {}
         self._cache: dict[tuple[str, tuple], list[Record]] = {}
         self._partitions: dict[PartitionKind, list[Partition]] = {}
         self._timezones: dict[str, str] | None = None
 
-    def register(self, source: DirectorySource) -> None:
-        self._sources[source.name] = source
+    def register(self, stream_name: str, reads: EdgeReads) -> None:
+        """Hold the records of `stream_name`, read with `reads(partition)`."""
+        self._sources[stream_name] = reads
 
     def records(self, stream_name: str, context: Partition | None) -> list[Record]:
         """The records `stream_name` yields for one partition (read on first use)."""
         key = (stream_name, tuple(sorted((context or {}).items())))
         if key not in self._cache:
-            self._cache[key] = list(self._sources[stream_name].read_now(context or None))
+            self._cache[key] = [record for read in self._sources[stream_name](context or None)
+                                for record in self._client.records(read, None)]
         return self._cache[key]
 
     def release(self, stream_name: str, context: Partition | None) -> None:

@@ -357,6 +357,10 @@ class GraphStream(FastRecordWriting):
     def starting(self, partitions: list[dict[str, Any]]) -> None:
         """Main-thread work before any partition of the stream is read."""
 
+    def start_early(self) -> None:
+        """Work that may start before the stream's turn, once the run has begun (report jobs
+        run at Meta while the other streams are read); stopped by `stop_reading`."""
+
     @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         self.run.before_first_record()
@@ -373,12 +377,12 @@ class GraphStream(FastRecordWriting):
         if limit is not None:  # a dry run has no end the tap sees: each stream's end writes
             self.run.checkpoints.eager = True
         if limit is not None and self._dry_run_records >= limit:
-            self._stop_reading()
+            self.stop_reading()
             return
         try:
             for record in self.source_records(context):
                 if limit is not None and self._dry_run_records >= limit:
-                    self._stop_reading()
+                    self.stop_reading()
                     break
                 self._dry_run_records += 1
                 if not self._dry_run_records % PROGRESS_EVERY_RECORDS:
@@ -387,9 +391,10 @@ class GraphStream(FastRecordWriting):
             self._partitions_done += 1
             self.report_progress()
         except BaseException as failure:
-            self._stop_reading()
+            self.stop_reading()
             self.write_state(now=True)
             if not isinstance(failure, GeneratorExit):
+                self.run.stop_reading()  # the run ends here: so does what others started
                 self.run.log_summary()
             raise
         finally:
@@ -398,7 +403,7 @@ class GraphStream(FastRecordWriting):
             self.run.summary.add(self.name, records=self.records_written - self._counted)
             self._counted = self.records_written
         if self._reader is not None and id(context) == self._last_partition:
-            self._stop_reading()  # the stream is done: its threads end, its buffers go
+            self.stop_reading()  # the stream is done: its threads end, its buffers go
 
     def report_progress(self) -> None:
         """One INFO line a minute while the stream runs longer than that (progress.py)."""
@@ -410,7 +415,7 @@ class GraphStream(FastRecordWriting):
         """What else a progress line says of the stream's work (report jobs)."""
         return ""
 
-    def _stop_reading(self) -> None:
+    def stop_reading(self) -> None:
         """End every thread this stream's reading started (done, stopped early, failed)."""
         reader, self._reader = self._reader, None
         if reader is not None:

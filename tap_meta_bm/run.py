@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from tap_meta_bm.directory import Directory
 from tap_meta_bm.graph import GraphClient
+from tap_meta_bm.graph_stream import GraphStream
 from tap_meta_bm.state import StateCheckpoints
 from tap_meta_bm.summary import RunSummary
 
@@ -58,11 +59,23 @@ class SyncRun:
         return self._directory
 
     def before_first_record(self) -> None:
-        """What the config promises and only the directory can check (`account_ids` that are
-        no ad account of the businesses read), once, before any record is written."""
+        """Once, before any record is written: what the config promises and only the
+        directory can check (`account_ids` that are no ad account of the businesses read),
+        and the work streams start ahead of their turn (report jobs, `start_early`)."""
         if not self._checked_before_records:
             self._checked_before_records = True
             self.directory.check_account_ids()
+            for stream in self.streams:
+                if isinstance(stream, GraphStream) and stream.selected and \
+                        stream.ABORT_AT_RECORD_COUNT is None:
+                    stream.start_early()
+
+    def stop_reading(self) -> None:
+        """After a failure: every stream ends the threads its reading started (those started
+        early too), so none outlives the run."""
+        for stream in self.streams:
+            if isinstance(stream, GraphStream):
+                stream.stop_reading()
 
     def stream_done(self, stream: Stream) -> None:
         """The SDK is through with a stream; after the last one, the run's last STATE and the

@@ -99,12 +99,12 @@ class TapMetaBM(Tap):
                                     or DEFAULTS["usage_threshold_pct"]), self.logger),
             summary=self.run.summary, logger=self.logger,
             user_agent=agent)
-        directory = Directory(id_list(config.get("business_ids")),
+        directory = Directory(client, id_list(config.get("business_ids")),
                               frozenset(map(bare_account_id, id_list(config.get("account_ids")))),
                               self.logger, shard)
         for stream in self.streams.values():
             if isinstance(stream, DirectoryStream):
-                directory.register(stream)
+                directory.register(stream.name, stream.edge_reads)
         if shard:
             self._keep_to_shard(shard)
         self.run.start(client=client, directory=directory, streams=list(self.streams.values()),

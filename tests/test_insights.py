@@ -31,8 +31,10 @@ from tests.helpers import (
     BASE,
     BUSINESS,
     REPORT_PREFIX,
+    catalog,
     config,
     last_state,
+    messages_of,
     mock_batch,
     mock_empty_graph,
     page,
@@ -295,3 +297,28 @@ def test_a_bad_attribution_window_of_ads_insights_is_one_line_before_any_request
 def test_action_breakdowns_only_with_an_action_metric(fields, sent):
     report = parse_report({"name": "x", "fields": fields}, set())
     assert dict(report.params()).get("action_breakdowns") == sent
+
+
+def test_report_jobs_start_when_the_run_does_not_when_the_stream_comes(graph):
+    # Jobs run at Meta for seconds to minutes: started with the run, they run while the
+    # streams before insights are read (tap_meta_bm/insights/stream.py, start_early).
+    tap = TapMetaBM(config=config(), catalog=catalog(["campaigns", "ads_insights"]))
+    jobs_when_campaigns_were_read: list[bool] = []
+
+    def campaigns(request, context):
+        jobs_when_campaigns_were_read.append(tap.streams["ads_insights"]._jobs is not None)
+        return page([])
+
+    graph.get(f"{BASE}/act_1/campaigns", json=campaigns)
+    messages_of(tap.sync_all)
+    assert jobs_when_campaigns_were_read == [True]
+    assert [body["time_range"] for _, body in posts(graph)]  # and they were asked for
+
+
+def test_a_dry_run_starts_no_report_job_ahead_of_its_turn(graph):
+    tap = TapMetaBM(config=config(), catalog=catalog(["campaigns", "ads_insights"]))
+    seen: list[bool] = []
+    graph.get(f"{BASE}/act_1/campaigns", json=lambda request, context: (
+        seen.append(tap.streams["ads_insights"]._jobs is not None), page([]))[1])
+    messages_of(lambda: tap.run_sync_dry_run(dry_run_record_limit=1))
+    assert seen == [False]

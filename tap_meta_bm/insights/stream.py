@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 from singer_sdk.helpers.types import Context
 from typing_extensions import override
 
-from tap_meta_bm.concurrency import PartitionReader
+from tap_meta_bm.concurrency import STOP_SECONDS, PartitionReader
 from tap_meta_bm.directory import PartitionKind
 from tap_meta_bm.errors import AssetSkipped
 from tap_meta_bm.graph import EdgePolicy
@@ -154,13 +154,29 @@ class InsightsStream(GraphStream):
     def make_reader(self, partitions: list[dict[str, Any]]) -> PartitionReader:
         """Each account's rows, read from its finished report jobs; the jobs' scheduler
         stops with the reader."""
-        self.starting(partitions)
+        if self._jobs is None:  # not started early
+            self.starting(partitions)
         reader = PartitionReader(self._rows_of, partitions, int(self.config["max_workers"]),
                                  buffer_records=READ_AHEAD_ROWS,
                                  page_records=self.results_policy.limit)
         if self._jobs is not None:
             reader.owns(self._jobs)
         return reader
+
+    @override
+    def start_early(self) -> None:
+        """Every account's report jobs start when the run does: they run at Meta while the
+        streams before this one are read (benchmarks/agency.py: 3,000 accounts' jobs are
+        most of the run), so this stream's turn mostly reads finished jobs."""
+        if self._jobs is None:
+            self.starting(self.partitions or [])
+
+    @override
+    def stop_reading(self) -> None:
+        super().stop_reading()
+        if self._jobs is not None:  # started early, with no reader yet to own them
+            self._jobs.close()
+            self._jobs.join(STOP_SECONDS)
 
     @override
     def progress_detail(self) -> str:
