@@ -4,7 +4,10 @@ For a change that must not cost speed or memory (a refactor): both commands sync
 fake data, one after the other, `--rounds` times each after one unmeasured warm-up each, so
 the machine's drift falls on both alike. Prints, per scenario, each build's median wall time,
 records/s and peak RSS, B's ratio to A, and whether both emitted the same records (in the
-same order within each stream) and the same final state.
+same order within each stream; `_read_id`, the millisecond a run began, left out) and the
+same final state (read in the SDK's shape whichever form was written, less the second each
+run began; bookmark ids that only one build keeps are counted apart). Streams only one build
+has are named.
 
     .venv/bin/python -m benchmarks.ab --a /path/to/old/.venv/bin/tap-meta-bm
 """
@@ -20,6 +23,7 @@ from typing import Any
 
 from benchmarks.run import TAP, Run, run_process
 from tests.fakegraph import DEFAULT_TOKEN, FakeGraph
+from tests.helpers import comparable_state, sdk_state
 
 
 def sync(graph: FakeGraph, tap: str) -> tuple[Run, list[bytes], dict[str, Any]]:
@@ -39,19 +43,59 @@ def sync(graph: FakeGraph, tap: str) -> tuple[Run, list[bytes], dict[str, Any]]:
                 state = json.loads(line)["value"]
     out.unlink()
     config.unlink()
-    for stream in state.get("bookmarks", {}).values():
-        for partition in stream.get("partitions", []):
-            partition.pop("read_started", None)
     return Run(wall, len(graph.log) - first, 0, len(records), rss, 0, None, {}), records, state
 
 
 def by_stream(lines: list[bytes]) -> dict[str, list[dict[str, Any]]]:
-    """Each stream's records in the order emitted (as values: key order is not a record's)."""
+    """Each stream's records in the order emitted (as values: key order is not a record's),
+    without the run's own `_read_id`."""
     out: dict[str, list[dict[str, Any]]] = {}
     for line in lines:
         message = json.loads(line + b"}")
+        message["record"].pop("_read_id", None)
+        if message["stream"] == "complete_reads":  # the run's own reads: when, which id
+            message["record"].pop("read_id", None)
+            message["record"].pop("read_at", None)
         out.setdefault(message["stream"], []).append(message["record"])
     return out
+
+
+def compared(a: dict[str, list[Any]], b: dict[str, list[Any]]) -> str:
+    """Whether the streams both builds have are the same, and which only one has."""
+    common = set(a) & set(b)
+    for reads in (a, b):  # one row per stream, in sync order: compared as a set, common ones
+        reads["complete_reads"] = sorted(
+            (r for r in reads.get("complete_reads", []) if r["stream"] in common),
+            key=lambda r: r["stream"])
+    differ = sorted(s for s in common if a[s] != b[s])
+    only = [f"only {name}: {', '.join(sorted(set(x) - set(y)))}"
+            for name, x, y in (("A", a, b), ("B", b, a)) if set(x) - set(y)]
+    return (f"{not differ} ({len(common)} streams{'; ' + '; '.join(only) if only else ''}"
+            f"{'; differ: ' + ', '.join(differ) if differ else ''})")
+
+
+def state_compared(a: dict[str, Any], b: dict[str, Any]) -> str:
+    """Whether the final states are the same once read in the SDK's shape; bookmark ids kept
+    by one build only (B keeps none for a settled bookmark: incremental.py) are counted."""
+    def partitions(state: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
+        out = {}
+        for name, stream in comparable_state(sdk_state(state))["bookmarks"].items():
+            for partition in stream.get("partitions", []) if isinstance(stream, dict) else []:
+                out[name, json.dumps(partition.get("context"), sort_keys=True)] = partition
+        return out
+
+    def without_ids(partition: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in partition.items() if k != "ids_at_bookmark"}
+
+    pa, pb = partitions(a), partitions(b)
+    common = pa.keys() & pb.keys()
+    same = all(without_ids(pa[k]) == without_ids(pb[k]) for k in common)
+    ids_only = sum(1 for k in common if pa[k] != pb[k])
+    streams = {k[0] for k in pa.keys() ^ pb.keys()}
+    return (f"{same}" + (f" ({ids_only} bookmarks differ in ids_at_bookmark)"
+                         if ids_only else "")
+            + (f"; partitions of {', '.join(sorted(streams))} in one build only"
+               if streams else ""))
 
 
 def scenario(scale: str, latency: float, a: str, b: str, rounds: int) -> list[str]:
@@ -68,8 +112,8 @@ def scenario(scale: str, latency: float, a: str, b: str, rounds: int) -> list[st
                 outputs[name] = (records, state)
     finally:
         graph.stop()
-    same_records = by_stream(outputs["A"][0]) == by_stream(outputs["B"][0])
-    same_state = outputs["A"][1] == outputs["B"][1]
+    same_records = compared(by_stream(outputs["A"][0]), by_stream(outputs["B"][0]))
+    same_state = state_compared(outputs["A"][1], outputs["B"][1])
     rows = []
     medians = {}
     for name, runs in results.items():

@@ -249,6 +249,11 @@ class GraphStream(FastRecordWriting):
         """`fields=` as it is sent now (less any field Graph stopped reading this run)."""
         return self.policy.fields_param
 
+    @property
+    def page_size(self) -> int:
+        """The first `limit` a page is asked with (the `page_size` setting)."""
+        return int(self.config["page_size"])
+
     @cached_property
     def policy(self) -> EdgePolicy:
         def graph(name: str) -> str:
@@ -259,7 +264,7 @@ class GraphStream(FastRecordWriting):
             columns={graph(name): name for name in self.schema["properties"]},
             keys=frozenset(graph(k) for k in self.primary_keys) - set(self.computed_columns),
             replication_key=graph(self.replication_key) if self.replication_key else None,
-            paged=self.paged, page_size=int(self.config["page_size"]),
+            paged=self.paged, page_size=self.page_size,
             added_columns=self.added_columns,
             optional_params=self.optional_params, optional_fields=self.optional_fields,
             access_hint=self.access_hint)

@@ -132,7 +132,7 @@ class InsightsStream(GraphStream):
         """Report rows: the fields were chosen with the job; pages as large as Graph allows."""
         # Read on the partition workers: the job scheduler's own calls keep the budget.
         return EdgePolicy(stream=self.name, fields=(), columns={}, paged=True,
-                          page_size=int(self.config["page_size"]),
+                          page_size=self.page_size,
                           added_columns=self.context_columns, reports_usage=False,
                           decode=page_decoder(self.report))
 
