@@ -117,6 +117,12 @@ ACCOUNT_ASSET_EDGES = {
     "customconversions": ("custom_conversions", "CustomConversion", "custom_conversions"),
     "adrules_library": ("ad_rules", "AdRule", "ad_rules"),
 }
+#: The business's edges that list nodes of one kind (GET edges of the SDK's Business): edge ->
+#: (node type, the Dataset method listing business b's, the stream that reads them, for the
+#: truth). The server routes every edge here, so a new one is a line here and its method.
+BUSINESS_LIST_EDGES = {
+    "pending_users": ("BusinessRoleRequest", "pending_users_of", "pending_users"),
+}
 #: Per-business asset kinds: (owned count field, client count field, id base).
 BUSINESS_ASSETS = {"pixels": ("owned_pixels", "client_pixels", PIXEL_BASE),
                    "catalogs": ("owned_catalogs", "client_catalogs", CATALOG_BASE),
@@ -601,6 +607,9 @@ class Dataset:
                 "role": "ADMIN" if s == 0 else "EMPLOYEE",
                 "created_time": graph_time(created),
                 "created_by": {"id": str(USER_BASE + b * 100_000), "name": "Founder"}}
+
+    def pending_users_of(self, b: int) -> list[dict[str, Any]]:
+        return [self.pending_user(b, r) for r in range(self.scale.pending_users)]
 
     def pending_user(self, b: int, r: int) -> dict[str, Any]:
         created = EPOCH + r * 86400

@@ -33,6 +33,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 from tests.fakegraph.data import (
     ACCOUNT_ASSET_EDGES,
+    BUSINESS_LIST_EDGES,
     CATALOG_TASKS,
     PAGE_BASE,
     PIXEL_TASKS,
@@ -702,8 +703,6 @@ class FakeGraph:
             "business_users": ("BusinessUser", len(people), people.__getitem__),
             "system_users": ("SystemUser", data.scale.system_users,
                              lambda i: data.system_user(b, i)),
-            "pending_users": ("BusinessRoleRequest", data.scale.pending_users,
-                              lambda i: data.pending_user(b, i)),
             "business_asset_groups": ("BusinessAssetGroup", data.scale.asset_groups,
                                       lambda i: data.asset_group(b * data.scale.asset_groups
                                                                  + i)),
@@ -711,6 +710,10 @@ class FakeGraph:
         if edge in simple:
             node_type, count, get = simple[edge]
             return Route(node_type, node, count, get, edge, owner="Business")
+        if edge in BUSINESS_LIST_EDGES:
+            node_type, method, _ = BUSINESS_LIST_EDGES[edge]
+            items = getattr(data, method)(b)
+            return Route(node_type, node, len(items), items.__getitem__, edge, owner="Business")
         if edge in ("agencies", "clients"):
             items = data.partners(b, "AGENCY" if edge == "agencies" else "CLIENT")
             return Route("Business", node, len(items), items.__getitem__, edge,
@@ -938,8 +941,10 @@ class FakeGraph:
                 add("system_users", bid, robot)
                 for group in data.group_assignments(robot):
                     add("asset_group_assignments", bid, robot, group["id"])
-            for r in range(scale.pending_users):
-                add("pending_users", bid, data.pending_user(b, r)["id"])
+            for edge, (_, method, stream) in BUSINESS_LIST_EDGES.items():
+                if (bid, edge) not in denied:
+                    for item in getattr(data, method)(b):
+                        add(stream, bid, item["id"])
             for relationship in ("AGENCY", "CLIENT"):
                 for partner in data.partners(b, relationship):
                     add("partners", bid, partner["id"])
