@@ -194,7 +194,7 @@ class StateCheckpoints:
         self._last_size = 0
         self._records_at_last = self._records_at_start = record_bytes()
         self._written_at = clock()
-        self.messages = self.bytes = 0  # written, for the run summary and the benchmarks
+        self.messages = self.bytes = 0  # STATE messages and bytes written by this run
         #: Write every state offered (a dry run, `--test`: small, and its end is not seen).
         self.eager = False
 

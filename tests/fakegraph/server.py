@@ -117,7 +117,7 @@ class Faults:
     reject_audience_filter: bool | str = False
     expire_token_after: int | None = None
     #: (node type, field): Graph stops reading it, as a new API version does, once this many
-    #: calls were answered (0: from the start).
+    #: calls for that node type were answered (0: from the start), whatever else was asked.
     drop_field: tuple[str, str] | None = None
     drop_field_after: int = 0
     #: `/{page_id}/assigned_users` refuses the system-user token and wants the Page's token.
@@ -183,6 +183,7 @@ class FakeGraph:
         self.log: list[dict[str, Any]] = []
         self._lock = threading.Lock()
         self._calls_per_object: dict[str, int] = {}
+        self._node_calls: dict[str, int] = {}  # calls per node type (Faults.drop_field)
         self._blocked_until: dict[str, float] = {}
         self._rng = random.Random(seed)
         self._pages: dict[tuple, Encoded] = {}
@@ -524,8 +525,11 @@ class FakeGraph:
             return [f for f in requested]
         readable = readable_fields(route.node, route.owner, route.edge or None)
         dropped = self.faults.drop_field
-        if dropped and dropped[0] == route.node and len(self.log) >= self.faults.drop_field_after:
-            readable = readable - {dropped[1]}
+        if dropped and dropped[0] == route.node:
+            with self._lock:
+                self._node_calls[route.node] = answered = self._node_calls.get(route.node, 0) + 1
+            if answered > self.faults.drop_field_after:
+                readable = readable - {dropped[1]}
         unknown = [f for f in requested if f not in readable]
         if any((route.node, f) in self.faults.field_needs_permission for f in requested):
             raise GraphErrorResponse(403, 10, "(#10) Application does not have permission "
