@@ -25,11 +25,8 @@ from typing_extensions import override
 
 from tap_meta_bm.directory import PartitionKind
 from tap_meta_bm.graph_stream import GraphStream
+from tap_meta_bm.state import IDS_AT_BOOKMARK, READ_STARTED
 
-#: State key, per ad account: ids emitted at exactly the bookmark's second.
-IDS_AT_BOOKMARK = "ids_at_bookmark"
-#: State key, per ad account: unix time at which the run that read it started.
-READ_STARTED = "read_started"
 #: How long after an update Graph's list edges are assumed to show it (generous: minutes).
 SETTLE_SECONDS = 300
 

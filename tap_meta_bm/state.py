@@ -66,10 +66,12 @@ MAX_SECONDS_BETWEEN = 300.0
 PARTITION_KEY = "partition_key"
 REPLICATION_KEY = "replication_key"
 BY_READ = "bookmarks_by_read"
-IDS = "ids_at_bookmark"
+#: The keys incremental.py adds to a partition's state: ids emitted at exactly the bookmark's
+#: second, and the unix time at which the run that read the partition started.
+IDS_AT_BOOKMARK = "ids_at_bookmark"
 READ_STARTED = "read_started"
 #: What a compact partition can hold; a partition with any other key is kept as it is.
-_COMPACT_KEYS = frozenset({"context", "replication_key", "replication_key_value", IDS,
+_COMPACT_KEYS = frozenset({"context", "replication_key", "replication_key_value", IDS_AT_BOOKMARK,
                            READ_STARTED})
 
 
@@ -120,8 +122,8 @@ def _compact_stream(stream_state: Any) -> Any:
         bookmark = partition.get("replication_key_value", "") if key else ""
         read = str(partition.get(READ_STARTED, ""))
         by_read.setdefault(read, {}).setdefault(bookmark, []).append(named[1])
-        if partition.get(IDS):
-            ids.setdefault(bookmark, {})[named[1]] = list(partition[IDS])
+        if partition.get(IDS_AT_BOOKMARK):
+            ids.setdefault(bookmark, {})[named[1]] = list(partition[IDS_AT_BOOKMARK])
     compact: dict[str, Any] = {k: v for k, v in stream_state.items() if k != "partitions"}
     if by_read:
         compact[PARTITION_KEY] = partition_key
@@ -129,7 +131,7 @@ def _compact_stream(stream_state: Any) -> Any:
             compact[REPLICATION_KEY] = replication_key
         compact[BY_READ] = by_read
         if ids:
-            compact[IDS] = ids
+            compact[IDS_AT_BOOKMARK] = ids
     if kept:
         compact["partitions"] = kept
     return compact
@@ -159,7 +161,7 @@ def _expand_stream(name: str, stream_state: Any) -> Any:
 def _expanded(stream_state: dict[str, Any]) -> dict[str, Any]:
     partition_key = str(stream_state[PARTITION_KEY])
     replication_key = stream_state.get(REPLICATION_KEY)
-    ids: dict[str, dict[str, list[str]]] = stream_state.get(IDS) or {}
+    ids: dict[str, dict[str, list[str]]] = stream_state.get(IDS_AT_BOOKMARK) or {}
     newest: dict[str, tuple[tuple[int, str], dict[str, Any]]] = {}
     for read, groups in stream_state[BY_READ].items():
         for bookmark, accounts in groups.items():
@@ -171,15 +173,15 @@ def _expanded(stream_state: dict[str, Any]) -> dict[str, Any]:
                 if read:
                     partition[READ_STARTED] = int(read)
                 if ids.get(bookmark, {}).get(account):
-                    partition[IDS] = list(ids[bookmark][account])
+                    partition[IDS_AT_BOOKMARK] = list(ids[bookmark][account])
                 rank = (int(read or 0), str(bookmark))
                 if account not in newest or newest[account][0] < rank:
                     newest[account] = (rank, partition)
     plain = [p for p in stream_state.get("partitions", [])
              if not (isinstance(p, dict) and isinstance(p.get("context"), dict)
                      and p["context"].get(partition_key) in newest)]
-    expanded = {k: v for k, v in stream_state.items()
-                if k not in {PARTITION_KEY, REPLICATION_KEY, BY_READ, IDS, "partitions"}}
+    compact_keys = {PARTITION_KEY, REPLICATION_KEY, BY_READ, IDS_AT_BOOKMARK, "partitions"}
+    expanded = {k: v for k, v in stream_state.items() if k not in compact_keys}
     expanded["partitions"] = [partition for _, partition in newest.values()] + plain
     return expanded
 
