@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from singer_sdk.contrib.msgspec import serialize_jsonl
 
 from tap_meta_bm.errors import ConfigError
-from tap_meta_bm.insights.calendar import months_before, windows
+from tap_meta_bm.insights.calendar import months_before, old_reach_before, windows
 from tap_meta_bm.insights.catalog import (
     ACTION_BREAKDOWNS,
     ATTRIBUTION_WINDOWS,
@@ -150,6 +150,25 @@ def test_job_windows_cover_every_day_once_in_whole_increments():
         (date(2026, 1, 1), date(2026, 1, 7)), (date(2026, 1, 8), date(2026, 1, 14)),
         (date(2026, 1, 15), date(2026, 1, 20))]
     assert months_before(date(2026, 3, 31), 37) == date(2023, 2, 28)
+
+
+def test_job_windows_never_straddle_the_old_reach_boundary():
+    from datetime import date
+    # Daily rows: the cut is the boundary itself.
+    assert windows(date(2025, 10, 1), date(2025, 11, 20), 30, 1, split_at=date(2025, 11, 7)) \
+        == [(date(2025, 10, 1), date(2025, 10, 30)), (date(2025, 10, 31), date(2025, 11, 6)),
+            (date(2025, 11, 7), date(2025, 11, 20))]
+    # Weekly rows: the first whole week from the boundary on; the week across it stays whole.
+    assert windows(date(2025, 10, 1), date(2025, 11, 20), 14, 7, split_at=date(2025, 11, 7)) \
+        == [(date(2025, 10, 1), date(2025, 10, 14)), (date(2025, 10, 15), date(2025, 10, 28)),
+            (date(2025, 10, 29), date(2025, 11, 11)), (date(2025, 11, 12), date(2025, 11, 20))]
+    # A boundary outside the range changes nothing.
+    for outside in (date(2025, 10, 1), date(2025, 9, 1), date(2025, 12, 1)):
+        assert windows(date(2025, 10, 1), date(2025, 11, 20), 30, 1, split_at=outside) == \
+            windows(date(2025, 10, 1), date(2025, 11, 20), 30, 1)
+    assert old_reach_before(date(2026, 12, 7)) == date(2025, 11, 7)
+    assert old_reach_before(date(2028, 2, 29)) == date(2027, 1, 29)
+    assert old_reach_before(date(2027, 3, 31)) == date(2026, 2, 28)
 
 
 @settings(max_examples=2000, deadline=None)

@@ -32,13 +32,13 @@ import time
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from enum import Enum
 from typing import Any
 
 from tap_meta_bm.errors import Action, GraphError, GraphFatalError
 from tap_meta_bm.graph import MAX_PAGE_SIZE, EdgePolicy, EdgeRead, GraphClient
-from tap_meta_bm.insights.calendar import months_before
+from tap_meta_bm.insights.calendar import REACH_HISTORY_MONTHS
 from tap_meta_bm.progress import PROGRESS_SECONDS
 
 #: Jobs in flight at once, every account together (Airbyte caps at 100 too).
@@ -56,12 +56,10 @@ TOO_MUCH_DATA = 1487534
 DONE, FAILED, SKIPPED = "Job Completed", "Job Failed", "Job Skipped"
 POLL_FIELDS = ("async_status", "async_percent_completion", "error_code", "error_subcode",
                "error_message", "error_user_msg")
-#: Meta's insights best practices (since 2025-06-10): reach "and related fields, such as
-#: frequency and cpp" with breakdowns over start dates more than 13 months back come from
-#: async jobs only, "up to 10 requests per Ad Account per day"; past it Graph says this.
+#: Reach and its related fields, limited over old dates (calendar.REACH_HISTORY_MONTHS);
+#: past the day's budget Graph says this.
 REACH_FIELDS = frozenset({"reach", "frequency", "cpp"})
 REACH_LIMIT_TEXT = "reach-related metric breakdowns are unavailable"
-REACH_HISTORY_MONTHS = 13
 
 
 class PieceState(Enum):
@@ -158,11 +156,21 @@ class ReportJobs:
             if asked.get("breakdowns") else []
         #: Accounts whose budget is spent: their old jobs go on without reach.
         self._without_reach: set[str] = set()
+        #: Per account, the first day that is not old for reach (calendar.old_reach_before).
+        self._old_reach_before: dict[str, date] = {}
         self._progress_at = time.monotonic()
 
+    @property
+    def limits_reach(self) -> bool:
+        """The report asks reach (or frequency, cpp) with breakdowns: old days are limited."""
+        return bool(self._reach)
+
     # -- consumers ------------------------------------------------------------------------
-    def add(self, account_id: str, windows: list[tuple[date, date]]) -> list[Piece]:
-        """Queue an account's date windows (in the order they will be read)."""
+    def add(self, account_id: str, windows: list[tuple[date, date]],
+            old_reach_before: date) -> list[Piece]:
+        """Queue an account's date windows (in the order they will be read); jobs starting
+        before `old_reach_before` count against the account's budget of old reach."""
+        self._old_reach_before[account_id] = old_reach_before
         pieces = [Piece(account_id, since, until) for since, until in windows]
         with self._changed:
             self._pending.extend(pieces)
@@ -404,11 +412,11 @@ class ReportJobs:
 
     # -- reach over old dates (REACH_FIELDS) -----------------------------------------------
     def _old_reach(self, piece: Piece) -> bool:
-        """The job asks reach with breakdowns from more than 13 months back (in UTC days: at
-        the edge, a day of an account's own calendar may count one way or the other)."""
+        """The job asks reach with breakdowns from more than 13 months back, in the account's
+        own days (the windows were cut there, so a job is old or recent as a whole)."""
         if not self._reach or piece.lists_campaigns_of is not None:
             return False
-        return piece.since < months_before(datetime.now(UTC).date(), REACH_HISTORY_MONTHS)
+        return piece.since < self._old_reach_before[piece.account_id]
 
     def _reach_spent(self, piece: Piece) -> bool:
         """An old-reach job of an account whose budget is spent (Meta's header or refusal)."""

@@ -23,7 +23,13 @@ from tap_meta_bm.directory import PartitionKind
 from tap_meta_bm.errors import AssetSkipped
 from tap_meta_bm.graph import EdgePolicy
 from tap_meta_bm.graph_stream import GraphStream
-from tap_meta_bm.insights.calendar import RETENTION_MONTHS, account_today, months_before, windows
+from tap_meta_bm.insights.calendar import (
+    RETENTION_MONTHS,
+    account_today,
+    months_before,
+    old_reach_before,
+    windows,
+)
 from tap_meta_bm.insights.decoding import page_decoder
 from tap_meta_bm.insights.jobs import Piece, ReportJobs
 from tap_meta_bm.insights.report import InsightsReport, report_schema
@@ -71,17 +77,20 @@ class InsightsStream(GraphStream):
     def edge_params(self, context: Context | None) -> dict[str, Any]:
         """What a synchronous read of the report sends (the doctor's probe; the rows come
         from report jobs): the report's own parameters, and the account's today."""
-        day = account_today(self.run.directory.account_timezone(
-            str((context or {}).get("account_id"))), float(self.run.run_started)).isoformat()
+        day = self.account_today(str((context or {}).get("account_id"))).isoformat()
         return {**dict(self.report.params()),
                 "time_range": json.dumps({"since": day, "until": day}, separators=(",", ":"))}
 
     # -- plan -------------------------------------------------------------------------------
+    def account_today(self, account_id: str) -> date:
+        """The account's day when the run started, in its own time zone."""
+        return account_today(self.run.directory.account_timezone(account_id),
+                             float(self.run.run_started))
+
     def account_range(self, context: Context) -> tuple[date, date]:
         """The days this run reads for one account (module docstring), in its time zone."""
         account_id = str(context["account_id"])
-        today = account_today(self.run.directory.account_timezone(account_id),
-                              float(self.run.run_started))
+        today = self.account_today(account_id)
         earliest = months_before(today, RETENTION_MONTHS) + timedelta(days=1)
         state = self.get_context_state(context)
         bookmark = state.get("replication_key_value") \
@@ -115,8 +124,10 @@ class InsightsStream(GraphStream):
             since, until = self.account_range(partition)
             account_id = str(partition["account_id"])
             self._read_through[account_id] = until
+            old_before = old_reach_before(self.account_today(account_id))
             self._pieces[account_id] = jobs.add(account_id, windows(
-                since, until, int(self.config["insights_job_days"]), report.time_increment))
+                since, until, int(self.config["insights_job_days"]), report.time_increment,
+                split_at=old_before if jobs.limits_reach else None), old_before)
             days += (until - since).days + 1
         if self._clamped:
             self.logger.warning(

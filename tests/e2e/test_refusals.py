@@ -7,9 +7,10 @@ from datetime import date, timedelta
 
 import pytest
 
+from tests.clock import DEFAULT_TODAY
 from tests.e2e.conftest import Faults
 from tests.e2e.test_insights import SINCE, sync
-from tests.fakegraph.insights import InsightsFaults
+from tests.fakegraph.insights import InsightsFaults, account_today, months_before
 
 pytestmark = pytest.mark.e2e
 ACCOUNT = "200000000001"
@@ -79,14 +80,22 @@ def test_a_page_field_needing_a_permission_costs_the_field_not_the_directory(fak
         "business). Reading pages without it for the rest of the run: the column stays null")
 
 
-@pytest.mark.parametrize("header", [True, False])
-def test_old_reach_past_its_daily_budget_goes_on_without_reach(fake_graph, tmp_path, header):
-    """Meta's best practices: reach with breakdowns over dates more than 13 months back, up
-    to 10 (here 1) async jobs per account per day; the header says so, or the refusal."""
+@pytest.mark.parametrize(("clock", "header"), [
+    (DEFAULT_TODAY, True), (DEFAULT_TODAY, False),
+    (date(2026, 12, 31), True), (date(2027, 3, 31), True), (date(2028, 2, 29), False),
+], indirect=["clock"])
+def test_old_reach_past_its_daily_budget_goes_on_without_reach(fake_graph, tmp_path, clock,
+                                                               header):
+    """Meta's best practices: reach with breakdowns for start dates more than 13 months back,
+    up to 10 (here 1) async jobs per account per day; the header says so, or the refusal.
+    The rule is per day: every day less than 13 months old keeps its reach, whatever the
+    jobs' boundaries (they straddled it once, and recent days lost reach)."""
     graph = fake_graph("small", faults=Faults(insights=InsightsFaults(
         reach_jobs_per_day=1, reach_header=header)))
-    today = date.today()
-    since = date(today.year - 1, today.month, 1) - timedelta(days=45)
+    today = account_today(graph.data.ad_account(1)["timezone_name"])
+    assert today == clock.today
+    recent = months_before(today, 13)  # the fake's own rule
+    since = recent - timedelta(days=47)
     report = {"name": "by_age", "level": "account", "fields": ["impressions", "reach"],
               "breakdowns": ["age"]}
     run = sync(tmp_path, graph, streams=("insights_by_age",), account_ids=[ACCOUNT],
@@ -97,12 +106,14 @@ def test_old_reach_past_its_daily_budget_goes_on_without_reach(fake_graph, tmp_p
     refused = [e for e in posts if e["status"] != 200]
     assert len(refused) == (0 if header else 1)
     rows = run.records("insights_by_age")
-    with_reach = {r["date_start"] for r in rows if r.get("reach") is not None}
-    without = {r["date_start"] for r in rows if r.get("reach") is None}
+    days = {r["date_start"] for r in rows}
+    assert min(days) == since.isoformat() and max(days) == today.isoformat()
     first_job = {(since + timedelta(days=n)).isoformat() for n in range(10)}
-    assert with_reach & first_job and not without & first_job  # the budget's one job
-    assert without and max(without) < (today - timedelta(days=13 * 30)).isoformat()
-    assert max(with_reach) >= (today - timedelta(days=2)).isoformat()  # recent: reach
+    with_reach = {r["date_start"] for r in rows if r.get("reach") is not None}
+    # The budget's one job, and every day from the boundary on; nothing else.
+    assert with_reach == first_job | {d for d in days if d >= recent.isoformat()}
+    assert {r["date_start"] for r in rows if r.get("reach") is None} == {
+        d for d in days if d not in first_job and d < recent.isoformat()}
     warnings = [line for line in run.stderr.splitlines() if "daily budget of reach" in line]
     assert len(warnings) == 1 and f"ad account {ACCOUNT}" in warnings[0]
 
