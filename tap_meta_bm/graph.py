@@ -15,6 +15,7 @@ parameter Graph refused, that its Page edges want Page tokens) lives in that str
 
 from __future__ import annotations
 
+import email.utils
 import errno
 import hashlib
 import hmac
@@ -255,6 +256,23 @@ class GraphClient:
         #: token from then on.
         self._pages_wanting_token: dict[str, GraphError] = {}
         self.appsecret_proof = self.proof_for(access_token)
+        #: Graph's clock less this machine's, from the first answer's `Date` header.
+        self._clock_offset: float | None = None
+
+    def graph_time(self, local: float) -> float:
+        """A moment of this machine's clock in Graph's: the calendar of a run (which days
+        insights read, when a bookmark is settled) is Meta's, not a skewed local clock's.
+        Unchanged until Graph has answered once."""
+        return local + (self._clock_offset or 0.0)
+
+    def _learn_clock(self, response: requests.Response) -> None:
+        if self._clock_offset is not None:
+            return
+        try:
+            sent = email.utils.parsedate_to_datetime(response.headers.get("Date", ""))
+        except (TypeError, ValueError, IndexError):
+            return
+        self._clock_offset = sent.timestamp() - time.time()
 
     def proof_for(self, token: str) -> str | None:
         """HMAC-SHA256 of a token keyed by the app secret, as Graph requires with it."""
@@ -495,6 +513,7 @@ class GraphClient:
     def _checked(self, read: EdgeRead, response: requests.Response,
                  page_token: str | None) -> Page:
         self.summary.add(read.policy.stream, requests=1)
+        self._learn_clock(response)
         self.governor.observe(response.headers, read.meter_key,
                               report_usage=read.policy.reports_usage)
         payload = read.policy.decode(response.content)

@@ -120,7 +120,8 @@ class IncrementalStream(GraphStream):
         # Reached only after every record above was emitted: this account's bookmark moves
         # now rather than at the end of the stream, so a run that dies on a later account
         # resumes after this one.
-        state[READ_STARTED] = started = self.run.run_started
+        # In Graph's clock: it is compared with the update times Graph wrote.
+        state[READ_STARTED] = started = int(self.run.client.graph_time(self.run.run_started))
         # The next run filters strictly past a bookmark this run began SETTLE_SECONDS after
         # (`lower_bound`), and never looks at these ids: kept only while it will.
         if newest is not None and ids_at_newest and \

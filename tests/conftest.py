@@ -7,23 +7,17 @@ import time
 import pytest
 import requests_mock
 
-from tests.clock import MISSING_FAKETIME, Clock, chosen_today, faketime_library
+from tests.clock import Clock, chosen_today
 from tests.helpers import BASE, BUSINESS, mock_batch, mock_empty_graph, page
 
 
 @pytest.fixture(autouse=True)
-def clock(request, monkeypatch) -> Clock:
+def wall_clock(request, monkeypatch) -> Clock:
     """Every test's wall clock (tests/clock.py): the chosen day, or the one a test asks for
-    with `@pytest.mark.parametrize("clock", [date(...)], indirect=True)`."""
+    with `@pytest.mark.parametrize("wall_clock", [date(...)], indirect=True)`."""
     today = getattr(request, "param", None) or chosen_today()
     chosen = Clock.on(today, time.time())
     monkeypatch.setattr(time, "time", chosen.time)
-    library = faketime_library()
-    if library is not None:
-        for name, value in chosen.environment(library).items():
-            monkeypatch.setenv(name, value)
-    elif request.node.get_closest_marker("e2e") or request.node.get_closest_marker("meltano"):
-        pytest.fail(MISSING_FAKETIME, pytrace=False)
     return chosen
 
 

@@ -7,6 +7,7 @@ import logging
 import re
 import socket
 import threading
+from email.utils import formatdate
 from pathlib import Path
 
 import requests_mock
@@ -110,3 +111,26 @@ def test_a_body_cut_short_is_a_transient_failure_and_the_page_is_read_again(capl
             if r.levelno == logging.WARNING] == [
         f"Retrying campaigns edge /act_1/campaigns in N s: ChunkedEncodingError talking to "
         f"{host}:{port}"]
+
+
+def test_the_run_takes_its_calendar_from_graphs_date_header(wall_clock):
+    """A machine whose clock is 5 hours and 3 seconds off reads Graph's days: the first
+    answer's `Date` header sets the offset, later ones do not move it."""
+    graph_now = wall_clock.time() + 5 * 3600 + 3
+    with requests_mock.Mocker() as mocker:
+        mocker.get(f"{BASE}/act_1/campaigns", [
+            {"json": page([]), "headers": {"Date": formatdate(graph_now, usegmt=True)}},
+            {"json": page([]), "headers": {"Date": formatdate(graph_now + 999, usegmt=True)}}])
+        graph_client = client()
+        assert graph_client.graph_time(1000.0) == 1000.0  # nothing heard from Graph yet
+        list(graph_client.records(campaigns("1", policy())))
+        list(graph_client.records(campaigns("1", policy())))
+    assert abs(graph_client.graph_time(wall_clock.time()) - int(graph_now)) < 1.5
+
+
+def test_an_answer_without_a_readable_date_leaves_the_local_clock():
+    with requests_mock.Mocker() as mocker:
+        mocker.get(f"{BASE}/act_1/campaigns", json=page([]), headers={"Date": "yesterday"})
+        graph_client = client()
+        list(graph_client.records(campaigns("1", policy())))
+    assert graph_client.graph_time(1234.5) == 1234.5

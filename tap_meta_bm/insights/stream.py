@@ -83,9 +83,9 @@ class InsightsStream(GraphStream):
 
     # -- plan -------------------------------------------------------------------------------
     def account_today(self, account_id: str) -> date:
-        """The account's day when the run started, in its own time zone."""
+        """The account's day when the run started, in its own time zone, by Graph's clock."""
         return account_today(self.run.directory.account_timezone(account_id),
-                             float(self.run.run_started))
+                             self.run.client.graph_time(float(self.run.run_started)))
 
     def account_range(self, context: Context) -> tuple[date, date]:
         """The days this run reads for one account (module docstring), in its time zone."""

@@ -80,12 +80,12 @@ def test_a_page_field_needing_a_permission_costs_the_field_not_the_directory(fak
         "business). Reading pages without it for the rest of the run: the column stays null")
 
 
-@pytest.mark.parametrize(("clock", "header"), [
+@pytest.mark.parametrize(("wall_clock", "header"), [
     (DEFAULT_TODAY, True), (DEFAULT_TODAY, False),
     (date(2026, 12, 31), True), (date(2027, 3, 31), True), (date(2028, 2, 29), False),
-], indirect=["clock"])
-def test_old_reach_past_its_daily_budget_goes_on_without_reach(fake_graph, tmp_path, clock,
-                                                               header):
+], indirect=["wall_clock"])
+def test_old_reach_past_its_daily_budget_goes_on_without_reach(fake_graph, tmp_path,
+                                                               wall_clock, header):
     """Meta's best practices: reach with breakdowns for start dates more than 13 months back,
     up to 10 (here 1) async jobs per account per day; the header says so, or the refusal.
     The rule is per day: every day less than 13 months old keeps its reach, whatever the
@@ -93,7 +93,7 @@ def test_old_reach_past_its_daily_budget_goes_on_without_reach(fake_graph, tmp_p
     graph = fake_graph("small", faults=Faults(insights=InsightsFaults(
         reach_jobs_per_day=1, reach_header=header)))
     today = account_today(graph.data.ad_account(1)["timezone_name"])
-    assert today == clock.today
+    assert today == wall_clock.today
     recent = months_before(today, 13)  # the fake's own rule
     since = recent - timedelta(days=47)
     report = {"name": "by_age", "level": "account", "fields": ["impressions", "reach"],
