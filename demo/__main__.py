@@ -5,13 +5,15 @@ output/warehouse.duckdb and builds the dbt marts (`meltano invoke dbt:build`, tr
 Then, as an admin would in Business Settings, revokes grants, changes tasks and removes a
 person at the source (the fake's HTTP control endpoint, tests/fakegraph/control.py), runs the
 pipeline again, and prints what the marts answer: rows per table, the access matrix, the
-changes the second run saw, everyone who can reach one ad account and how, and spend per ad
-account within each currency.
+changes the second run saw, everyone who can reach one ad account and how (one agency shared a
+partner token, so its people are named; the other's are unknown), the top access risks, and
+spend per ad account within each currency.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -42,11 +44,18 @@ where changed_at > (select min(changed_at) from meta_bm_marts.access_changes)
 order by change, asset_type, asset_id, user_id
 """
 EFFECTIVE = """
-select via, coalesce(via_id, ''), principal_type, coalesce(principal_name, principal_id),
-       replace(tasks, ',', '+')
+select access, via, principal_type, coalesce(principal_name, principal_id),
+       coalesce(replace(tasks, ',', '+'), '(unknown)')
 from meta_bm_marts.effective_access
 where asset_id = ?
-order by via, principal_type, 4
+order by case access when 'holds' then 0 when 'can_grant' then 1 else 2 end, via, 4
+"""
+#: The access review's worst findings first.
+RISKS = """
+select severity, rule, coalesce(asset_id, ''), coalesce(principal_name, principal_id, ''), fix
+from meta_bm_marts.access_risks
+order by case severity when 'high' then 0 when 'medium' then 1 else 2 end, rule, 3, 4
+limit 8
 """
 #: Spend is ranked within each currency: amounts in USD, EUR and JPY are not comparable,
 #: and the demo converts nothing.
@@ -79,9 +88,13 @@ def meltano(*args: str, env: dict[str, str]) -> str:
 
 
 def run_pipeline(graph: FakeGraph, database: Path, *, first: bool) -> None:
+    # The first agency shared a token of its own (README, Partners' people): its people on
+    # our assets are read with it. The second did not: its people stay unknown.
+    partner = graph.data.partners(0, "AGENCY")[0]["id"]
     env = {**os.environ, "TAP_META_BM_ACCESS_TOKEN": DEFAULT_TOKEN,
            "TAP_META_BM_API_URL": graph.url, "TARGET_DUCKDB_FILEPATH": str(database),
-           "DBT_DUCKDB_PATH": str(database)}
+           "DBT_DUCKDB_PATH": str(database),
+           "TAP_META_BM_PARTNER_TOKENS": json.dumps([graph.partner_token(partner)])}
     meltano("run", *(["--full-refresh"] if first else []), "tap-meta-bm", "target-duckdb",
             env=env)
     built = meltano("invoke", "dbt:build", env=env)
@@ -132,13 +145,18 @@ def print_summary(database: Path) -> None:
         tasks = f"{old} -> {new}" if change == "tasks_changed" else old or new
         print(f"  {change:<14}{asset_type:<16}{asset:<20}{user:<15}{tasks:<32}"
               f"{when:%Y-%m-%d %H:%M:%S}")
+    # An ad account shared with the agency whose token we hold: its people show by name.
     account = db.execute("select asset_id from meta_bm_marts.effective_access "
-                         "where asset_type = 'AD_ACCOUNT' order by asset_id limit 1").fetchone()
+                         "where via = 'partner_person' and asset_type = 'AD_ACCOUNT' "
+                         "order by asset_id limit 1").fetchone()
     if account:
-        print(f"\nEveryone who can reach ad account {account[0]}, and how "
-              "(dbt mart effective_access)")
-        for via, via_id, kind, who, tasks in db.execute(EFFECTIVE, [account[0]]).fetchall():
-            print(f"  {via:<14}{via_id[:14]:<16}{kind:<18}{str(who)[:26]:<28}{tasks}")
+        print(f"\nEveryone who can reach ad account {account[0]}, and how (dbt mart "
+              "effective_access: holds = assigned now, can_grant = may assign itself)")
+        for access, via, kind, who, tasks in db.execute(EFFECTIVE, [account[0]]).fetchall():
+            print(f"  {access:<10}{via:<16}{kind:<18}{str(who)[:30]:<32}{tasks}")
+    print("\nTop access risks (dbt mart access_risks)")
+    for severity, rule, asset, who, fix in db.execute(RISKS).fetchall():
+        print(f"  {severity:<7}{rule:<26}{asset[:18]:<20}{str(who)[:24]:<26}{fix[:70]}")
     print("\nSpend per ad account, the last 29 days, top 3 within each currency "
           "(dbt mart ad_performance; amounts are not converted)")
     for currency, account_name, impressions, clicks, spend in db.execute(

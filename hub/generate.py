@@ -21,6 +21,7 @@ TAP = str(Path(sys.executable).with_name("tap-meta-bm"))
 SDK_SETTING_PREFIXES = ("stream_map", "faker_config", "flattening_", "batch_config")
 LABELS = {"access_token": "System-user access token", "app_secret": "App secret",
           "business_ids": "Business ids", "account_ids": "Ad account ids",
+          "partner_tokens": "Partner tokens",
           "api_url": "Graph API base URL", "api_version": "Graph API version",
           "usage_threshold_pct": "Usage threshold (%)"}
 #: Meltano's capability names for the SDK's (structured logging is no Meltano capability).
@@ -30,7 +31,7 @@ CAPABILITIES = {"catalog", "state", "discover", "about", "test", "stream-maps",
 
 def kind(schema: dict[str, Any]) -> str:
     types = set(schema.get("type") or []) - {"null"}
-    if schema.get("secret"):
+    if schema.get("secret") and "array" not in types:  # a list of secrets stays a list
         return "password"
     if schema.get("format") == "date-time":
         return "date_iso8601"

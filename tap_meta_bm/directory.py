@@ -13,13 +13,16 @@ from __future__ import annotations
 import enum
 import logging
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from tap_meta_bm.errors import ConfigError
+from tap_meta_bm.errors import AssetSkipped, ConfigError
+from tap_meta_bm.graph import MAX_PAGE_SIZE, EdgePolicy, EdgeRead
 
 if TYPE_CHECKING:
-    from tap_meta_bm.graph import EdgeRead, GraphClient
+    from tap_meta_bm.graph import GraphClient
     from tap_meta_bm.shards import AccountShard
+    from tap_meta_bm.summary import RunSummary
 
 Record = dict[str, Any]
 Partition = dict[str, Any]
@@ -41,6 +44,8 @@ class PartitionKind(enum.Enum):
     BUSINESS_CATALOG = "business_catalog"  # each (business, product catalog) pair
     LEAD_FORM = "lead_form"  # each lead form of each page
     BUSINESS_PERSON = "business_person"  # each business user and system user of a business
+    PARTNER = "partner"  # each partner business whose token (`partner_tokens`) Graph took
+    PARTNER_ASSET = "partner_asset"  # each of our assets shared with such a partner
 
 
 #: Partitions that are one ad account each: their streams' records belong to one account.
@@ -48,7 +53,24 @@ ACCOUNT_PARTITIONS = frozenset({PartitionKind.AD_ACCOUNT, PartitionKind.BUSINESS
 
 
 #: A directory stream's reads of one partition (its `edge_reads`): what the directory reads.
-EdgeReads = Callable[[Mapping[str, Any] | None], list["EdgeRead"]]
+EdgeReads = Callable[[Mapping[str, Any] | None], list[EdgeRead]]
+#: The streams read with partners' tokens: what is incomplete when a token or a grant is not.
+PARTNER_STREAMS = ("partner_business_users", "partner_system_users", "partner_assignments")
+
+
+@dataclass(frozen=True)
+class GrantSource:
+    """A stream of our assets' grants to partners (`/{asset}/agencies`): its partitions, and
+    the asset each names."""
+
+    stream: str
+    kind: PartitionKind
+    asset_type: str
+    asset_key: str
+
+    def asset_id(self, partition: Mapping[str, Any]) -> str:
+        asset = str(partition[self.asset_key])
+        return f"act_{asset}" if self.asset_type == "AD_ACCOUNT" else asset
 
 
 def id_list(value: Any) -> list[str]:
@@ -71,8 +93,15 @@ class Directory:
 
     def __init__(self, client: GraphClient, business_ids: list[str],
                  account_ids: frozenset[str], logger: logging.Logger,
-                 shard: AccountShard | None = None) -> None:
+                 shard: AccountShard | None = None, partner_credentials: tuple[str, ...] = (),
+                 summary: RunSummary | None = None) -> None:
         self._client = client
+        #: The names the client knows partners' tokens by, until their businesses are known.
+        self._partner_credentials = partner_credentials
+        self._summary = summary
+        self._grant_sources: list[GrantSource] = []
+        #: Partner tokens Graph refused when asked whose they are, and what it said.
+        self.refused_partner_tokens: dict[str, str] = {}
         self._business_ids = business_ids
         self._account_ids = account_ids
         self._shard = shard
@@ -86,6 +115,17 @@ class Directory:
     def register(self, stream_name: str, reads: EdgeReads) -> None:
         """Hold the records of `stream_name`, read with `reads(partition)`."""
         self._sources[stream_name] = reads
+
+    def register_grants(self, source: GrantSource, reads: EdgeReads) -> None:
+        """A stream of grants to partners: with partners' tokens, the directory reads it (once,
+        for the stream too) to know which of our assets each partner was shared."""
+        self.register(source.stream, reads)
+        self._grant_sources.append(source)
+
+    @property
+    def reads_grants(self) -> bool:
+        """Whether the grant streams are read through the directory (partners' tokens given)."""
+        return bool(self._partner_credentials)
 
     def records(self, stream_name: str, context: Partition | None) -> list[Record]:
         """The records `stream_name` yields for one partition (read on first use)."""
@@ -146,10 +186,72 @@ class Directory:
                                                                           "catalog_id"),
             PartitionKind.LEAD_FORM: self._lead_forms,
             PartitionKind.BUSINESS_PERSON: self._people,
+            PartitionKind.PARTNER: self._partners,
+            PartitionKind.PARTNER_ASSET: self._partner_assets,
         }
         return builders[kind]()
 
-    def _ad_accounts(self, *, unique: bool) -> list[Partition]:
+    # -- partners (streams/partners.py) ---------------------------------------------------
+    def _partners(self) -> list[Partition]:
+        """The business of each partner token (`/me/businesses`, read with the token): its
+        name in the client from then on. A refused token: warned of by the client, and the
+        partner streams are incomplete this run (nothing of any partner is deleted)."""
+        policy = EdgePolicy.plain(PARTNER_STREAMS[0], ("id", "name"), paged=True,
+                                  page_size=MAX_PAGE_SIZE)
+        ours = set(self.business_ids())
+        out: list[Partition] = []
+        for label in self._partner_credentials:
+            read = EdgeRead("/me/businesses", (), "me", policy, credential=label)
+            try:
+                businesses = [str(r["id"]) for r in self._client.records_or_skip(read)]
+            except AssetSkipped as skipped:
+                refused = self._client.refused_credential(label)
+                why = (refused or skipped.error).message.rstrip(".")
+                self.refused_partner_tokens[label] = why
+                self._incomplete(f"{label} was refused: {why}")
+                continue
+            for business_id in businesses:
+                if business_id in ours:
+                    self._log.warning("partner_tokens: %s belongs to business %s, one of the "
+                                      "businesses read with access_token; it is not a "
+                                      "partner's token and is not used", label, business_id)
+                elif business_id not in {p["business_id"] for p in out}:
+                    self._client.name_credential(label, business_id)
+                    out.append({"business_id": business_id})
+        return out
+
+    def _partner_assets(self) -> list[Partition]:
+        """Our assets shared with each partner that gave a token, from the grant streams
+        (read here once; their streams emit what was read)."""
+        partners = {p["business_id"] for p in self.partitions(PartitionKind.PARTNER)}
+        out: list[Partition] = []
+        for source in self._grant_sources if partners else []:
+            for partition in self._grant_partitions(source.kind):
+                for record in self.records(source.stream, partition):
+                    if str(record["id"]) in partners:
+                        out.append({"business_id": str(record["id"]),
+                                    "asset_type": source.asset_type,
+                                    "asset_id": source.asset_id(partition)})
+            skipped = self._summary.tally(source.stream).skipped if self._summary else []
+            if skipped:
+                self._incomplete(f"{len(skipped)} of the grants read for {source.stream} "
+                                 "could not be read, so partners' people on those assets are "
+                                 "not known this run")
+        return out
+
+    def _grant_partitions(self, kind: PartitionKind) -> list[Partition]:
+        """Every asset's partitions, whatever the shard: partners' people are read by shard
+        0 alone, on every ad account."""
+        if kind is PartitionKind.AD_ACCOUNT:
+            return self._ad_accounts(unique=True, every_shard=True)
+        return self.partitions(kind)
+
+    def _incomplete(self, why: str) -> None:
+        if self._summary is not None:
+            for stream in PARTNER_STREAMS:
+                self._summary.skipped(stream, why)
+
+    def _ad_accounts(self, *, unique: bool, every_shard: bool = False) -> list[Partition]:
         wanted = self._account_ids
         seen: set[str] = set()
         out: list[Partition] = []
@@ -167,6 +269,8 @@ class Directory:
         if missing:
             self._log.warning("account_ids: %s are not ad accounts of the businesses read; "
                                  "going on with the others.", ", ".join(missing))
+        if every_shard:
+            return out
         mine = [p for p in out if self.owns_account(p["account_id"])]
         if out and not mine:
             self._log.info("account_shard %s: none of the %d ad accounts hashes to this "

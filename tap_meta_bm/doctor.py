@@ -33,6 +33,8 @@ if TYPE_CHECKING:
     from tap_meta_bm.tap import TapMetaBM
 
 ASSIGN = "Business Settings > System users > {user} > Assign assets"
+#: What a partner's token is examined with: the partner's own scopes are not ours to read.
+PARTNER_PERMISSION = "(the partner's token)"
 #: What each kind of stream needs: the permission the token must carry, the task its system
 #: user must hold, and where to give it.
 NEEDS: dict[str, tuple[str, str, str]] = {
@@ -50,6 +52,11 @@ NEEDS: dict[str, tuple[str, str, str]] = {
                                  "Leads Access Manager where it is customised",
               ASSIGN + " > Pages > Full control on {asset}; Leads Access Manager > the "
                        "system user"),
+    # Read with a partner's token (partner_tokens): its permissions are the partner's.
+    "partner": (PARTNER_PERMISSION, "Full control, in the partner's business, on the assets "
+                                    "shared with it",
+                "ask the partner: its Business Settings > System users > (the system user "
+                "whose token it shared) > Assign assets > Full control on {asset}"),
 }
 KIND_OF_PARTITION = {
     None: "business", PartitionKind.BUSINESS: "business", PartitionKind.ASSET_GROUP: "business",
@@ -57,6 +64,7 @@ KIND_OF_PARTITION = {
     PartitionKind.BUSINESS_PAGE: "page", PartitionKind.PAGE: "page",
     PartitionKind.BUSINESS_PIXEL: "pixel", PartitionKind.BUSINESS_CATALOG: "catalog",
     PartitionKind.LEAD_FORM: "leads", PartitionKind.BUSINESS_PERSON: "business",
+    PartitionKind.PARTNER: "partner", PartitionKind.PARTNER_ASSET: "partner",
 }
 
 
@@ -75,6 +83,7 @@ class Report:
     businesses: dict[str, Any] = field(default_factory=dict)
     assets: list[dict[str, Any]] = field(default_factory=list)
     streams: list[dict[str, Any]] = field(default_factory=list)
+    partners: list[dict[str, Any]] = field(default_factory=list)
     gaps: list[Gap] = field(default_factory=list)
 
     @property
@@ -102,6 +111,7 @@ class Doctor:
             self._identity()
             self._businesses()
             self._assets()
+            self._partners()
             self._probe_streams()
         return self.report
 
@@ -198,6 +208,37 @@ class Doctor:
                 self._first_page(read)))
         return out
 
+    def _partners(self) -> None:
+        """Each partner token: whose it is, and which of our assets shared with that partner
+        it reads the people of (one row each); a refused token is named, by position."""
+        directory = self.tap.run.directory
+        if not directory.reads_grants:
+            return
+        assets = directory.partitions(PartitionKind.PARTNER_ASSET)
+        for partner in directory.partitions(PartitionKind.PARTNER):
+            business = partner["business_id"]
+            seen, refused = [], []
+            for asset in (a for a in assets if a["business_id"] == business):
+                read = EdgeRead(f"/{asset['asset_id']}/assigned_users",
+                                (("business", business),), business, _policy("id", size=1),
+                                credential=business)
+                try:
+                    self._first_page(read)
+                    seen.append(asset["asset_id"])
+                except (AssetSkipped, TapMetaBMError) as error:
+                    refused.append(asset["asset_id"])
+                    self.report.gaps.append(Gap(
+                        f"partner {business} cannot read its people on {asset['asset_id']}: "
+                        f"{getattr(error, 'error', error)}", self._fix("partner",
+                                                                        asset["asset_id"])))
+            self.report.partners.append({"business": business, "shared_assets_read": seen,
+                                         "shared_assets_refused": refused})
+        for label, why in directory.refused_partner_tokens.items():
+            self.report.partners.append({"token": label, "refused": why})
+            self.report.gaps.append(Gap(f"{label} was refused: {why}",
+                                        "ask the partner for a new token (README, Partners' "
+                                        "people) and replace it in partner_tokens"))
+
     def _fix(self, kind: str, asset: str) -> str:
         return NEEDS[kind][2].format(user=self._user, asset=asset)
 
@@ -212,7 +253,7 @@ class Doctor:
             probe = self._probe(stream)
             self.report.streams.append({"stream": stream.name, "permission": permission,
                                         "task": task, "probe": probe})
-            if permission not in scopes:
+            if permission not in scopes and permission != PARTNER_PERMISSION:
                 self.report.gaps.append(Gap(
                     f"{stream.name}: the token lacks the {permission} permission",
                     f"generate the token with {permission}"))
@@ -229,7 +270,8 @@ class Doctor:
             reads = stream.edge_reads(partitions[0] if partitions else None)
             read = reads[0]
             probe = EdgeRead(read.path, read.params, read.meter_key, read.policy.probe(),
-                             read.column_values, read.page_id)
+                             read.column_values, read.page_id, credential=read.credential,
+                             edge_fields=read.edge_fields)
             next(self.client.pages(probe))
         except AssetSkipped as skipped:
             return f"refused: {skipped.error.message} [{skipped.error.reference}]"
@@ -260,6 +302,15 @@ def render_text(report: Report) -> str:
                      f"token reaches {reaches}" if b.get("explicit") else
                      f"Businesses              none configured: every one the token reaches "
                      f"({reaches})")
+    for partner in report.partners:
+        if "refused" in partner:
+            lines.append(f"Partner token           {partner['token']}: refused "
+                         f"({partner['refused']})")
+            continue
+        refused = partner["shared_assets_refused"]
+        lines.append(f"Partner {partner['business']:<16}people read on "
+                     f"{len(partner['shared_assets_read'])} of our shared assets"
+                     + (f"; refused on {', '.join(refused)}" if refused else ""))
     for asset in report.assets:
         lines.append(f"Business {asset['business']}")
         for kind in ("ad_accounts", "pages"):

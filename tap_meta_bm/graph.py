@@ -151,7 +151,11 @@ class EdgePolicy:
 
     def query(self, read: EdgeRead, position: Mapping[str, str] | None) -> dict[str, str]:
         """The query one request of `read` sends now (credentials aside)."""
-        query = {"fields": self.fields_param} if self.fields_param else {}
+        fields = self.fields_param
+        extra = [name for name in read.edge_fields if name not in self.dropped]
+        if extra:
+            fields = ",".join([*filter(None, [fields]), *extra])
+        query = {"fields": fields} if fields else {}
         if self.paged:
             query["limit"] = str(self.limit)
         refused = self.refused
@@ -206,6 +210,12 @@ class EdgeRead:
     page_id: str | None = None  # a Page edge: it may be read with the Page's own token
     #: POST only to create what Graph then reads (report jobs): parameters go in the body.
     method: str = "GET"
+    #: Whose token reads it: None for the system user's; else the name a partner's token is
+    #: known by in the client (`GraphClient.add_credential`), never the token itself.
+    credential: str | None = None
+    #: Fields this edge alone reads, asked beside the stream's (EdgeVariant.edge_fields);
+    #: one Graph stops reading is dropped for the whole stream, as any field is.
+    edge_fields: tuple[str, ...] = ()
 
     @property
     def where(self) -> str:
@@ -258,6 +268,45 @@ class GraphClient:
         self.appsecret_proof = self.proof_for(access_token)
         #: Graph's clock less this machine's, from the first answer's `Date` header.
         self._clock_offset: float | None = None
+        #: Partners' tokens by the name reads know them by, each with a governor of its own
+        #: (its own usage and blocks), and those Graph refused, with why.
+        self._credentials: dict[str, str] = {}
+        self._governors: dict[str, Governor] = {}
+        self._refused: dict[str, GraphError] = {}
+
+    # -- partners' tokens ------------------------------------------------------------------
+    def add_credential(self, name: str, token: str) -> None:
+        """A partner's token, read with by EdgeReads whose `credential` is `name`."""
+        self._credentials[name] = token
+        self._governors.setdefault(name, Governor(self.governor.threshold_pct, self.logger))
+
+    def name_credential(self, name: str, business_id: str) -> None:
+        """The partner token known as `name` belongs to `business_id`: reads of that
+        partner name it so (one token, one governor)."""
+        self._credentials[business_id] = self._credentials[name]
+        self._governors[business_id] = self._governors[name]
+
+    def refused_credential(self, name: str) -> GraphError | None:
+        return self._refused.get(name)
+
+    def governor_for(self, read: EdgeRead) -> Governor:
+        return self.governor if read.credential is None else self._governors[read.credential]
+
+    def _refuse_credential(self, read: EdgeRead, error: GraphError) -> AssetSkipped:
+        """A partner's token Graph refused (revoked, expired): its reads are skipped from now
+        on, without a request, and the run goes on; said once."""
+        name = str(read.credential)
+        if name not in self._refused:
+            self._refused[name] = error
+            self.logger.warning(
+                "Graph refused the partner token of %s [%s]: %s. Its people and their access "
+                "are not read this run and stay as last read (nothing of them is marked "
+                "deleted); ask the partner for a new token (README, Partners' people)",
+                name, error.reference, error.message.rstrip("."))
+        return AssetSkipped(GraphError(Action.SKIP, error.http_status, error.code,
+                                       error.subcode, f"the partner token of {name} was "
+                                                      f"refused ({error.message})",
+                                       fbtrace_id=error.fbtrace_id), read.where)
 
     def graph_time(self, local: float) -> float:
         """A moment of this machine's clock in Graph's: the calendar of a run (which days
@@ -328,8 +377,10 @@ class GraphClient:
                 yield record
 
     def note_skipped(self, read: EdgeRead, skipped: AssetSkipped) -> None:
-        """One warning and a line in the summary for an edge the token cannot read."""
-        self.logger.warning("Skipping %s", skipped)
+        """One warning and a line in the summary for an edge the token cannot read (a
+        refused partner token was warned of once already)."""
+        if read.credential is None or read.credential not in self._refused:
+            self.logger.warning("Skipping %s", skipped)
         self.summary.skipped(read.policy.stream, f"{read.where}: {skipped.error.reference} "
                                                  f"{skipped.error.message}")
 
@@ -404,7 +455,10 @@ class GraphClient:
     def prepare(self, read: EdgeRead, position: Mapping[str, str] | None,
                 token: str | None = None) -> requests.PreparedRequest:
         """The GET for one page of `read`, as it would be sent now."""
-        if token is None:
+        if read.credential is not None:
+            token = self._credentials[read.credential]
+            proof = self.proof_for(token)
+        elif token is None:
             token, proof = self._token, self.appsecret_proof
         else:
             proof = self.proof_for(token)  # the proof is of the token that travels
@@ -425,7 +479,9 @@ class GraphClient:
 
     def _send(self, read: EdgeRead, position: dict[str, str] | None,
               page_token: str | None) -> requests.Response:
-        waited = self.governor.wait_turn(read.meter_key)
+        if read.credential is not None and read.credential in self._refused:
+            raise self._refuse_credential(read, self._refused[read.credential])
+        waited = self.governor_for(read).wait_turn(read.meter_key)
         if waited:
             self.summary.add(read.policy.stream, waits=1, wait_seconds=waited)
         return send_and_read(self.session, self.prepare(read, position, page_token),
@@ -478,8 +534,9 @@ class GraphClient:
 
     def may_batch(self, read: EdgeRead) -> bool:
         """Batching saves round trips, not quota: nothing the governor holds back, and never
-        a Page token (it would sit in the batch's body)."""
-        return not self._wants_page_token(read) and self.governor.clear(read.meter_key)
+        a Page token or a partner's (a batch carries the system user's token in its body)."""
+        return read.credential is None and not self._wants_page_token(read) and \
+            self.governor.clear(read.meter_key)
 
     def post(self, read: EdgeRead) -> Page:
         """One POST (`read.method`), through the same policy as a page: a report job."""
@@ -514,8 +571,8 @@ class GraphClient:
                  page_token: str | None) -> Page:
         self.summary.add(read.policy.stream, requests=1)
         self._learn_clock(response)
-        self.governor.observe(response.headers, read.meter_key,
-                              report_usage=read.policy.reports_usage)
+        self.governor_for(read).observe(response.headers, read.meter_key,
+                                        report_usage=read.policy.reports_usage)
         payload = read.policy.decode(response.content)
         error = classify_graph_error(response.status_code, payload)
         if error is None:
@@ -535,6 +592,8 @@ class GraphClient:
             self._want_page_token_for(read, error, sent_with_page_token,
                                       whole_stream=action is Action.PAGE_TOKEN)
             return
+        if action is Action.TOKEN and read.credential is not None:
+            raise self._refuse_credential(read, error)  # a partner's token: not the run's
         if action is Action.TOKEN:
             fatal = GraphFatalError(error, where)
             self.governor.halt(fatal)
@@ -550,7 +609,7 @@ class GraphClient:
             if not self._drop_optional_fields(read, error, query):
                 raise AssetSkipped(error, where, read.policy.access_hint)
         elif action is Action.THROTTLE:
-            self.governor.throttled(error, read.meter_key)
+            self.governor_for(read).throttled(error, read.meter_key)
         elif action is Action.SHRINK:
             self._shrink(read, error, int(query.get("limit") or read.policy.limit))
 

@@ -76,10 +76,13 @@ def as_integer(value: str) -> int | str:
 
 @dataclass(frozen=True)
 class EdgeVariant:
-    """One of several Graph edges read into one stream, and the columns that tell them apart."""
+    """One of several Graph edges read into one stream, and the columns that tell them apart;
+    `edge_fields` are schema properties only this edge reads (fields Meta's edge reference
+    adds to the nodes it returns, such as `permitted_tasks` on `client_ad_accounts`)."""
 
     path: str
     columns: dict[str, str] = field(default_factory=dict)
+    edge_fields: tuple[str, ...] = ()
 
 
 @dataclass
@@ -153,6 +156,12 @@ class GraphStream(FastRecordWriting):
     partitions_named: ClassVar[str] = "partitions"
     #: Full-table streams keep no per-partition state (and put no partition keys in records).
     state_partitioning_keys: ClassVar[list[str] | None] = []
+    #: Read with the token of the partner business the partition names (`partner_tokens`),
+    #: not the system user's.
+    reads_as_partner: ClassVar[bool] = False
+    #: A stream of our assets' grants to partners: (asset type, partition key of the asset).
+    #: With partners' tokens the directory reads it, and the stream emits what it read.
+    grants_to_partners: ClassVar[tuple[str, str] | None] = None
 
     #: Records hold only what `fields=` asked for (derived from this schema) plus the context
     #: columns of this schema, in the JSON types Graph sends and the schema declares; the
@@ -234,6 +243,10 @@ class GraphStream(FastRecordWriting):
     def requested_fields(self) -> tuple[str, ...]:
         """`fields=`: the selected properties (keys and replication key always), in Graph
         names. Built when first needed, after the catalog's selection is applied."""
+        edge_only = {name for variant in self.variants for name in variant.edge_fields}
+        return tuple(name for name in self._selected_fields() if name not in edge_only)
+
+    def _selected_fields(self) -> tuple[str, ...]:
         mask = self.mask
         always = {*self.primary_keys, self.replication_key, *self.always_fields}
         names = [
@@ -296,13 +309,16 @@ class GraphStream(FastRecordWriting):
         meter = self.meter_key(context)
         page_id = values.get("page_id")
         reads = []
+        selected = set(self._selected_fields())
         for variant in self.variants or (EdgeVariant(self.path),):
             columns = {**values, **variant.columns, **self.extra_columns(context),
                        READ_ID: self.run.read_id}
             reads.append(EdgeRead(
                 variant.path.format(**values), params, meter, self.policy,
                 tuple(columns.get(name) for name in self.added_columns),
-                page_id=str(page_id) if page_id else None))
+                page_id=str(page_id) if page_id else None,
+                credential=str(values["business_id"]) if self.reads_as_partner else None,
+                edge_fields=tuple(f for f in variant.edge_fields if f in selected)))
         return reads
 
     # -- records ----------------------------------------------------------------------------
@@ -324,11 +340,14 @@ class GraphStream(FastRecordWriting):
         return self._read_in_turn(self.edge_reads(context), None)
 
     def source_records(self, context: Context | None) -> Iterator[dict[str, Any]]:
-        """Where a partition's records come from: prefetched concurrently, or read now."""
+        """Where a partition's records come from: prefetched concurrently, read now, or (a
+        grant stream the partners' reads need) read once through the directory."""
         if self.partitions_from is not None and not context:
             return iter(())  # a partitioned stream with no partitions (a business with no pages)
         if context is None:
             return self.read_now(None)
+        if self.grants_to_partners and self.run.directory.reads_grants:
+            return iter(self.run.directory.records(self.name, dict(context)))
         if self._reader is None:
             partitions = self.partitions or []
             self._last_partition = id(partitions[-1]) if partitions else None

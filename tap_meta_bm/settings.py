@@ -70,9 +70,11 @@ def _ids(pattern: str, description: str) -> th.Property:
 
 
 def ids_from_environment() -> None:
-    """`TAP_META_BM_BUSINESS_IDS=123` (or `123,456`) as the JSON list the SDK parses arrays
-    from the environment as: it would read a bare id as a number, not a list."""
-    for name in ("TAP_META_BM_BUSINESS_IDS", "TAP_META_BM_ACCOUNT_IDS"):
+    """`TAP_META_BM_BUSINESS_IDS=123` (or `123,456`; partner tokens likewise) as the JSON
+    list the SDK parses arrays from the environment as: it would read a bare id as a number,
+    not a list."""
+    for name in ("TAP_META_BM_BUSINESS_IDS", "TAP_META_BM_ACCOUNT_IDS",
+                 "TAP_META_BM_PARTNER_TOKENS"):
         value = os.environ.get(name, "").strip()
         if value and not value.startswith("["):
             os.environ[name] = json.dumps(id_list(value))
@@ -98,6 +100,11 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
     th.Property("app_secret", th.StringType, secret=True,
                 description="App secret; when set every request carries "
                             "`appsecret_proof`."),
+    th.Property("partner_tokens", th.ArrayType(th.StringType), secret=True,
+                description="Tokens partners (agencies) share with you, one per partner "
+                            "business: each reads that partner's people and which of them "
+                            "hold which tasks on your assets shared with it (README, "
+                            "Partners' people). Secrets like access_token."),
     th.Property("start_date", th.DateTimeType,
                 description="Lower bound for incremental streams on a first run."),
     _ids(ACCOUNT_ID, "account_ids: Only these ad accounts' children (with or without "
@@ -152,6 +159,24 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
 ).to_dict()
 
 
+def check_partner_tokens(tokens: Any, access_token: str) -> None:
+    """Each partner token a token: named by position, never quoted."""
+    if tokens is None:
+        return
+    if not isinstance(tokens, list):
+        raise ConfigError("partner_tokens: must be a list of tokens, one per partner business.")
+    for n, token in enumerate(tokens, 1):
+        if not isinstance(token, str) or not token.strip():
+            raise ConfigError(f"partner_tokens: token #{n} is empty; paste each partner's "
+                              "token, or remove the entry.")
+        if any(c.isspace() for c in token.strip()):
+            raise ConfigError(f"partner_tokens: token #{n} contains whitespace; paste the "
+                              "token alone.")
+        if token.strip() == access_token:
+            raise ConfigError(f"partner_tokens: token #{n} is access_token itself; a partner "
+                              "token is one the partner generates in its own business.")
+
+
 def check_config(config: dict[str, Any]) -> None:
     """Raise ConfigError naming the first bad setting; runs before any request."""
     token = config.get("access_token")
@@ -160,6 +185,7 @@ def check_config(config: dict[str, Any]) -> None:
                           "file, or TAP_META_BM_ACCESS_TOKEN with --config ENV).")
     if any(c.isspace() for c in token.strip()):  # a trailing newline of a pasted token is fine
         raise ConfigError("access_token: contains whitespace; paste the token alone.")
+    check_partner_tokens(config.get("partner_tokens"), token.strip())
     for name, pattern, what in (
         ("business_ids", BUSINESS_ID, "a numeric business id (Business Settings > Business "
                                       "info)"),

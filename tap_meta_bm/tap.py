@@ -10,7 +10,13 @@ from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers.capabilities import PluginCapabilities, TapCapabilities
 from typing_extensions import override
 
-from tap_meta_bm.directory import Directory, bare_account_id, id_list
+from tap_meta_bm.directory import (
+    Directory,
+    GrantSource,
+    PartitionKind,
+    bare_account_id,
+    id_list,
+)
 from tap_meta_bm.errors import ConfigError
 from tap_meta_bm.governor import Governor
 from tap_meta_bm.graph import GraphClient
@@ -71,7 +77,9 @@ class TapMetaBM(Tap):
                               "tap-meta-bm --about for every setting).") from None
         route_sdk_state_writes(self, SdkStateWriter(self.run.checkpoints))
         token = self.config.get("access_token")
-        protect([token, str(token).strip(), self.config.get("app_secret")])
+        partner_tokens = [str(t) for t in self.config.get("partner_tokens") or []]
+        protect([token, str(token).strip(), self.config.get("app_secret"), *partner_tokens,
+                 *(t.strip() for t in partner_tokens)])
         # Also for --discover (the SDK validates no config there): a misspelt name is caught
         # wherever the config is first used.
         check_unknown_settings(self.config, self.config_jsonschema["properties"], self.logger)
@@ -99,16 +107,35 @@ class TapMetaBM(Tap):
                                     or DEFAULTS["usage_threshold_pct"]), self.logger),
             summary=self.run.summary, logger=self.logger,
             user_agent=agent)
+        partners = []
+        for n, partner_token in enumerate(config.get("partner_tokens") or [], 1):
+            partners.append(f"partner token #{n}")
+            client.add_credential(partners[-1], str(partner_token).strip())
         directory = Directory(client, id_list(config.get("business_ids")),
                               frozenset(map(bare_account_id, id_list(config.get("account_ids")))),
-                              self.logger, shard)
+                              self.logger, shard, partner_credentials=tuple(partners),
+                              summary=self.run.summary)
         for stream in self.streams.values():
             if isinstance(stream, DirectoryStream):
                 directory.register(stream.name, stream.edge_reads)
+            elif isinstance(stream, GraphStream) and stream.grants_to_partners:
+                asset_type, asset_key = stream.grants_to_partners
+                directory.register_grants(GrantSource(stream.name, stream.partitions_from
+                                                      or PartitionKind.BUSINESS, asset_type,
+                                                      asset_key), stream.edge_reads)
+        if not partners:
+            self._skip_partner_streams()
         if shard:
             self._keep_to_shard(shard)
         self.run.start(client=client, directory=directory, streams=list(self.streams.values()),
                        logger=self.logger)
+
+    def _skip_partner_streams(self) -> None:
+        """Without partners' tokens the partner streams have nothing to read: off, so that no
+        empty table is taken for "a partner has no people" (effective_access says unknown)."""
+        for stream in self.streams.values():
+            if isinstance(stream, GraphStream) and stream.reads_as_partner:
+                stream.selected = False
 
     def _keep_to_shard(self, shard: AccountShard) -> None:
         """Deselect what another shard reads: a shard other than 0 syncs only the streams

@@ -55,9 +55,13 @@ EDGE_FIELDS: dict[tuple[str, str], frozenset[str]] = {
     ("BusinessAssetGroup", "assigned_users"): _ASSIGNMENT_FIELDS,
     # reference/business/system_users ("only base roles including Admin and Employee")
     ("Business", "system_users"): frozenset({"role"}),
-    # reference/business/client_ad_accounts, business/client_pixels
+    # reference/business/client_ad_accounts, client_pages, client_pixels ("Tasks that are
+    # assignable"), business/client_product_catalogs (`permitted_roles`, "Roles that are
+    # assignable to this product catalog")
     ("Business", "client_ad_accounts"): frozenset({"permitted_tasks"}),
+    ("Business", "client_pages"): frozenset({"permitted_tasks"}),
     ("Business", "client_pixels"): frozenset({"permitted_tasks"}),
+    ("Business", "client_product_catalogs"): frozenset({"permitted_roles"}),
     # reference/business-user/assigned_business_asset_groups and
     # system-user/assigned_business_asset_groups: a person's tasks per asset type of a group
     ("BusinessUser", "assigned_business_asset_groups"): _GROUP_TASKS,

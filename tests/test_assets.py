@@ -56,7 +56,9 @@ def test_pixels_and_catalogs_read_owned_and_client_edges(graph):
                     "first_party_cookie_status,event_time_min,event_time_max")
     assert sent(graph, "_pixels") == [
         (f"/v26.0/{BUSINESS}/owned_pixels", {"fields": pixel_fields, "limit": "500"}),
-        (f"/v26.0/{BUSINESS}/client_pixels", {"fields": pixel_fields, "limit": "500"})]
+        # The client edge's own field (Meta's business/client_pixels reference) on it alone.
+        (f"/v26.0/{BUSINESS}/client_pixels", {"fields": f"{pixel_fields},permitted_tasks",
+                                              "limit": "500"})]
 
 
 def test_pixel_and_catalog_assignments_share_one_shape_with_the_others(graph):

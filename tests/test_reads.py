@@ -45,10 +45,11 @@ def test_every_complete_full_table_read_is_listed_with_the_id_its_rows_carry(gra
     assert [r["_read_id"] for r in records(messages, "business_users")] == [READ_ID]
     assert "_read_id" not in records(messages, "campaigns")[0]  # incremental: upserted by key
     assert records(messages, "complete_reads") == [
+        # No Date header in these answers: Graph's clock is taken to be this machine's.
         {"stream": "business_users", "read_id": READ_ID, "read_at": READ_AT,
-         "account_shard": None, "records": 1},
+         "graph_read_at": READ_AT, "account_shard": None, "records": 1},
         {"stream": "ad_account_assignments", "read_id": READ_ID, "read_at": READ_AT,
-         "account_shard": None, "records": 3},
+         "graph_read_at": READ_AT, "account_shard": None, "records": 3},
     ]
     # Written after every other stream's records: it describes them.
     streams = [m["stream"] for m in messages if m["type"] == "RECORD"]

@@ -18,6 +18,7 @@ from tap_meta_bm.streams import (  # noqa: F401  imported for the streams they d
     creatives,
     leads,
     pages,
+    partners,
     people,
 )
 

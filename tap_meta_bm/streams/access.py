@@ -53,36 +53,46 @@ ASSIGNED_USER = (
 )
 
 
-class AssignmentsStream(GraphStream):
-    """`/{asset}/assigned_users?business=`: one row per (business, asset, user).
+class AssetEdgeStream(GraphStream):
+    """An edge of each asset of one type (`/{asset}/assigned_users`, `/{asset}/agencies`):
+    a subclass names its edge, partitions, `asset_type` and `asset_key` (the partition key
+    naming the asset), and its key and schema follow (`asset_columns`)."""
 
-    A subclass names its edge, partitions, `asset_type` and `asset_key` (the partition key
-    naming the asset); its key, context columns and schema follow from those."""
-
-    graph_names: ClassVar[dict[str, str]] = {"user_id": "id"}
     asset_type: ClassVar[str]
     asset_key: ClassVar[str]
 
-    @override
-    def __init_subclass__(cls, **kwargs: Any) -> None:
+    @classmethod
+    def asset_columns(cls, key: tuple[str, ...], *properties: th.Property) -> None:
+        """Key and schema: the asset's partition column, then `properties` (set before the
+        base's `__init_subclass__`, which adds to the schema)."""
         cls.context_columns = ("business_id", cls.asset_key, "asset_type", "asset_id")
         # The SDK types these as properties, which stream classes shadow with class
         # attributes (as every other stream does in its class body).
-        setattr(cls, "primary_keys", ("business_id", cls.asset_key, "user_id"))  # noqa: B010
+        setattr(cls, "primary_keys", ("business_id", cls.asset_key, *key))  # noqa: B010
         setattr(cls, "schema",  # noqa: B010
-                th.PropertiesList(string(cls.asset_key), *ASSIGNED_USER).to_dict())
-        super().__init_subclass__(**kwargs)  # after the schema: GraphStream adds to it
-
-    @override
-    def edge_params(self, context: Context | None) -> dict[str, Any]:
-        # Required by Graph on every asset: it says whose people to list.
-        return {"business": (context or {})["business_id"]}
+                th.PropertiesList(string(cls.asset_key), *properties).to_dict())
 
     @override
     def extra_columns(self, context: Context | None) -> dict[str, Any]:
         asset = str((context or {})[self.asset_key])
         return {"asset_type": self.asset_type,
                 "asset_id": f"act_{asset}" if self.asset_type == "AD_ACCOUNT" else asset}
+
+
+class AssignmentsStream(AssetEdgeStream):
+    """`/{asset}/assigned_users?business=`: one row per (business, asset, user)."""
+
+    graph_names: ClassVar[dict[str, str]] = {"user_id": "id"}
+
+    @override
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        cls.asset_columns(("user_id",), *ASSIGNED_USER)
+        super().__init_subclass__(**kwargs)
+
+    @override
+    def edge_params(self, context: Context | None) -> dict[str, Any]:
+        # Required by Graph on every asset: it says whose people to list.
+        return {"business": (context or {})["business_id"]}
 
 
 class AdAccountAssignmentsStream(AssignmentsStream):
@@ -140,7 +150,10 @@ class AssetGroupAssignmentsStream(GraphStream):
 
 
 class AdAccountAgenciesStream(AdAccountEdgeStream):
-    """The agencies (partner businesses) with access to each ad account, and to what."""
+    """The agencies (partner businesses) with access to each ad account, and to what: the
+    tasks each may assign its people (`permitted_tasks`, an edge field of this edge)."""
+
+    grants_to_partners = ("AD_ACCOUNT", "account_id")
 
     name = "ad_account_agencies"
     path = "/act_{account_id}/agencies"
@@ -154,6 +167,45 @@ class AdAccountAgenciesStream(AdAccountEdgeStream):
         timestamp("access_requested_time"),
         timestamp("access_updated_time"),
     ).to_dict()
+
+
+class AssetAgenciesStream(AssetEdgeStream):
+    """The partner businesses one of our assets is shared with (Business nodes: Meta
+    documents no edge fields on the Page, pixel and catalog edges, so what each partner may
+    assign there is not read; effective_access says so)."""
+
+    @override
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        cls.grants_to_partners = (cls.asset_type, cls.asset_key)
+        cls.asset_columns(("id",), string("business_id"), string("asset_type"),
+                          string("asset_id"), string("id", description="The partner "
+                                                                       "business."),
+                          string("name"))
+        super().__init_subclass__(**kwargs)
+
+
+class PageAgenciesStream(AssetAgenciesStream):
+    name = "page_agencies"
+    path = "/{page_id}/agencies"
+    partitions_from = PartitionKind.PAGE
+    asset_type, asset_key = "PAGE", "page_id"
+    # Meta's reference: "A Page access token requested by a person who can perform the
+    # MANAGE task on the Page".
+    page_token = True
+
+
+class PixelAgenciesStream(AssetAgenciesStream):
+    name = "pixel_agencies"
+    path = "/{pixel_id}/shared_agencies"  # the edge Meta documents for reading
+    partitions_from = PartitionKind.BUSINESS_PIXEL
+    asset_type, asset_key = "PIXEL", "pixel_id"
+
+
+class CatalogAgenciesStream(AssetAgenciesStream):
+    name = "catalog_agencies"
+    path = "/{catalog_id}/agencies"
+    partitions_from = PartitionKind.BUSINESS_CATALOG
+    asset_type, asset_key = "PRODUCT_CATALOG", "catalog_id"
 
 
 class BusinessAssetGroupsStream(DirectoryStream):

@@ -9,7 +9,15 @@ from singer_sdk import typing as th
 from typing_extensions import override
 
 from tap_meta_bm.graph_stream import DirectoryStream, EdgeVariant
-from tap_meta_bm.streams.schema import Free, Ref, Strings, money, string, timestamp
+from tap_meta_bm.streams.schema import (
+    Free,
+    Ref,
+    Strings,
+    client_permitted,
+    money,
+    string,
+    timestamp,
+)
 
 if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
@@ -25,11 +33,13 @@ class AdAccountsStream(DirectoryStream):
     always_fields = ("timezone_name",)
     variants = (
         EdgeVariant("/{business_id}/owned_ad_accounts", {"relationship": "OWNED"}),
-        EdgeVariant("/{business_id}/client_ad_accounts", {"relationship": "CLIENT"}),
+        EdgeVariant("/{business_id}/client_ad_accounts", {"relationship": "CLIENT"},
+                    ("permitted_tasks",)),
     )
     schema = th.PropertiesList(
         string("business_id", description="The configured business this row was read from."),
         string("relationship", description="OWNED by that business, or CLIENT (shared to it)."),
+        client_permitted(),
         string("id", description="`act_` + account_id"),
         string("account_id"),
         string("name"),

@@ -9,13 +9,24 @@ from singer_sdk import typing as th
 
 from tap_meta_bm.directory import PartitionKind
 from tap_meta_bm.graph_stream import AdAccountEdgeStream, DirectoryStream, EdgeVariant, GraphStream
-from tap_meta_bm.streams.schema import ACCOUNT_COLUMNS, Free, Ref, Strings, string, timestamp
+from tap_meta_bm.streams.schema import (
+    ACCOUNT_COLUMNS,
+    Free,
+    Ref,
+    Strings,
+    client_permitted,
+    string,
+    timestamp,
+)
 
 
-def owned_and_client(edge: str) -> tuple[EdgeVariant, ...]:
-    """`/{business_id}/owned_{edge}` and `/client_{edge}`, told apart by `relationship`."""
+def owned_and_client(edge: str, client_fields: tuple[str, ...] = ()
+                     ) -> tuple[EdgeVariant, ...]:
+    """`/{business_id}/owned_{edge}` and `/client_{edge}`, told apart by `relationship`;
+    `client_fields` are read on the client edge only (its edge fields)."""
     return (EdgeVariant(f"/{{business_id}}/owned_{edge}", {"relationship": "OWNED"}),
-            EdgeVariant(f"/{{business_id}}/client_{edge}", {"relationship": "CLIENT"}))
+            EdgeVariant(f"/{{business_id}}/client_{edge}", {"relationship": "CLIENT"},
+                        client_fields))
 
 
 BUSINESS_ASSET = (
@@ -33,9 +44,10 @@ class PixelsStream(DirectoryStream):
     name = "pixels"
     primary_keys = ("business_id", "id")
     context_columns = ("business_id", "relationship")
-    variants = owned_and_client("pixels")
+    variants = owned_and_client("pixels", ("permitted_tasks",))
     schema = th.PropertiesList(
         *BUSINESS_ASSET,
+        client_permitted(),
         timestamp("creation_time"),
         timestamp("last_fired_time"),
         th.Property("owner_business", Ref),
@@ -56,9 +68,12 @@ class ProductCatalogsStream(DirectoryStream):
     name = "product_catalogs"
     primary_keys = ("business_id", "id")
     context_columns = ("business_id", "relationship")
-    variants = owned_and_client("product_catalogs")
+    # Meta's client_product_catalogs adds `permitted_roles` ("Roles that are assignable to
+    # this product catalog"), not permitted_tasks.
+    variants = owned_and_client("product_catalogs", ("permitted_roles",))
     schema = th.PropertiesList(
         *BUSINESS_ASSET,
+        client_permitted("permitted_roles"),
         th.Property("business", Ref),
         th.Property("owner_business", Ref),
         th.Property("product_count", th.IntegerType),

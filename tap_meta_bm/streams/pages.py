@@ -7,7 +7,7 @@ from typing import ClassVar
 from singer_sdk import typing as th
 
 from tap_meta_bm.graph_stream import DirectoryStream, EdgeVariant
-from tap_meta_bm.streams.schema import Free, Ref, Strings, string
+from tap_meta_bm.streams.schema import Free, Ref, Strings, client_permitted, string
 
 
 class PagesStream(DirectoryStream):
@@ -16,7 +16,8 @@ class PagesStream(DirectoryStream):
     context_columns = ("business_id", "relationship")
     variants = (
         EdgeVariant("/{business_id}/owned_pages", {"relationship": "OWNED"}),
-        EdgeVariant("/{business_id}/client_pages", {"relationship": "CLIENT"}),
+        EdgeVariant("/{business_id}/client_pages", {"relationship": "CLIENT"},
+                    ("permitted_tasks",)),
     )
     # Meta's Page reference: since v12 these fields throw an error for apps that lack their
     # permissions; such an error costs the field, not the Page directory (graph.py).
@@ -28,6 +29,7 @@ class PagesStream(DirectoryStream):
     schema = th.PropertiesList(
         string("business_id"),
         string("relationship"),
+        client_permitted(),
         string("id"),
         string("name"),
         string("username"),

@@ -19,42 +19,48 @@ class BusinessPeopleStream(GraphStream):
     context_columns = ("business_id",)
 
 
+#: A business's users and its system users, as the partners' streams read them too.
+BUSINESS_USER_PROPERTIES = (
+    string("business_id"),
+    string("id"),
+    string("name"),
+    string("email"),
+    string("first_name"),
+    string("last_name"),
+    string("title"),
+    string("role"),
+    th.Property("tasks", Strings, description="The granular business-level tasks Meta "
+                                              "gives since v23 beside the role."),
+    string("two_fac_status"),
+    string("finance_permission"),
+    string("ip_permission"),
+    string("pending_email"),
+    th.Property("marked_for_removal", th.BooleanType),
+)
+SYSTEM_USER_PROPERTIES = (
+    string("business_id"),
+    string("id"),
+    string("name"),
+    string("role", description="Admin or Employee (read on this edge only)."),
+    th.Property("created_by", Ref),
+    timestamp("created_time"),
+    string("finance_permission"),
+    string("ip_permission"),
+)
+
+
 class BusinessUsersStream(DirectoryStream, BusinessPeopleStream):
     """Also the directory of people whose asset-group assignments are read."""
 
     name = "business_users"
     path = "/{business_id}/business_users"
-    schema = th.PropertiesList(
-        string("business_id"),
-        string("id"),
-        string("name"),
-        string("email"),
-        string("first_name"),
-        string("last_name"),
-        string("title"),
-        string("role"),
-        th.Property("tasks", Strings),
-        string("two_fac_status"),
-        string("finance_permission"),
-        string("ip_permission"),
-        string("pending_email"),
-        th.Property("marked_for_removal", th.BooleanType),
-    ).to_dict()
+    schema = th.PropertiesList(*BUSINESS_USER_PROPERTIES).to_dict()
 
 
 class SystemUsersStream(DirectoryStream, BusinessPeopleStream):
     name = "system_users"
     path = "/{business_id}/system_users"
-    schema = th.PropertiesList(
-        string("business_id"),
-        string("id"),
-        string("name"),
-        string("role", description="Admin or Employee (read on this edge only)."),
-        th.Property("created_by", Ref),
-        timestamp("created_time"),
-        string("finance_permission"),
-        string("ip_permission"),
-    ).to_dict()
+    schema = th.PropertiesList(*SYSTEM_USER_PROPERTIES).to_dict()
 
 
 class PendingUsersStream(BusinessPeopleStream):

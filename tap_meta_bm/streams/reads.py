@@ -46,6 +46,10 @@ class CompleteReadsStream(Stream):
                     description="The `_read_id` its rows carry: the millisecond the run "
                                 "started."),
         timestamp("read_at"),
+        th.Property("graph_read_at", th.DateTimeType,
+                    description="When the read began by Graph's clock (its answers' Date "
+                                "header): what access reviews measure ages from. read_at is "
+                                "this machine's."),
         string("account_shard", description="`K/N` of a sharded job: the read covers that "
                                              "shard's ad accounts (null: all of them)."),
         th.Property("records", th.IntegerType, description="Rows the read wrote."),
@@ -59,10 +63,14 @@ class CompleteReadsStream(Stream):
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         if self.ABORT_AT_RECORD_COUNT is not None:
             return  # a dry run reads a sample of each stream: nothing is complete
+        # The replication key follows read_id (this machine's clock), so it only grows.
         read_at = datetime.fromtimestamp(self.run.read_id / 1000, UTC).isoformat()
+        graph_read_at = datetime.fromtimestamp(
+            self.run.client.graph_time(self.run.read_id / 1000), UTC).isoformat()
         for stream in self.run.streams:
             if isinstance(stream, GraphStream) and stream.full_table and stream.read_complete:
                 yield {"stream": stream.name, "read_id": self.run.read_id, "read_at": read_at,
+                       "graph_read_at": graph_read_at,
                        "account_shard": self.config.get("account_shard"),
                        "records": self.run.summary.tally(stream.name).records}
 

@@ -37,6 +37,15 @@ def timestamp(name: str) -> th.Property:
     return th.Property(name, th.DateTimeType)
 
 
+def client_permitted(name: str = "permitted_tasks") -> th.Property:
+    """What the owner of a client's asset lets this business assign there (read on the
+    `client_*` edge only; null on the business's own assets)."""
+    return th.Property(name, Strings, description=(
+        "CLIENT rows: what the client permits this business to assign on its asset (Meta's "
+        f"`{name}` on the client_* edge); whatever this business's people hold there is "
+        "within it. Null on OWNED rows."))
+
+
 #: The columns of every row read below an ad account: its business and the account.
 ACCOUNT_COLUMNS = (
     string("business_id", description="The configured business the account was read from."),

@@ -9,12 +9,12 @@ neither of which may take anything away.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import duckdb
 import pytest
@@ -24,17 +24,12 @@ from tests.e2e.test_meltano import MELTANO, ROOT, dbt_build
 from tests.fakegraph import DEFAULT_TOKEN, FakeGraph
 from tests.fakegraph.control import change_access
 from tests.fakegraph.data import ACCOUNT_BASE, PAGE_BASE
+from tests.fakegraph.partners import CLIENT_PERMITTED
 
 pytestmark = pytest.mark.meltano
 
 #: A grant: (business, asset type, asset id, user).
 Grant = tuple[str, str, str, str]
-#: What the role_access seed says an ADMIN reaches (README, "Effective access").
-ADMIN_TASKS = {"AD_ACCOUNT": "AA_ANALYZE,ADVERTISE,ANALYZE,DRAFT,MANAGE",
-               "PAGE": "ADVERTISE,ANALYZE,CREATE_CONTENT,MANAGE,MANAGE_LEADS,MESSAGING,MODERATE",
-               "PIXEL": "AA_ANALYZE,ADVERTISE,ANALYZE,EDIT,UPLOAD",
-               "PRODUCT_CATALOG": "AA_ANALYZE,ADVERTISE,MANAGE,MANAGE_AR"}
-
 
 class Warehouse:
     """Where `meltano run` loads and dbt builds: DuckDB or PostgreSQL, queried as text."""
@@ -44,9 +39,11 @@ class Warehouse:
         self.path = tmp_path / "warehouse.duckdb"
         self.loader = "target-postgres" if postgres else "target-duckdb"
 
-    def env(self, graph: FakeGraph) -> dict[str, str]:
+    def env(self, graph: FakeGraph, partner_tokens: list[str] | None = None
+            ) -> dict[str, str]:
         env = {**os.environ, "TAP_META_BM_ACCESS_TOKEN": DEFAULT_TOKEN,
-               "TAP_META_BM_API_URL": graph.url}
+               "TAP_META_BM_API_URL": graph.url,
+               "TAP_META_BM_PARTNER_TOKENS": json.dumps(partner_tokens or [])}
         if self.postgres:
             return {**env, "DBT_TARGET": "postgres",
                     "TARGET_POSTGRES_PORT": str(self.postgres.port),
@@ -54,15 +51,19 @@ class Warehouse:
         return {**env, "TARGET_DUCKDB_FILEPATH": str(self.path),
                 "DBT_DUCKDB_PATH": str(self.path)}
 
-    def run(self, graph: FakeGraph, *, succeeds: bool = True, first: bool = False) -> None:
+    def run(self, graph: FakeGraph, *, succeeds: bool = True, first: bool = False,
+            partner_tokens: list[str] | None = None) -> None:
         """One `meltano run` into the warehouse, then the marts (as after every load). The
         first starts from no state (`--full-refresh`); later ones from the state it left."""
         refresh = ["--full-refresh"] if first else []
+        env = self.env(graph, partner_tokens)
         done = subprocess.run([MELTANO, "run", *refresh, "tap-meta-bm", self.loader], cwd=ROOT,
-                              env=self.env(graph), capture_output=True, text=True,
-                              timeout=600, check=False)
+                              env=env, capture_output=True, text=True, timeout=600,
+                              check=False)
         assert (done.returncode == 0) == succeeds, done.stderr[-4000:]
-        dbt_build(self.env(graph))
+        for token in partner_tokens or []:
+            assert token not in done.stdout + done.stderr
+        dbt_build(env)
 
     def query(self, sql: str) -> list[tuple[str, ...]]:
         if self.postgres:
@@ -161,22 +162,142 @@ def test_revocations_task_changes_and_a_removed_person_reach_the_marts(warehouse
     assert warehouse.changes() == changes | {("revoked", *g, after[g], "", third) for g in more}
 
 
-def test_effective_access_follows_every_path(fake_graph, tmp_path):
+def test_effective_access_never_claims_more_than_meta_grants(warehouse, fake_graph):
+    """With one partner's token (the other's people are unknown): what each principal
+    holds is within what the fake's truth gives it, on owned and client assets alike; the
+    partner's people are exactly the fake's; powers to grant are never counted as held.
+    Then the partner revokes its token mid-run: its rows stay as they were."""
+    graph = fake_graph("small")
+    known, unknown = (p["id"] for p in graph.data.partners(0, "AGENCY"))
+    warehouse.run(graph, first=True, partner_tokens=[graph.partner_token(known)])
+    rows = effective_rows(warehouse)
+    held = held_truth(graph, (known,))
+    holds = [r for r in rows if r["access"] == "holds"]
+    assert holds and all(set(r["tasks"].split(",")) <= held[r["asset_id"], r["principal_id"]]
+                         for r in holds)
+    assert {(r["business_id"], r["asset_type"], r["asset_id"], r["principal_id"]): r["tasks"]
+            for r in holds if r["via"] == "direct"} == graph.access_truth()
+    partner_people = {(r["via_id"], r["asset_type"], r["asset_id"], r["principal_id"]):
+                      r["tasks"] for r in holds if r["via"] == "partner_person"}
+    assert partner_people == graph.partner_access_truth((known,))
+    names = {p["id"]: p["name"] for p in graph.data.partner_people(known)}
+    names[graph.data.partner_robot(known)["id"]] = graph.data.partner_robot(known)["name"]
+    assert {r["principal_id"]: r["principal_name"] for r in holds
+            if r["via"] == "partner_person"} == {
+        user: names[user] for (_, _, _, user) in partner_people}
+    # The partner without a token: one row per asset shared with it, its people unknown.
+    shared = {g.asset_id for g in graph.data.grants(0) if g.partner_id == unknown}
+    assert {r["asset_id"] for r in rows if r["access"] == "unknown"} == shared
+    assert all(r["principal_id"] == unknown and r["tasks"] == "" for r in rows
+               if r["access"] == "unknown")
+    assert not [r for r in rows if r["principal_business_id"] == unknown
+                and r["principal_type"] != "partner_business"]
+    # Full control on a client's asset: within what the client permits (catalogs: unknown).
+    client = {(r["asset_type"], r["asset_id"]) for r in client_assets(graph)}
+    for r in rows:
+        if r["via"] == "full_control" and (r["asset_type"], r["asset_id"]) in client:
+            permitted = CLIENT_PERMITTED.get(r["asset_type"]) \
+                if r["asset_type"] != "PRODUCT_CATALOG" else None
+            assert r["tasks"] == ",".join(sorted(permitted or [])), r
+    assert {r["access"] for r in rows} == {"holds", "can_grant", "unknown"}
+
+    # The known partner's token is refused from its third call on, and one of its people
+    # lost a grant at the source meanwhile: the run succeeds, and that partner's rows stay.
+    (_, _, asset, user), *_ = sorted(partner_people)
+    change_access(graph.url, "revoke", asset=asset, user=user)
+    graph.faults.partner_token_refused_after[known] = 2
+    warehouse.run(graph, partner_tokens=[graph.partner_token(known)])
+    assert {(r["via_id"], r["asset_type"], r["asset_id"], r["principal_id"]): r["tasks"]
+            for r in effective_rows(warehouse)
+            if r["via"] == "partner_person"} == partner_people
+
+
+def effective_rows(warehouse: Warehouse) -> list[dict[str, str]]:
+    columns = ("business_id", "asset_type", "asset_id", "principal_id", "principal_name",
+               "principal_type", "principal_business_id", "access", "via", "via_id", "tasks")
+    return [dict(zip(columns, row, strict=True)) for row in warehouse.query(
+        f"select {', '.join(columns)} from meta_bm_marts.effective_access")]
+
+
+def held_truth(graph: FakeGraph, partners: tuple[str, ...]) -> dict[tuple[str, str], set[str]]:
+    """(asset, principal) -> every task the fake gives the principal on the asset: assigned
+    directly, through an asset group, or (a partner's person) in the partner's business."""
+    data = graph.data
+    held: dict[tuple[str, str], set[str]] = {}
+    for (_, _, asset, user), tasks in graph.access_truth().items():
+        held.setdefault((asset, user), set()).update(tasks.split(","))
+    for b in range(data.scale.businesses):
+        people = [u["id"] for u in data.business_users(b)] + [
+            data.system_user(b, s)["id"] for s in range(data.scale.system_users)]
+        for person in people:
+            for group in data.group_assignments(person):
+                g = int(group["id"]) - int(data.asset_group(0)["id"])
+                for edge, field in (("contained_adaccounts", "adaccount_tasks"),
+                                    ("contained_pages", "page_tasks")):
+                    for asset in data.group_contents(g, edge):
+                        held.setdefault((asset["id"], person), set()).update(group[field])
+    for (_, _, asset, user), tasks in graph.partner_access_truth(partners).items():
+        held.setdefault((asset, user), set()).update(tasks.split(","))
+    return held
+
+
+def client_assets(graph: FakeGraph) -> list[dict[str, str]]:
+    data = graph.data
+    out = [{"asset_type": "AD_ACCOUNT", "asset_id": f"act_{ACCOUNT_BASE + a}"}
+           for a in data.account_indexes(0, "CLIENT")]
+    out += [{"asset_type": "PAGE", "asset_id": str(PAGE_BASE + p)}
+            for p in data.page_indexes(0, "CLIENT")]
+    out += [{"asset_type": "PIXEL", "asset_id": data.pixel(n)["id"]}
+            for n in data.asset_indexes("pixels", 0, "CLIENT")]
+    out += [{"asset_type": "PRODUCT_CATALOG", "asset_id": data.catalog(n)["id"]}
+            for n in data.asset_indexes("catalogs", 0, "CLIENT")]
+    return out
+
+
+def test_access_risks_fire_where_the_fake_has_each_risk_and_nowhere_else(fake_graph,
+                                                                         tmp_path):
     graph = fake_graph("small")
     warehouse = Warehouse(tmp_path, None)
-    warehouse.run(graph, first=True)
-    rows = warehouse.query("select business_id, asset_type, asset_id, principal_id, "
-                           "principal_type, via, coalesce(via_id, ''), tasks "
-                           "from meta_bm_marts.effective_access")
-    by_path: dict[str, set[tuple[str, ...]]] = {}
-    for row in rows:
-        by_path.setdefault(row[5], set()).add(row[:5] + row[6:])
-    assert by_path == effective_truth(graph)
-    # One query answers "everyone who can touch ad account X, and how".
-    account = f"act_{ACCOUNT_BASE}"
-    paths = {via for (via,) in warehouse.query(
-        f"select distinct via from meta_bm_marts.effective_access where asset_id = '{account}'")}
-    assert paths == {"direct", "business_role", "asset_group", "partner"}
+    without, with_token = (p["id"] for p in graph.data.partners(0, "AGENCY"))
+    warehouse.run(graph, first=True, partner_tokens=[graph.partner_token(with_token)])
+    found: dict[str, set[tuple[str, str]]] = {}
+    for rule, asset, principal, fix in warehouse.query(
+            "select rule, coalesce(asset_id, ''), coalesce(principal_id, ''), fix "
+            "from meta_bm_marts.access_risks"):
+        found.setdefault(rule, set()).add((asset, principal))
+        assert fix.startswith(("Business Settings > ", "Ask ")), fix
+    data = graph.data
+    admin_2fa_off, admin_2fa_on = data.business_user(0, 4)["id"], data.business_user(0, 0)["id"]
+    partner_admin = data.partner_people(with_token)[0]["id"]  # an odd partner: 2FA off
+    assert {p for _, p in found["full_control_without_2fa"]} == {admin_2fa_off, partner_admin}
+    assert admin_2fa_on not in {p for _, p in found["full_control_without_2fa"]}
+    manage = {g.asset_id for g in data.grants(0) if "MANAGE" in g.permitted}
+    assert {a for a, _ in found["partner_can_manage"]} == manage
+    assert ("act_200000000000", without) not in found["partner_can_manage"]
+    robot = data.partner_robot(with_token)["id"]
+    assert found["partner_person_manages"] == {(a, robot) for a in manage
+                                               if (a, robot) in held_truth(graph,
+                                                                           (with_token,))}
+    owned_pixels = {data.pixel(n)["id"] for n in data.asset_indexes("pixels", 0, "OWNED")}
+    assert {a for a, _ in found["no_manager"]} == owned_pixels  # nobody holds EDIT
+    owned_catalogs = {data.catalog(n)["id"] for n in data.asset_indexes("catalogs", 0,
+                                                                          "OWNED")}
+    assert {a for a, _ in found["single_manager"]} == owned_catalogs
+    assert not {a for a, _ in found["no_manager"] | found["single_manager"]
+                if a.startswith("act_")}  # two hold MANAGE on every ad account
+    stale, recent = data.pending_user(0, 0)["id"], data.pending_user(0, 1)["id"]
+    assert {p for _, p in found["stale_invitation"]} == {stale} and recent != stale
+    assert {p for _, p in found["system_user_admin"]} == {data.system_user(0, 0)["id"]}
+    assert {p for _, p in found["partner_people_unknown"]} == {without}
+    # Dormant: holders of an ad account with no change of theirs in its log for 90 days;
+    # the one whose change is two days old is not.
+    account = 0
+    recent_actor = data.activity(account, data.scale.activities)["actor_id"]
+    asset = f"act_{ACCOUNT_BASE + account}"
+    holders = {user for (_, t, a, user) in graph.access_truth() if a == asset
+               and data.person(user) and not data.person(user)[2]}
+    assert recent_actor in holders
+    assert {p for a, p in found["dormant_access"] if a == asset} == holders - {recent_actor}
     # The warehouse file copied under another name still answers from every model: none is a
     # view naming the file it was built in.
     copy = tmp_path / "elsewhere" / "copy.duckdb"
@@ -187,64 +308,9 @@ def test_effective_access_follows_every_path(fake_graph, tmp_path):
             "select table_name from information_schema.tables "
             "where table_schema = 'meta_bm_marts' order by 1").fetchall()]
         assert {"access_matrix", "access_history", "access_changes", "effective_access",
-                "ad_performance", "stg_grants"} <= set(models)
+                "access_risks", "ad_performance", "stg_grants"} <= set(models)
         for name in models:
             db.execute(f"select count(*) from meta_bm_marts.{name}").fetchone()
-        assert {t for (t,) in db.execute(
-            "select data_type from information_schema.columns where table_schema = "
-            "'meta_bm_marts' and table_name = 'stg_ads_insights' "
-            "and column_name in ('date_start', 'date_stop')").fetchall()} == {"DATE"}
-
-
-def effective_truth(graph: FakeGraph) -> dict[str, set[tuple[str, ...]]]:
-    """What effective_access must hold, from the fake's data and README's rules."""
-    data, scale = graph.data, graph.data.scale
-    direct = set()
-    for (business, asset_type, asset, user), tasks in graph.access_truth().items():
-        person = data.person(user)
-        kind = "system_user" if person and person[2] else "business_user"
-        direct.add((business, asset_type, asset, user, kind, "", tasks))
-    roles, groups, partners = set(), set(), set()
-    for b, business in enumerate(data.business_ids()):
-        assets = assets_of(graph, b)
-        people = [(u["id"], "business_user", u["role"]) for u in data.business_users(b)] + [
-            (data.system_user(b, s)["id"], "system_user", data.system_user(b, s)["role"])
-            for s in range(scale.system_users)]
-        for person, kind, role in people:
-            if role == "ADMIN":
-                roles |= {(business, asset_type, asset, person, kind, "ADMIN",
-                           ADMIN_TASKS[asset_type]) for asset_type, asset in assets}
-            for group in data.group_assignments(person):
-                g = int(group["id"]) - int(data.asset_group(0)["id"])
-                for edge, asset_type, field in (("contained_adaccounts", "AD_ACCOUNT",
-                                                 "adaccount_tasks"),
-                                                ("contained_pages", "PAGE", "page_tasks")):
-                    for asset in data.group_contents(g, edge):
-                        groups.add((business, asset_type, asset["id"], person, kind,
-                                    group["id"], ",".join(sorted(group[field]))))
-        for relationship in ("OWNED", "CLIENT"):
-            for a in data.account_indexes(b, relationship):
-                for agency in data.agencies_of_account(a):
-                    partners.add((business, "AD_ACCOUNT", f"act_{ACCOUNT_BASE + a}",
-                                  agency["id"], "partner_business", agency["id"],
-                                  ",".join(sorted(agency["permitted_tasks"]))))
-    return {"direct": direct, "business_role": roles, "asset_group": groups,
-            "partner": partners}
-
-
-def assets_of(graph: FakeGraph, b: int) -> list[tuple[str, str]]:
-    """(asset type, id) of every asset business `b` owns or was shared."""
-    data = graph.data
-    out: list[tuple[str, Any]] = []
-    for relationship in ("OWNED", "CLIENT"):
-        out += [("AD_ACCOUNT", f"act_{ACCOUNT_BASE + a}")
-                for a in data.account_indexes(b, relationship)]
-        out += [("PAGE", str(PAGE_BASE + p)) for p in data.page_indexes(b, relationship)]
-        out += [("PIXEL", data.pixel(n)["id"])
-                for n in data.asset_indexes("pixels", b, relationship)]
-        out += [("PRODUCT_CATALOG", data.catalog(n)["id"])
-                for n in data.asset_indexes("catalogs", b, relationship)]
-    return out
 
 
 def test_files_tell_current_access_by_the_latest_complete_read(fake_graph, tmp_path):

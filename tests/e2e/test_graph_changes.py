@@ -60,9 +60,12 @@ def test_page_edges_read_with_page_tokens_when_graph_wants_them(fake_graph, tmp_
     assert sorted(e["object"] for e in token_reads) == sorted(pages)  # once per page
     assert all(not e["page_token"] for e in token_reads)
     with_page_token = [e for e in graph.log if e["page_token"]]
-    assert sorted(e["object"] for e in with_page_token) == sorted(pages)
-    assert all(e["path"].endswith("/assigned_users") and e["status"] == 200
-               for e in with_page_token)
+    # Each page's assignments, and its agencies (which Meta reads with a Page token only).
+    for edge in ("assigned_users", "agencies"):
+        assert sorted(e["object"] for e in with_page_token
+                      if e["path"].endswith(f"/{edge}")) == sorted(pages)
+    assert all(e["status"] == 200 for e in with_page_token)
+    assert len(with_page_token) == 2 * len(pages)
     refused = [e for e in graph.log if e.get("code") == 190]
     assert 1 <= len(refused) <= (1 if max_workers == 1 else len(pages))
     page_tokens = [graph.data.page_token(page) for page in pages]
@@ -78,8 +81,9 @@ def test_page_without_a_task_is_skipped_and_named(fake_graph, tmp_path):
     run = run_tap(tmp_path, tap_config(graph))
     assert run.returncode == 0, run.stderr[-2000:]
     truth = graph.truth()
-    truth["page_assignments"] = {k for k in truth["page_assignments"] if k[1] != page}
+    for stream in ("page_assignments", "page_agencies"):  # both read with the Page's token
+        truth[stream] = {k for k in truth[stream] if k[1] != page}
     assert_complete(run, truth)
     assert f"Graph wants Page {page}'s own access token, and the system user cannot " \
            "get it" in run.stderr
-    assert "PARTIAL: 1 asset edge(s) skipped" in run.stderr
+    assert "PARTIAL: 2 asset edge(s) skipped" in run.stderr  # its assignments and agencies

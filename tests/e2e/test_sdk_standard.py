@@ -15,7 +15,9 @@ from tests.helpers import catalog
 pytestmark = pytest.mark.e2e
 #: The suite's classes are made when this module is read, so the server starts here.
 GRAPH = FakeGraph("small").start()
-CONFIG = tap_config(GRAPH, max_workers=1)
+#: With a partner's token: the partner streams have something to read.
+CONFIG = tap_config(GRAPH, max_workers=1, partner_tokens=[
+    GRAPH.partner_token(GRAPH.data.partners(0, "AGENCY")[0]["id"])])
 
 
 @pytest.fixture(autouse=True, scope="module")

@@ -15,6 +15,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from tests.fakegraph.partners import (
+    CLIENT_PERMITTED,
+    GRANTED,
+    Grant,
+    holders,
+    partner_people,
+    partner_robot,
+)
+
 EPOCH = 1704067200  # 2024-01-01T00:00:00Z: every generated time lies in the 300 days after
 SPAN = 300 * 86400
 
@@ -145,6 +154,21 @@ def graph_time(unix: int) -> str:
     return datetime.fromtimestamp(unix, UTC).strftime("%Y-%m-%dT%H:%M:%S+0000")
 
 
+def capped(users: list[dict[str, Any]], permitted: list[str] | None) -> list[dict[str, Any]]:
+    """On a client's asset a business's people hold only what the client permitted (Meta
+    refuses any other assignment): each user's tasks within `permitted`, none left: no grant."""
+    if permitted is None:
+        return users
+    out = []
+    for user in users:
+        tasks = [t for t in user["tasks"] if t in permitted]
+        if tasks:
+            out.append({**user, "tasks": tasks,
+                        **({"permitted_tasks": list(permitted)} if "permitted_tasks" in user
+                           else {})})
+    return out
+
+
 def status_of(index: int) -> str:
     if index % 50 == 49:
         return "DELETED"
@@ -169,6 +193,10 @@ class Dataset:
         #: Grants whose tasks were changed at the source: (asset id, user id) -> tasks.
         self.changed_tasks: dict[tuple[str, str], list[str]] = {}
         self._lock = threading.Lock()
+        #: When this Business Manager is looked at: its one recent invitation and the recent
+        #: entry of each ad account's activity log date from here.
+        # (the day it is opened, at midnight UTC: two fakes of one test agree).
+        self.opened_at = int(time.time()) // 86400 * 86400
 
     # -- ids --------------------------------------------------------------------------
     def business_ids(self) -> list[str]:
@@ -215,6 +243,10 @@ class Dataset:
     def asset_index(self, kind: str, asset_id: str) -> int | None:
         n = int(asset_id) - BUSINESS_ASSETS[kind][2]
         return n if 0 <= n < self.asset_total(kind) * self.scale.businesses else None
+
+    def owned(self, kind: str, n: int) -> bool:
+        """Whether asset n of a per-business kind is its business's own (not a client's)."""
+        return n % self.asset_total(kind) < getattr(self.scale, BUSINESS_ASSETS[kind][0])
 
     def form_index(self, form_id: str) -> tuple[int, int] | None:
         """(page index, form number) of a lead form id."""
@@ -309,6 +341,8 @@ class Dataset:
             "end_advertiser": owner, "end_advertiser_name": "Owner", "media_agency": "NONE",
             "partner": "NONE",
         }
+        if not owned:  # read on client_ad_accounts only (the edge field)
+            record["permitted_tasks"] = list(CLIENT_PERMITTED["AD_ACCOUNT"])
         return record
 
     def child(self, kind: str, a: int, i: int) -> dict[str, Any]:
@@ -393,6 +427,8 @@ class Dataset:
             "verification_status": "not_verified", "business": {"id": owner, "name": "Owner"},
             "access_token": self.page_token(str(PAGE_BASE + p)),
             "emails": [f"page{p}@example.com"], "about": "Über uns ✨",
+            **({} if j < self.scale.owned_pages else
+               {"permitted_tasks": list(CLIENT_PERMITTED["PAGE"])}),
         }
 
     # -- assets (graph-api-facts-2.md §2b-2i) --------------------------------------------
@@ -409,7 +445,9 @@ class Dataset:
                 "automatic_matching_fields": ["em", "ph"] if n % 2 == 0 else [],
                 "first_party_cookie_status": "FIRST_PARTY_COOKIE_ENABLED",
                 "event_time_min": created, "event_time_max": created + 86400,
-                "code": "<script>fbq('init', '…')</script>"}
+                "code": "<script>fbq('init', '…')</script>",
+                **({} if self.owned("pixels", n) else
+                   {"permitted_tasks": list(CLIENT_PERMITTED["PIXEL"])})}
 
     def catalog(self, n: int) -> dict[str, Any]:
         b = n // self.asset_total("catalogs")
@@ -418,7 +456,9 @@ class Dataset:
                 "owner_business": {"id": str(BUSINESS_BASE + b), "name": "Owner"},
                 "product_count": 100 * (n + 1), "feed_count": 1 + n % 3,
                 "vertical": "commerce", "is_catalog_segment": False,
-                "is_local_catalog": False}
+                "is_local_catalog": False,
+                **({} if self.owned("catalogs", n) else
+                   {"permitted_roles": list(CLIENT_PERMITTED["PRODUCT_CATALOG"])})}
 
     def app(self, n: int) -> dict[str, Any]:
         return {"id": str(APP_BASE + n), "name": self.name("app", n), "category": "Business",
@@ -471,9 +511,24 @@ class Dataset:
                 "is_unavailable": False, "pixel": {"id": str(PIXEL_BASE)},
                 "default_conversion_value": 0, "event_source_type": "pixel"}
 
+    def activity_count(self) -> int:
+        """Entries in each ad account's log: the scale's, and one recent."""
+        return self.scale.activities + 1
+
     def activity(self, a: int, i: int) -> dict[str, Any]:
         """AdActivity has no `id`. Every fourth pair shares the second, type, object and
-        actor with the one before and differs only in what changed (`extra_data`)."""
+        actor with the one before and differs only in what changed (`extra_data`). The last
+        is two days before the fake was opened, by the account's first assigned person."""
+        if i == self.scale.activities:
+            b = a // self.scale.accounts
+            actor = self.business_user(b, _hash(self.seed, "account", a, 0) % self.scale.users)
+            return {"event_time": graph_time(self.opened_at - 2 * 86400),
+                    "event_type": "update_campaign_budget",
+                    "object_id": self.child_id("campaigns", a, 0), "object_name": "Campaign 0",
+                    "object_type": "CAMPAIGN", "actor_id": actor["id"],
+                    "actor_name": actor["name"], "translated_event_type": "Changed",
+                    "extra_data": json_dumps({"old_value": 1, "new_value": 2}),
+                    "date_time_in_timezone": "recent"}
         j = i - 1 if i % 4 == 3 else i
         event = EPOCH + 86400 * 30 + a * 600 + j * 60
         return {"event_time": graph_time(event),
@@ -486,10 +541,83 @@ class Dataset:
                 "date_time_in_timezone": "01/31/2024 at 4:00 PM"}
 
     def agencies_of_account(self, a: int) -> list[dict[str, Any]]:
-        return [{"id": str(PARTNER_BASE + a % 100), "name": self.name("AGENCY", a % 100),
-                 "access_status": "CONFIRMED", "permitted_tasks": ["ANALYZE"],
+        """`/act_{id}/agencies`: the partner the account is shared with, and what it may
+        assign (its edge fields); a client's account lists none of the client's partners."""
+        return [{**self.partner_node(grant.partner_id), "access_status": "CONFIRMED",
+                 "permitted_tasks": list(grant.permitted),
                  "access_requested_time": graph_time(EPOCH),
-                 "access_updated_time": graph_time(EPOCH + 3600)}]
+                 "access_updated_time": graph_time(EPOCH + 3600)}
+                for grant in self.grants_of_asset(f"act_{ACCOUNT_BASE + a}")]
+
+    # -- partners (tests/fakegraph/partners.py) -----------------------------------------
+    def grants(self, b: int) -> list[Grant]:
+        """Business b's own assets shared with its agencies, one agency each."""
+        ids = ([f"act_{ACCOUNT_BASE + a}" for a in self.account_indexes(b, "OWNED")]
+               + [str(PAGE_BASE + p) for p in self.page_indexes(b, "OWNED")]
+               + [str(PIXEL_BASE + n) for n in self.asset_indexes("pixels", b, "OWNED")]
+               + [str(CATALOG_BASE + n) for n in self.asset_indexes("catalogs", b, "OWNED")])
+        return [g for asset_id in ids for g in self.grants_of_asset(asset_id)]
+
+    def grants_of_asset(self, asset_id: str) -> list[Grant]:
+        """The grant of one of our own assets to an agency of its business (none for a
+        client's asset, or where the business has no agency)."""
+        where = self._owned_position(asset_id)
+        if where is None or not self.scale.agencies:
+            return []
+        asset_type, b, j = where
+        options = GRANTED[asset_type]
+        return [Grant(asset_type, asset_id, str(PARTNER_BASE + b * 100 + j % self.scale.agencies),
+                      tuple(options[j % len(options)]))]
+
+    def _owned_position(self, asset_id: str) -> tuple[str, int, int] | None:
+        """(asset type, business, index among its own of that type) of an owned asset."""
+        if asset_id.startswith("act_"):
+            a = self.account_index(asset_id.removeprefix("act_"))
+            if a is None:
+                return None
+            b, j = divmod(a, self.scale.accounts)
+            return ("AD_ACCOUNT", b, j) if j < self.scale.owned_accounts else None
+        if (p := self.page_index(asset_id)) is not None:
+            b, j = divmod(p, self.scale.pages)
+            return ("PAGE", b, j) if j < self.scale.owned_pages else None
+        for kind, asset_type in (("pixels", "PIXEL"), ("catalogs", "PRODUCT_CATALOG")):
+            n = int(asset_id) - BUSINESS_ASSETS[kind][2]
+            if 0 <= n < 10**9 and (n := self.asset_index(kind, asset_id)) is not None:
+                b, j = divmod(n, self.asset_total(kind))
+                owned = getattr(self.scale, BUSINESS_ASSETS[kind][0])
+                return (asset_type, b, j) if j < owned else None
+        return None
+
+    def partner_index(self, partner_id: str) -> int | None:
+        """The index of an agency of one of the businesses (None for anything else)."""
+        agencies = {p["id"] for b in range(self.scale.businesses)
+                    for p in self.partners(b, "AGENCY")}
+        return int(partner_id) - PARTNER_BASE if partner_id in agencies else None
+
+    def partner_node(self, partner_id: str) -> dict[str, Any]:
+        index = int(partner_id) - PARTNER_BASE
+        return self.partner_business(index, "AGENCY" if index % 100 < 50 else "CLIENT")
+
+    def partner_people(self, partner_id: str) -> list[dict[str, Any]]:
+        index = int(partner_id) - PARTNER_BASE
+        people = partner_people(self.partner_node(partner_id), index)
+        return [p for p in people if p["id"] not in self.removed_users]
+
+    def partner_robot(self, partner_id: str) -> dict[str, Any]:
+        return partner_robot(self.partner_node(partner_id), int(partner_id) - PARTNER_BASE)
+
+    def partner_assigned(self, partner_id: str, asset_id: str) -> list[dict[str, Any]] | None:
+        """The partner's people on one of our assets; None when it is not shared with it."""
+        grant = next((g for g in self.grants_of_asset(asset_id) if g.partner_id == partner_id),
+                     None)
+        if grant is None:
+            return None
+        index = int(partner_id) - PARTNER_BASE
+        people = partner_people(self.partner_node(partner_id), index)
+        users = holders(grant, people, self.partner_robot(partner_id),
+                        _hash(self.seed, "partner", asset_id))
+        bare = asset_id.removeprefix("act_")
+        return self._present(users, bare)
 
     def lead_forms(self, p: int) -> list[dict[str, Any]]:
         if p % self.scale.forms_every_nth_page:
@@ -516,7 +644,9 @@ class Dataset:
 
     def asset_assigned_users(self, b: int, asset_id: str, per_asset: int, tasks: list[str],
                              client: bool = False) -> list[dict[str, Any]]:
-        """Some of the business's people; on a client's asset, also a partner's person."""
+        """Some of the business's people (`business=` lists one business's people only); on
+        a client's asset, within what the client permitted."""
+        kind = "PIXEL" if int(asset_id) < CATALOG_BASE else "PRODUCT_CATALOG"
         users = []
         for k in range(per_asset):
             u = _hash(self.seed, "asset", asset_id, k) % self.scale.users
@@ -524,13 +654,8 @@ class Dataset:
             users.append({"id": user["id"], "name": user["name"], "user_type": "business_user",
                           "business": user["business"], "tasks": tasks[k % len(tasks):][:2],
                           "permitted_tasks": tasks})
-        if client:
-            partner = int(asset_id) % 1000
-            users.append({"id": str(PARTNER_BASE + 20_000 + partner), "name": "Agency person",
-                          "user_type": "business_user", "tasks": tasks[:1],
-                          "business": {"id": str(PARTNER_BASE + 950 + partner),
-                                       "name": "Client's business"}})
-        return self._present(users, asset_id)
+        return self._present(capped(users, CLIENT_PERMITTED[kind] if client else None),
+                             asset_id)
 
     def _present(self, users: list[dict[str, Any]], asset_id: str) -> list[dict[str, Any]]:
         """Each user once (the first), none that was removed from the business or whose grant
@@ -597,7 +722,9 @@ class Dataset:
         role = ["ADMIN", "EMPLOYEE", "FINANCE_ANALYST", "DEVELOPER"][u % 4]
         return {"id": uid, "name": self.name("user", u), "email": f"user{u}@b{b}.example.com",
                 "first_name": "First", "last_name": f"Last{u}", "role": role, "title": None,
-                "two_fac_status": "enabled", "tasks": ["MANAGE"] if role == "ADMIN" else
+                # One admin (the second) has not turned two-factor authentication on.
+                "two_fac_status": "not_enabled" if u == 4 else "enabled",
+                "tasks": ["MANAGE"] if role == "ADMIN" else
                 ["ADVERTISE", "ANALYZE"], "marked_for_removal": False,
                 "business": {"id": str(BUSINESS_BASE + b), "name": self.name("business", b)}}
 
@@ -612,7 +739,8 @@ class Dataset:
         return [self.pending_user(b, r) for r in range(self.scale.pending_users)]
 
     def pending_user(self, b: int, r: int) -> dict[str, Any]:
-        created = EPOCH + r * 86400
+        """Invitations of 2024, but the second: sent the day before the fake was opened."""
+        created = self.opened_at - 86400 if r == 1 else EPOCH + r * 86400
         return {"id": str(PENDING_BASE + b * 1000 + r), "email": f"invitee{r}@example.org",
                 "role": "EMPLOYEE", "status": "PENDING", "tasks": ["ANALYZE"],
                 "created_time": graph_time(created), "updated_time": graph_time(created),
@@ -638,15 +766,15 @@ class Dataset:
         robot = self.system_user(b, asset % self.scale.system_users)
         users.append({"id": robot["id"], "name": robot["name"], "user_type": "system_user",
                       "business": {"id": str(BUSINESS_BASE + b)}, "tasks": ["MANAGE"]})
-        if salt == "account" and asset % self.scale.accounts >= self.scale.owned_accounts:
-            partner = PARTNER_BASE + 10_000 + asset
-            users.append({"id": str(partner), "name": "Agency person", "user_type":
-                          "business_user", "business": {"id": str(PARTNER_BASE + 900 + asset),
-                                                        "name": "Client's business"},
-                          "tasks": ["ANALYZE"]})
+        if salt == "account":
+            client = asset % self.scale.accounts >= self.scale.owned_accounts
+            permitted = CLIENT_PERMITTED["AD_ACCOUNT"] if client else None
+        else:
+            client = asset % self.scale.pages >= self.scale.owned_pages
+            permitted = CLIENT_PERMITTED["PAGE"] if client else None
         # Same user twice would be a duplicate key: keep the first of each id.
         base = ACCOUNT_BASE if salt == "account" else PAGE_BASE
-        return self._present(users, str(base + asset))
+        return self._present(capped(users, permitted), str(base + asset))
 
     def asset_group(self, g: int) -> dict[str, Any]:
         b = g // self.scale.asset_groups

@@ -36,6 +36,7 @@ from tests.fakegraph.data import (
     BUSINESS_LIST_EDGES,
     CATALOG_TASKS,
     PAGE_BASE,
+    PARTNER_BASE,
     PIXEL_TASKS,
     Dataset,
     _hash,
@@ -48,6 +49,7 @@ from tests.fakegraph.insights import (
     InsightsRefusal,
     account_today,
 )
+from tests.fakegraph.partners import partner_of_token, partner_token
 from tests.graph_sdk import CONTAINED_ASSET, readable_fields
 
 DEFAULT_TOKEN = "fake-system-user-token"
@@ -137,10 +139,21 @@ class Faults:
     token_expires_at: int = 0  # unix seconds; 0 = never
     #: Report jobs (tests/fakegraph/insights.py).
     insights: InsightsFaults = field(default_factory=InsightsFaults)
+    #: Partner business id -> calls its token is answered before Graph refuses it (190/460,
+    #: as when the partner revokes the token or its system user loses the assets); 0: at once.
+    partner_token_refused_after: dict[str, int] = field(default_factory=dict)
     scopes: tuple[str, ...] = ("business_management", "ads_read", "ads_management",
                                "pages_show_list", "pages_read_engagement",
                                "pages_manage_metadata", "pages_manage_ads", "leads_retrieval",
                                "catalog_management")
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Whose token a request carries: the system user's (both None), a Page's, a partner's."""
+
+    page: str | None = None
+    partner: str | None = None
 
 
 @dataclass
@@ -184,6 +197,7 @@ class FakeGraph:
         self._lock = threading.Lock()
         self._calls_per_object: dict[str, int] = {}
         self._node_calls: dict[str, int] = {}  # calls per node type (Faults.drop_field)
+        self._partner_calls: dict[str, int] = {}  # calls per partner token
         self._blocked_until: dict[str, float] = {}
         self._rng = random.Random(seed)
         self._pages: dict[tuple, Encoded] = {}
@@ -315,7 +329,10 @@ class FakeGraph:
                       ) -> tuple[Any, dict[str, str]]:
         with self._lock:
             number = len(self.log) + 1
-        entry["page_token"] = self._authenticate(request, params, number) is not None
+        caller = self._authenticate(request, params, number)
+        entry["page_token"] = caller.page is not None
+        if caller.partner is not None:
+            raise GraphErrorResponse(403, 200, "(#200) Permissions error")
         segments = path.strip("/").split("/")
         if len(segments) != 3 or segments[0] != VERSION or segments[2] != "insights" or \
                 not segments[1].startswith("act_"):
@@ -384,14 +401,18 @@ class FakeGraph:
                ) -> tuple[Any, dict[str, str]]:
         with self._lock:
             number = len(self.log) + 1
-        page_of_token = self._authenticate(request, params, number, batch_token)
+        caller = self._authenticate(request, params, number, batch_token, entry)
         segments = path.strip("/").split("/")
         if not segments or segments[0] != VERSION:
             raise GraphErrorResponse(400, 2635, f"(#2635) Unknown or deprecated version "
                                                 f"{segments[0] if segments else ''}")
-        entry["page_token"] = page_of_token is not None
-        route = self.route(segments[1:], params)
-        self._authorize(route, page_of_token)
+        entry["page_token"] = caller.page is not None
+        entry["partner"] = caller.partner
+        if caller.partner is not None:
+            route = self.partner_route(caller.partner, segments[1:], params)
+        else:
+            route = self.route(segments[1:], params)
+        self._authorize(route, caller.page)
         entry["object"] = route.object_key
         headers = {**self._meter(route.object_key, entry), **route.headers}
         faults = self.faults
@@ -418,7 +439,8 @@ class FakeGraph:
                                      headers=headers)
         # Identical requests get identical pages until something is touched: benchmarks warm
         # the server once and then measure the tap, not the generator.
-        key = (route.cache_key or path, tuple(sorted(params.items())))
+        # (and per partner: what a partner's token reads is not what ours reads)
+        key = (route.cache_key or path, tuple(sorted(params.items())), entry.get("partner"))
         cached = self._pages.get(key)
         if cached is None:
             page_body = self._page(route, params, fields, limit, path)
@@ -431,9 +453,9 @@ class FakeGraph:
         return cached, headers
 
     def _authenticate(self, request: BaseHTTPRequestHandler, params: dict[str, str],
-                      number: int, batch_token: str | None = None) -> str | None:
-        """Checks the token (and its proof); returns the page a Page token is for, None for
-        the system user's token."""
+                      number: int, batch_token: str | None = None,
+                      entry: dict[str, Any] | None = None) -> Caller:
+        """Checks the token (and its proof); says whose it is."""
         header = request.headers.get("Authorization", "")
         token = header.removeprefix("Bearer ") if header.startswith("Bearer ") else \
             params.get("access_token")
@@ -446,9 +468,16 @@ class FakeGraph:
             raise GraphErrorResponse(400, 190, "An active access token must be used to query "
                                                "information about the current user.")
         page_id = self.data.page_of_token(token)
-        if token != self.token and page_id is None:
+        partner = partner_of_token(token, self.data.seed)
+        if partner is not None and self.data.partner_index(partner) is None:
+            partner = None
+        if token != self.token and page_id is None and partner is None:
             raise GraphErrorResponse(400, 190, "Invalid OAuth access token - Cannot parse "
                                                "access token", subcode=467)
+        if partner is not None:
+            if entry is not None:
+                entry["partner"] = partner
+            self._refuse_partner_token_if_revoked(partner)
         expire = self.faults.expire_token_after
         if expire is not None and number > expire:
             raise GraphErrorResponse(400, 190, "Error validating access token: Session has "
@@ -464,7 +493,54 @@ class FakeGraph:
             if not hmac.compare_digest(proof, expected):
                 raise GraphErrorResponse(400, 100, "Invalid appsecret_proof provided in the "
                                                    "API argument")
-        return page_id
+        return Caller(page_id, partner)
+
+    def _refuse_partner_token_if_revoked(self, partner: str) -> None:
+        allowed = self.faults.partner_token_refused_after.get(partner)
+        with self._lock:
+            used = self._partner_calls[partner] = self._partner_calls.get(partner, 0) + 1
+        if allowed is not None and used > allowed:
+            raise GraphErrorResponse(400, 190, "Error validating access token: The session "
+                                               "has been invalidated because the user changed "
+                                               "their password or Facebook has changed the "
+                                               "session for security reasons.", subcode=460)
+
+    # -- a partner's token (tests/fakegraph/partners.py) ---------------------------------------
+    def partner_token(self, partner_id: str) -> str:
+        return partner_token(partner_id, self.data.seed)
+
+    def partner_route(self, partner: str, segments: list[str], params: dict[str, str]) -> Route:
+        """What a partner's system-user token reads: itself, its business, its business's
+        people, and its people on the assets of ours shared with it; nothing else of ours."""
+        data = self.data
+        node = segments[0] if segments else ""
+        edge = segments[1] if len(segments) > 1 else ""
+        robot = data.partner_robot(partner)
+        if node == "me" and edge == "":
+            return Route("User", partner, 1, lambda _: {"id": robot["id"],
+                                                        "name": robot["name"]}, edge,
+                         single=True)
+        if node == "me" and edge == "businesses":
+            return Route("Business", partner, 1, lambda _: data.partner_node(partner), edge,
+                         owner="User")
+        if node == partner and edge == "business_users":
+            people = data.partner_people(partner)
+            return Route("BusinessUser", partner, len(people), people.__getitem__, edge,
+                         owner="Business")
+        if node == partner and edge == "system_users":
+            return Route("SystemUser", partner, 1, lambda _: robot, edge, owner="Business")
+        if edge == "assigned_users" and node:
+            if params.get("business") != partner:
+                raise GraphErrorResponse(400, 100, "(#100) Param business must be a valid "
+                                                   "business")
+            users = data.partner_assigned(partner, node)
+            if users is not None:
+                owner = {"act": "AdAccount", "3": "Page", "91": "AdsPixel"}
+                node_type = next((t for prefix, t in owner.items() if node.startswith(prefix)),
+                                 "ProductCatalog")
+                return Route("AssignedUser", node.removeprefix("act_"), len(users),
+                             users.__getitem__, edge, owner=node_type)
+        raise GraphErrorResponse(403, 200, "(#200) Permissions error")
 
     def _authorize(self, route: Route, page_of_token: str | None) -> None:
         """A Page token reads its own page's edges only; with `page_token_required`, a
@@ -473,6 +549,7 @@ class FakeGraph:
             raise GraphErrorResponse(400, 190, "(#190) The Page access token was not issued "
                                                f"for object {route.object_key}")
         wants_page_token = route.node in ("LeadgenForm", "Lead") or (
+            route.owner == "Page" and route.edge == "agencies") or (
             self.faults.page_token_required and route.owner == "Page"
             and route.edge == "assigned_users")
         if page_of_token is None and wants_page_token:
@@ -667,6 +744,8 @@ class FakeGraph:
                 forms = data.lead_forms(p)
                 return Route("LeadgenForm", node, len(forms), forms.__getitem__, edge,
                              owner="Page", page=node)
+            if edge == "agencies":  # Meta: a Page token of someone with MANAGE on the Page
+                return self._agencies(node, "Page", edge, page=node)
         if (form := data.form_index(node)) is not None and edge == "leads":
             leads = data.leads(*form)
             return Route("Lead", node, len(leads), leads.__getitem__, edge, owner="LeadgenForm",
@@ -678,6 +757,8 @@ class FakeGraph:
             if (n := data.asset_index(kind, node)) is not None and edge == "assigned_users":
                 client = n % data.asset_total(kind) >= getattr(data.scale, f"owned_{kind}")
                 return self._asset_assigned(params, node, node_type, tasks, per, client)
+            if n is not None and edge == ("shared_agencies" if kind == "pixels" else "agencies"):
+                return self._agencies(node, node_type, edge)
         if (person := data.person(node)) is not None and \
                 edge == "assigned_business_asset_groups":
             groups = data.group_assignments(node)
@@ -807,7 +888,7 @@ class FakeGraph:
             return Route(node_type, key, data.child_count(kind),
                          lambda i: data.account_asset(kind, a, i), edge, owner="AdAccount")
         if edge == "activities":
-            return Route("AdActivity", key, data.scale.activities,
+            return Route("AdActivity", key, data.activity_count(),
                          lambda i: data.activity(a, i), edge, owner="AdAccount",
                          time_filter=("event_time", "since"))
         if edge == "agencies":
@@ -832,6 +913,15 @@ class FakeGraph:
         items = self.data.asset_assigned_users(owner, asset_id, per_asset, tasks, client)
         return Route("AssignedUser", asset_id, len(items), items.__getitem__, "assigned_users",
                      owner=owner_type)
+
+    def _agencies(self, asset_id: str, owner_type: str, edge: str, page: str | None = None
+                  ) -> Route:
+        """Partner businesses an asset is shared with (Business nodes: no edge fields are
+        documented on the Page, pixel and catalog edges)."""
+        partners = [self.data.partner_node(g.partner_id)
+                    for g in self.data.grants_of_asset(asset_id)]
+        return Route("Business", asset_id, len(partners), partners.__getitem__, edge,
+                     owner=owner_type, page=page)
 
     def _page_node(self, p: int) -> dict[str, Any]:
         page = self.data.page(p)
@@ -881,11 +971,11 @@ class FakeGraph:
             self._pages.clear()
         return touched
 
-    def truth(self, *, include_archived: bool = False, insights_since: str | None = None
-              ) -> dict[str, set[tuple[str, ...]]]:
+    def truth(self, *, include_archived: bool = False, insights_since: str | None = None,
+              partners: tuple[str, ...] = ()) -> dict[str, set[tuple[str, ...]]]:
         """The primary keys a complete sync of every business must emit, per stream
         (ads_insights: from `insights_since`, else the 28 days before the account's today,
-        through its today)."""
+        through its today; the partner streams: of the `partners` whose tokens it holds)."""
         data, scale = self.data, self.data.scale
         denied = self.faults.denied
         out: dict[str, set[tuple[str, ...]]] = {}
@@ -952,6 +1042,7 @@ class FakeGraph:
             for relationship in ("AGENCY", "CLIENT"):
                 for partner in data.partners(b, relationship):
                     add("partners", bid, partner["id"])
+            self._grants_truth(add, b, bid, partners)
             for n in range(scale.asset_groups):
                 group = data.asset_group(b * scale.asset_groups + n)
                 add("business_asset_groups", bid, group["id"])
@@ -962,6 +1053,40 @@ class FakeGraph:
                             asset["id"])
         return out
 
+
+    def _grants_truth(self, add: Callable[..., None], b: int, bid: str,
+                      partners: tuple[str, ...]) -> None:
+        """Our assets' grants to partners, and what the partners' tokens read of them."""
+        data = self.data
+        streams = {"PAGE": ("page_agencies", "page_id"), "PIXEL": ("pixel_agencies", ""),
+                   "PRODUCT_CATALOG": ("catalog_agencies", "")}
+        for grant in data.grants(b):
+            if grant.asset_type in streams:
+                add(streams[grant.asset_type][0], bid, grant.asset_id, grant.partner_id)
+            if grant.partner_id in partners:
+                for user in data.partner_assigned(grant.partner_id, grant.asset_id) or []:
+                    add("partner_assignments", grant.partner_id, grant.asset_type,
+                        grant.asset_id, user["id"])
+        for partner in partners:
+            if data.partner_index(partner) is not None and \
+                    int(partner) - 100 * b - PARTNER_BASE in range(data.scale.agencies):
+                for person in data.partner_people(partner):
+                    add("partner_business_users", partner, person["id"])
+                add("partner_system_users", partner, data.partner_robot(partner)["id"])
+
+    def partner_access_truth(self, partners: tuple[str, ...]
+                             ) -> dict[tuple[str, str, str, str], str]:
+        """What the partners' people hold on our assets, as their tokens read it:
+        (partner, asset type, asset id, user) -> tasks, sorted and comma-joined."""
+        out: dict[tuple[str, str, str, str], str] = {}
+        for b in range(self.data.scale.businesses):
+            for grant in self.data.grants(b):
+                if grant.partner_id in partners:
+                    for user in self.data.partner_assigned(grant.partner_id,
+                                                           grant.asset_id) or []:
+                        out[grant.partner_id, grant.asset_type, grant.asset_id, user["id"]] = \
+                            ",".join(sorted(user["tasks"]))
+        return out
 
     def access_truth(self) -> dict[tuple[str, str, str, str], str]:
         """Every direct grant a complete sync reads: (business, asset type, asset id as the
@@ -1013,7 +1138,7 @@ class FakeGraph:
             for n in data.asset_indexes("pixels", a // data.scale.accounts, "OWNED"):
                 add("ad_account_pixels", account, data.pixel(n)["id"])
         if (account, "activities") not in denied:  # no id: the entries themselves
-            for i in range(data.scale.activities):
+            for i in range(data.activity_count()):
                 entry = data.activity(a, i)
                 add("ad_activities", account, entry["event_time"].replace("+0000", "+00:00"),
                     *(entry[k] for k in ACTIVITY_FIELDS))

@@ -75,3 +75,18 @@
 {% macro current_rows(table) -%}
   {{ union_of(loaded_relations(table), reads='current') }}
 {%- endmacro %}
+
+{#
+  Whether tap-meta-bm ever loaded a stream: one that had no rows yet (no partner token, no
+  page shared with a partner) has no table, and its models answer nothing instead.
+#}
+{% macro is_loaded(table) -%}
+  {%- if not execute -%}{{ return(false) }}{%- endif -%}
+  {%- for schema in var('meta_bm_schemas') -%}
+    {%- if adapter.get_relation(database=target.database, schema=schema,
+                                identifier=table) is not none -%}
+      {{ return(true) }}
+    {%- endif -%}
+  {%- endfor -%}
+  {{ return(false) }}
+{%- endmacro %}

@@ -34,3 +34,23 @@
 {% macro duckdb__read_time(read_id) -%}
   epoch_ms(cast({{ read_id }} as bigint))
 {%- endmacro %}
+
+{# The tasks of `tasks` that are also in `permitted` (both comma-separated, sorted): what a
+   business's people can hold on a client's asset is within what the client permitted. #}
+{% macro tasks_within(tasks, permitted) -%}
+  {{ adapter.dispatch('tasks_within', 'meta_bm')(tasks, permitted) }}
+{%- endmacro %}
+{% macro default__tasks_within(tasks, permitted) -%}
+  array_to_string(array(select unnest(string_to_array({{ tasks }}, ','))
+                        intersect select unnest(string_to_array({{ permitted }}, ','))
+                        order by 1), ',')
+{%- endmacro %}
+{% macro duckdb__tasks_within(tasks, permitted) -%}
+  array_to_string(list_sort(list_intersect(string_split({{ tasks }}, ','),
+                                           string_split({{ permitted }}, ','))), ',')
+{%- endmacro %}
+
+{# Whether a comma-separated task list holds `task`. #}
+{% macro has_task(tasks, task) -%}
+  (',' || coalesce({{ tasks }}, '') || ',' like '%,{{ task }},%')
+{%- endmacro %}
