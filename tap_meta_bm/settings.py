@@ -7,7 +7,8 @@ from __future__ import annotations
 import json
 import os
 import re
-from datetime import datetime
+import time
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -56,6 +57,9 @@ LIMITS: dict[str, tuple[int, int]] = {"page_size": (1, MAX_PAGE_SIZE),
                                       "insights_job_days": (1, 90),
                                       "insights_job_timeout": (1, 86400)}
 API_VERSION = r"^v\d{1,3}\.\d$"
+#: How far ahead of this machine's clock a start_date may be (an account's day can be ahead
+#: of UTC's by up to 14 hours).
+START_DATE_SLACK_SECONDS = 86400
 BUSINESS_ID = r"^\d+$"
 ACCOUNT_ID = r"^(act_)?\d+$"
 API_URL = r"^https?://[^/\s]+"
@@ -177,6 +181,21 @@ def check_partner_tokens(tokens: Any, access_token: str) -> None:
                               "token is one the partner generates in its own business.")
 
 
+def check_start_date(value: str) -> None:
+    """A date-time, and not in the future: a run would read nothing and still move its
+    bookmarks there. A day of slack, for accounts whose day is ahead of UTC's."""
+    try:  # the parser the SDK applies to start_date when it reads the first bookmark
+        start = datetime.fromisoformat(value)
+    except ValueError:
+        raise ConfigError(f"start_date: {value!r} is not a date-time; use e.g. "
+                          "2024-01-01T00:00:00Z.") from None
+    if start.tzinfo is None:
+        start = start.replace(tzinfo=UTC)
+    if start.timestamp() > time.time() + START_DATE_SLACK_SECONDS:
+        raise ConfigError(f"start_date: {value!r} is in the future; set it to the first day "
+                          "to read, today or earlier.")
+
+
 def check_config(config: dict[str, Any]) -> None:
     """Raise ConfigError naming the first bad setting; runs before any request."""
     token = config.get("access_token")
@@ -200,11 +219,7 @@ def check_config(config: dict[str, Any]) -> None:
             if isinstance(value, bool) or not re.match(pattern, str(value).strip()):
                 raise ConfigError(f"{name}: {value!r} is not {what}.")
     if config.get("start_date") is not None:
-        try:  # the parser the SDK applies to start_date when it reads the first bookmark
-            datetime.fromisoformat(str(config["start_date"]))
-        except ValueError:
-            raise ConfigError(f"start_date: {config['start_date']!r} is not a date-time; "
-                              "use e.g. 2024-01-01T00:00:00Z.") from None
+        check_start_date(str(config["start_date"]))
     parse_shard(config.get("account_shard"))  # for its one-line message, before the schema's
     version = config.get("api_version", DEFAULTS["api_version"])
     if not re.match(API_VERSION, str(version)):

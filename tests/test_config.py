@@ -10,6 +10,8 @@ import pytest
 import requests_mock
 
 from tap_meta_bm import cli, settings
+from tap_meta_bm.errors import ConfigError
+from tap_meta_bm.settings import check_config
 from tap_meta_bm.tap import TapMetaBM
 from tests.helpers import TAP_COMMAND, TOKEN
 
@@ -28,6 +30,9 @@ GOOD = {"access_token": TOKEN, "business_ids": ["111"]}
                                  "123."),
     ({"start_date": "last tuesday"}, "start_date: 'last tuesday' is not a date-time; use e.g. "
                                      "2024-01-01T00:00:00Z."),
+    ({"start_date": "2030-01-01T00:00:00Z"}, "start_date: '2030-01-01T00:00:00Z' is in the "
+                                             "future; set it to the first day to read, today "
+                                             "or earlier."),
     ({"api_version": "v26"}, "api_version: 'v26' must look like v26.0."),
     ({"api_version": "26.0"}, "api_version: '26.0' must look like v26.0."),
     ({"api_url": "ftp://graph.facebook.com"}, "api_url: 'ftp://graph.facebook.com' must be an "
@@ -69,6 +74,15 @@ def test_bad_setting_output_is_one_plain_line_from_the_installed_command(tmp_pat
                 if "ERROR" in line or "error" in line or "Traceback" in line]
     assert problems == ["tap-meta-bm: error: business_ids: 'acme' is not a numeric business id "
                         "(Business Settings > Business info)."]
+
+
+def test_a_start_date_up_to_a_day_ahead_is_accepted(wall_clock):
+    """An account's day can be ahead of UTC's; a day later than that is refused."""
+    from datetime import timedelta
+    tomorrow = wall_clock.today + timedelta(days=1)
+    check_config({**GOOD, "start_date": f"{tomorrow.isoformat()}T00:00:00Z"})
+    with pytest.raises(ConfigError, match="is in the future"):
+        check_config({**GOOD, "start_date": f"{tomorrow.isoformat()}T13:00:00Z"})
 
 
 def test_good_config_gets_defaults():

@@ -341,3 +341,16 @@ def test_a_dry_run_starts_no_report_job_ahead_of_its_turn(graph):
         seen.append(tap.streams["ads_insights"]._jobs is not None), page([]))[1])
     messages_of(lambda: tap.run_sync_dry_run(dry_run_record_limit=1))
     assert seen == [False]
+
+
+def test_a_start_date_past_an_accounts_day_reads_nothing_and_moves_no_bookmark(graph):
+    """2026-12-02 is within start_date's day of slack, and after both accounts' day: no job,
+    and no bookmark moves past a day that was not read."""
+    state = {"bookmarks": {"ads_insights": {"partitions": [
+        {"context": {"account_id": "1"}, "replication_key": "date_start",
+         "replication_key_value": "2026-11-20"}]}}}
+    messages = run(["ads_insights"], state=state, start_date="2026-12-02T00:00:00Z")
+    assert posts(graph) == []
+    partitions = last_state(messages)["bookmarks"]["ads_insights"]["partitions"]
+    assert [(p["context"]["account_id"], p.get("replication_key_value"))
+            for p in partitions] == [("1", "2026-11-20"), ("2", None)]

@@ -123,6 +123,9 @@ class InsightsStream(GraphStream):
         for partition in partitions:
             since, until = self.account_range(partition)
             account_id = str(partition["account_id"])
+            if since > until:  # nothing to read (a start_date ahead of the account's day)
+                self._pieces[account_id] = []
+                continue
             self._read_through[account_id] = until
             old_before = old_reach_before(self.account_today(account_id))
             self._pieces[account_id] = jobs.add(account_id, windows(
@@ -215,8 +218,11 @@ class InsightsStream(GraphStream):
         if unread:
             self._keep_bookmark(state, account_id, unread, kept)
             return
+        read_through = self._read_through.get(account_id)
+        if read_through is None:
+            return  # no day was read: the bookmark stays where it was
         state["replication_key"] = self.replication_key
-        state["replication_key_value"] = self._read_through[account_id].isoformat()
+        state["replication_key_value"] = read_through.isoformat()
 
     def _keep_bookmark(self, state: dict[str, Any], account_id: str, unread: int,
                        kept: Any) -> None:
