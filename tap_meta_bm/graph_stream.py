@@ -309,7 +309,6 @@ class GraphStream(FastRecordWriting):
         meter = self.meter_key(context)
         page_id = values.get("page_id")
         reads = []
-        selected = set(self._selected_fields())
         for variant in self.variants or (EdgeVariant(self.path),):
             columns = {**values, **variant.columns, **self.extra_columns(context),
                        READ_ID: self.run.read_id}
@@ -318,8 +317,16 @@ class GraphStream(FastRecordWriting):
                 tuple(columns.get(name) for name in self.added_columns),
                 page_id=str(page_id) if page_id else None,
                 credential=str(values["business_id"]) if self.reads_as_partner else None,
-                edge_fields=tuple(f for f in variant.edge_fields if f in selected)))
+                edge_fields=self._edge_fields.get(variant.path, ())))
         return reads
+
+    @cached_property
+    def _edge_fields(self) -> dict[str, tuple[str, ...]]:
+        """Per variant path, its own fields that are selected (built once, not per
+        partition: the selection is fixed once the stream reads)."""
+        selected = set(self._selected_fields())
+        return {variant.path: tuple(f for f in variant.edge_fields if f in selected)
+                for variant in self.variants if variant.edge_fields}
 
     # -- records ----------------------------------------------------------------------------
     @property
