@@ -1,7 +1,10 @@
 """`make demo`: the whole pipeline, the way users run it, with no Meta account needed.
 
 Starts the project's fake Graph API, runs `meltano run tap-meta-bm target-duckdb` into
-output/warehouse.duckdb and builds the dbt marts (`meltano invoke dbt:build`, transform/).
+output/demo/warehouse.duckdb and builds the dbt marts (`meltano invoke dbt:build`, transform/).
+The demo's files are its own: its warehouse, and Meltano's runs and state in
+output/demo/meltano.db. The user's warehouse (output/warehouse.duckdb, which holds access
+history Meta cannot give back) and the user's state are never touched.
 Then, as an admin would in Business Settings, revokes grants, changes tasks and removes a
 person at the source (the fake's HTTP control endpoint, tests/fakegraph/control.py), runs the
 pipeline again, and prints what the marts answer: rows per table, the access matrix, the
@@ -27,6 +30,12 @@ from tests.fakegraph.control import change_access
 
 ROOT = Path(__file__).resolve().parent.parent
 MELTANO = os.environ.get("MELTANO_BIN", str(ROOT / ".venv-meltano" / "bin" / "meltano"))
+#: The demo's own directory: what it writes, it writes here.
+OWN = ROOT / "output" / "demo"
+#: The user's settings that would point the demo at their token, businesses, warehouse,
+#: Meltano project or system database.
+USERS_OWN = ("TAP_META_BM_", "TARGET_", "DBT_", "MELTANO_PROJECT_ROOT", "MELTANO_DATABASE_URI",
+             "MELTANO_STATE_BACKEND_URI")
 
 #: From the dbt marts (transform/): who holds which tasks on which ad account now.
 ACCESS_MATRIX = """
@@ -87,14 +96,22 @@ def meltano(*args: str, env: dict[str, str]) -> str:
     return done.stdout
 
 
-def run_pipeline(graph: FakeGraph, database: Path, *, first: bool) -> None:
+def demo_environment(graph: FakeGraph, database: Path) -> dict[str, str]:
+    """The fake's token and URL, the demo's warehouse and its own Meltano system database;
+    none of the user's settings."""
     # The first agency shared a token of its own (README, Partners' people): its people on
     # our assets are read with it. The second did not: its people stay unknown.
     partner = graph.data.partners(0, "AGENCY")[0]["id"]
-    env = {**os.environ, "TAP_META_BM_ACCESS_TOKEN": DEFAULT_TOKEN,
-           "TAP_META_BM_API_URL": graph.url, "TARGET_DUCKDB_FILEPATH": str(database),
-           "DBT_DUCKDB_PATH": str(database),
-           "TAP_META_BM_PARTNER_TOKENS": json.dumps([graph.partner_token(partner)])}
+    return {**{k: v for k, v in os.environ.items() if not k.startswith(USERS_OWN)},
+            "TAP_META_BM_ACCESS_TOKEN": DEFAULT_TOKEN, "TAP_META_BM_API_URL": graph.url,
+            "TAP_META_BM_PARTNER_TOKENS": json.dumps([graph.partner_token(partner)]),
+            "TARGET_DUCKDB_FILEPATH": str(database), "DBT_DUCKDB_PATH": str(database),
+            "MELTANO_DATABASE_URI": f"sqlite:///{OWN / 'meltano.db'}",
+            "MELTANO_STATE_BACKEND_URI": "systemdb"}
+
+
+def run_pipeline(graph: FakeGraph, database: Path, *, first: bool) -> None:
+    env = demo_environment(graph, database)
     meltano("run", *(["--full-refresh"] if first else []), "tap-meta-bm", "target-duckdb",
             env=env)
     built = meltano("invoke", "dbt:build", env=env)
@@ -187,22 +204,28 @@ def print_matrix(db: duckdb.DuckDBPyConnection) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--scale", choices=["small", "medium", "large"], default="small")
-    parser.add_argument("--database", type=Path, default=ROOT / "output" / "warehouse.duckdb")
+    parser.add_argument("--database", type=Path, default=OWN / "warehouse.duckdb",
+                        help="the demo's DuckDB file, made anew (default: %(default)s)")
     args = parser.parse_args()
-    args.database.parent.mkdir(parents=True, exist_ok=True)
-    args.database.unlink(missing_ok=True)
+    database = args.database.resolve()
+    if database == (ROOT / "output" / "warehouse.duckdb").resolve():
+        sys.exit(f"{database} is the warehouse of `meltano run` (meltano.yml): the demo "
+                 "starts from an empty file, so it uses a file of its own")
+    for made in (database, Path(f"{database}.wal"), OWN / "meltano.db"):
+        made.parent.mkdir(parents=True, exist_ok=True)
+        made.unlink(missing_ok=True)
     graph = FakeGraph(args.scale).start()
     print(f"Fake Graph API ({args.scale}) at {graph.url}")
     started = time.monotonic()
     try:
-        run_pipeline(graph, args.database, first=True)
-        change_at_the_source(graph, args.database)
+        run_pipeline(graph, database, first=True)
+        change_at_the_source(graph, database)
         print("\nThe pipeline again:")
-        run_pipeline(graph, args.database, first=False)
+        run_pipeline(graph, database, first=False)
     finally:
         graph.stop()
-    print(f"Loaded {args.database} twice in {time.monotonic() - started:.1f} s")
-    print_summary(args.database)
+    print(f"Loaded {database} twice in {time.monotonic() - started:.1f} s")
+    print_summary(database)
 
 
 if __name__ == "__main__":

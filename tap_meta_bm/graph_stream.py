@@ -30,6 +30,7 @@ from tap_meta_bm.directory import ACCOUNT_PARTITIONS, PartitionKind
 from tap_meta_bm.graph import EdgePolicy, EdgeRead
 from tap_meta_bm.progress import Progress
 from tap_meta_bm.sdk_surface import FastRecordWriting, IndexedStateManager, quiet_sdk_lines
+from tap_meta_bm.state import TABLE_VERSION
 
 if TYPE_CHECKING:
     from singer_sdk import Tap
@@ -522,12 +523,24 @@ class GraphStream(FastRecordWriting):
         return (self.selected and self.ABORT_AT_RECORD_COUNT is None
                 and not self.run.summary.tally(self.name).skipped)
 
+    @override
+    def table_version(self, sdk_version: int) -> int:
+        """The run's microsecond, and above the last version this stream's state holds: a
+        clock set back never gives a later run a smaller version, whose ACTIVATE_VERSION
+        would leave the earlier run's rows (revoked grants among them) live."""
+        last = self.stream_state.get(TABLE_VERSION)
+        return max(self.run.table_version, last + 1 if isinstance(last, int) else 0)
+
     def _activate_version(self) -> None:
         """After a run that succeeded (the SDK calls `log_sync_costs` only then), tell the
         loader that this full-table stream's rows are all there is (see sdk_surface.py, 4),
         unless some of it was not read: a skipped edge or a dry run is not a revocation."""
         skipped = self.run.summary.tally(self.name).skipped
-        if self.release_held_version(write=self.read_complete) and skipped:
+        version = self.release_held_version(write=self.read_complete)
+        if version is not None:
+            # Its rows are in the warehouse with it, written or not: the next run's is above.
+            self.stream_state[TABLE_VERSION] = version
+        if version is not None and skipped:
             self.logger.warning(
                 "%s: %d edge(s) were skipped, so no ACTIVATE_VERSION this run: rows the run "
                 "could not read are kept, not marked deleted", self.name, len(skipped))

@@ -25,10 +25,15 @@ class SyncRun:
         self.summary = RunSummary()
         #: Unix second the run started: no read of this run can precede it (incremental.py).
         self.run_started = int(time.time())
+        started_ns = time.time_ns()
         #: What identifies this run's reads: the millisecond it started. Every full-table
         #: record carries it (`_read_id`), and `complete_reads` names the reads that were
         #: complete; a later run's is larger (streams/reads.py).
-        self.read_id = time.time_ns() // 1_000_000
+        self.read_id = started_ns // 1_000_000
+        #: The version of this run's full-table rows (ACTIVATE_VERSION): the microsecond it
+        #: started, so that two runs differ even when they start in the same second
+        #: (`GraphStream.table_version` keeps it above the last one a stream's state holds).
+        self.table_version = started_ns // 1_000
         self._client: GraphClient | None = None
         self._directory: Directory | None = None
         #: Every STATE of the run is written through it (state.py).

@@ -8,8 +8,10 @@ silently in a user's run:
    (a selection walk, a conformance pass, a map, a message object and its dict per record)
    costs more CPU than fetching the record; without stream maps or flattening the message is
    the record with the selection applied, written in the SDK's own encoding.
-2. `Stream._stream_version` (read): the version the SDK stamps on RECORDs of a full-table
-   stream that emits ACTIVATE_VERSION; the fast path must stamp the same one.
+2. `Stream._stream_version` (read, and set): the version the SDK stamps on RECORDs of a
+   full-table stream that emits ACTIVATE_VERSION; the fast path must stamp the same one. The
+   SDK's is the second the run started: two runs in one second share it, and a loader cannot
+   tell their rows apart. The stream's own (`table_version`) replaces it, before any record.
 3. `singer_sdk.streams._state.StreamStateManager` (subclassed): the SDK finds a partition's
    state by scanning every partition, several times per partition; with thousands of ad
    accounts that is quadratic. `IndexedStateManager` finds it by key.
@@ -137,16 +139,23 @@ class FastRecordWriting(Stream):
 
     @override
     def _write_activate_version_message(self, full_table_version: int) -> None:
-        self._held_version: int | None = full_table_version
+        version = self.table_version(full_table_version)
+        self._stream_version = version
+        self._held_version: int | None = version
 
-    def release_held_version(self, *, write: bool) -> bool:
-        """Write ACTIVATE_VERSION for the version the records carried (or drop it); True when
-        the SDK had started one."""
+    def table_version(self, sdk_version: int) -> int:
+        """The version of this run's rows of the stream (2. above): the SDK's, unless the
+        stream says better."""
+        return sdk_version
+
+    def release_held_version(self, *, write: bool) -> int | None:
+        """Write ACTIVATE_VERSION for the version the records carried (or drop it); that
+        version, when the SDK had started one."""
         version = getattr(self, "_held_version", None)
         self._held_version = None
         if version is not None and write:
             super()._write_activate_version_message(version)
-        return version is not None
+        return version
 
 
 def route_sdk_state_writes(tap: Tap, writer: Any) -> None:

@@ -70,6 +70,9 @@ BY_READ = "bookmarks_by_read"
 #: second, and the unix time at which the run that read the partition started.
 IDS_AT_BOOKMARK = "ids_at_bookmark"
 READ_STARTED = "read_started"
+#: A full-table stream's key: the version of the last run's rows (ACTIVATE_VERSION), the
+#: Singer convention's `version`, under a name that says what it is (graph_stream.py).
+TABLE_VERSION = "table_version"
 #: What a compact partition can hold; a partition with any other key is kept as it is.
 _COMPACT_KEYS = frozenset({"context", "replication_key", "replication_key_value", IDS_AT_BOOKMARK,
                            READ_STARTED})

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+import click
 from singer_sdk import Stream, Tap
 from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers.capabilities import PluginCapabilities, TapCapabilities
@@ -59,6 +60,21 @@ class TapMetaBM(Tap):
     ]
 
     config_jsonschema = CONFIG_SCHEMA
+
+    @classmethod
+    @override
+    def get_singer_command(cls) -> click.Command:
+        """The SDK's command, with `--doctor` in its help. The doctor itself runs before the
+        SDK's CLI (cli.py), which takes `--config`, `--catalog` and `--format` in any order."""
+        command = super().get_singer_command()
+        for param in command.params:
+            if param.name == "about_format" and isinstance(param, click.Option):
+                param.help = "Output style for --about (json or markdown), or --doctor (json)."
+        command.params.append(click.Option(
+            ["--doctor"], is_flag=True, expose_value=False,
+            help="Check what the token can reach, with the fix for each gap; reads nothing "
+                 "else, exits 1 if a selected stream cannot be served."))
+        return command
 
     def __init__(self, *args: Any, validate_config: bool = True, **kwargs: Any) -> None:
         self.run = SyncRun()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 
 import pytest
 import requests_mock
@@ -63,3 +64,32 @@ def test_a_failed_run_writes_no_version(graph):
                            emit_activate_version_messages=True)
     types = [m["type"] for m in messages]
     assert "RECORD" in types and "ACTIVATE_VERSION" not in types
+
+
+def versions_of(messages: list[dict]) -> set[int]:
+    return {m["version"] for m in messages if m["type"] in ("RECORD", "ACTIVATE_VERSION")
+            and m["stream"] == "ad_account_assignments"}
+
+
+def test_two_runs_in_the_same_second_have_versions_of_their_own(graph, monkeypatch):
+    # The SDK's version is the second the run started: both runs would have 1796000000.
+    now = [1_796_000_000_000_001_000]
+    monkeypatch.setattr(time, "time_ns", lambda: now[0])
+    first = run(["ad_account_assignments"], emit_activate_version_messages=True)
+    now[0] += 1_000  # a microsecond later
+    second = run(["ad_account_assignments"], emit_activate_version_messages=True)
+    assert versions_of(first) == {1_796_000_000_000_001}
+    assert versions_of(second) == {1_796_000_000_000_002}
+    state = [m for m in second if m["type"] == "STATE"][-1]["value"]
+    assert state["bookmarks"]["ad_account_assignments"]["table_version"] == \
+        1_796_000_000_000_002
+
+
+def test_a_clock_set_back_never_gives_a_smaller_version(graph, monkeypatch):
+    """The state's version was written by a run whose clock was ahead: this run's rows get a
+    larger one all the same, or its ACTIVATE_VERSION would leave the older rows live."""
+    monkeypatch.setattr(time, "time_ns", lambda: 1_796_000_000_000_000_000)
+    state = {"bookmarks": {"ad_account_assignments": {"table_version": 1_796_000_090_000_000}}}
+    messages = run(["ad_account_assignments"], state=state,
+                   emit_activate_version_messages=True)
+    assert versions_of(messages) == {1_796_000_090_000_001}

@@ -10,7 +10,15 @@ from __future__ import annotations
 from singer_sdk import typing as th
 
 from tap_meta_bm.incremental import IncrementalAdAccountStream
-from tap_meta_bm.streams.schema import Free, Ref, Status, Strings, string, timestamp
+from tap_meta_bm.streams.schema import (
+    AccountRef,
+    Free,
+    Ref,
+    Status,
+    Strings,
+    string,
+    timestamp,
+)
 
 #: The filter is not documented for these edges: if Graph refuses it, read the edge whole.
 UNDOCUMENTED_FILTER = {"filtering": "reading the edge whole and applying the bookmark to "
@@ -66,7 +74,7 @@ class SavedAudiencesStream(IncrementalAdAccountStream):
     optional_params = UNDOCUMENTED_FILTER
     schema = th.PropertiesList(
         *COMMON,
-        th.Property("account", Ref),
+        th.Property("account", AccountRef),
         th.Property("owner_business", Ref),
         string("run_status"),
         th.Property("sentence_lines", th.ArrayType(Free)),

@@ -11,8 +11,16 @@ Ref = th.ObjectType(
     th.Property("id", th.StringType),
     th.Property("name", th.StringType),
 )
+#: A reference to an ad account, as Graph sends it (the node's default fields).
+AccountRef = th.ObjectType(
+    th.Property("id", th.StringType, description="act_ and the account's number."),
+    th.Property("account_id", th.StringType, description="The account's number."),
+)
 #: A structured Graph value whose keys vary by object or API version (targeting, specs ...).
-Free = th.ObjectType(additional_properties=True)
+#: Declared with no `properties` at all: the SDK's flattening then keeps it as one JSON
+#: column. An empty `properties: {}` would have it flatten the value's keys into columns the
+#: schema never declares, which loaders drop.
+Free = th.CustomType({"type": "object", "additionalProperties": True})
 FreeList = th.ArrayType(Free)
 Strings = th.ArrayType(th.StringType)
 #: `{code, description}` status objects (delivery_status, operation_status ...).

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.postgres import Postgres, running_postgres
+from tests.e2e.project import ROOT, Project, copy_checkout
 from tests.fakegraph import DEFAULT_TOKEN, FakeGraph, Faults
 from tests.helpers import TAP_COMMAND, sdk_state
 
@@ -72,6 +74,14 @@ def fake_graph():
     yield start
     for graph in graphs:
         graph.stop()
+
+
+@pytest.fixture
+def project() -> Iterator[Project]:
+    """A throwaway copy of the checkout to run Meltano, `make` and the README in
+    (tests/e2e/project.py); deleted, with whatever its runs wrote, after the test."""
+    with tempfile.TemporaryDirectory(prefix="tap-meta-bm-project-") as directory:
+        yield copy_checkout(ROOT, Path(directory))
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,7 +19,8 @@ import duckdb
 import pytest
 
 from tests.e2e.postgres import Postgres
-from tests.e2e.test_meltano import MELTANO, ROOT, dbt_build
+from tests.e2e.project import ROOT, Project
+from tests.e2e.test_meltano import dbt_build
 from tests.fakegraph import DEFAULT_TOKEN, FakeGraph
 from tests.fakegraph.control import change_access
 from tests.fakegraph.data import ACCOUNT_BASE, PAGE_BASE
@@ -34,8 +34,8 @@ Grant = tuple[str, str, str, str]
 class Warehouse:
     """Where `meltano run` loads and dbt builds: DuckDB or PostgreSQL, queried as text."""
 
-    def __init__(self, tmp_path: Path, postgres: Postgres | None) -> None:
-        self.postgres = postgres
+    def __init__(self, project: Project, tmp_path: Path, postgres: Postgres | None) -> None:
+        self.project, self.postgres = project, postgres
         self.path = tmp_path / "warehouse.duckdb"
         self.loader = "target-postgres" if postgres else "target-duckdb"
 
@@ -57,13 +57,11 @@ class Warehouse:
         first starts from no state (`--full-refresh`); later ones from the state it left."""
         refresh = ["--full-refresh"] if first else []
         env = self.env(graph, partner_tokens)
-        done = subprocess.run([MELTANO, "run", *refresh, "tap-meta-bm", self.loader], cwd=ROOT,
-                              env=env, capture_output=True, text=True, timeout=600,
-                              check=False)
+        done = self.project.meltano("run", *refresh, "tap-meta-bm", self.loader, env=env)
         assert (done.returncode == 0) == succeeds, done.stderr[-4000:]
         for token in partner_tokens or []:
             assert token not in done.stdout + done.stderr
-        dbt_build(env)
+        dbt_build(self.project, env)
 
     def query(self, sql: str) -> list[tuple[str, ...]]:
         if self.postgres:
@@ -92,9 +90,9 @@ class Warehouse:
 
 
 @pytest.fixture(params=["duckdb", "postgres"])
-def warehouse(request, tmp_path) -> Iterator[Warehouse]:
+def warehouse(request, project, tmp_path) -> Iterator[Warehouse]:
     postgres = request.getfixturevalue("postgres") if request.param == "postgres" else None
-    yield Warehouse(tmp_path, postgres)
+    yield Warehouse(project, tmp_path, postgres)
 
 
 def test_revocations_task_changes_and_a_removed_person_reach_the_marts(warehouse, fake_graph):
@@ -255,9 +253,9 @@ def client_assets(graph: FakeGraph) -> list[dict[str, str]]:
 
 
 def test_access_risks_fire_where_the_fake_has_each_risk_and_nowhere_else(fake_graph,
-                                                                         tmp_path):
+                                                                         project, tmp_path):
     graph = fake_graph("small")
-    warehouse = Warehouse(tmp_path, None)
+    warehouse = Warehouse(project, tmp_path, None)
     without, with_token = (p["id"] for p in graph.data.partners(0, "AGENCY"))
     warehouse.run(graph, first=True, partner_tokens=[graph.partner_token(with_token)])
     found: dict[str, set[tuple[str, str]]] = {}
@@ -313,7 +311,8 @@ def test_access_risks_fire_where_the_fake_has_each_risk_and_nowhere_else(fake_gr
             db.execute(f"select count(*) from meta_bm_marts.{name}").fetchone()
 
 
-def test_files_tell_current_access_by_the_latest_complete_read(fake_graph, tmp_path):
+def test_files_tell_current_access_by_the_latest_complete_read(fake_graph, project,
+                                                               tmp_path):
     """target-jsonl appends every read: the rows of the latest complete read are the truth,
     with the README's query, even after a run that failed halfway."""
     graph = fake_graph("small")
@@ -321,9 +320,8 @@ def test_files_tell_current_access_by_the_latest_complete_read(fake_graph, tmp_p
            "TAP_META_BM_API_URL": graph.url, "TARGET_JSONL_DESTINATION_PATH": str(tmp_path)}
 
     def meltano_run(*options: str) -> int:
-        return subprocess.run([MELTANO, "run", *options, "tap-meta-bm", "target-jsonl"],
-                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
-                              check=False).returncode
+        return project.meltano("run", *options, "tap-meta-bm", "target-jsonl",
+                               env=env).returncode
 
     assert meltano_run("--full-refresh") == 0
     before = graph.access_truth()

@@ -7,17 +7,14 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import tempfile
 import time
 from collections import defaultdict
-from pathlib import Path
 
 import pytest
 
 from tap_meta_bm.tap import TapMetaBM
 from tests.e2e.postgres import Postgres
-from tests.e2e.test_meltano import MELTANO, ROOT
+from tests.e2e.project import MELTANO, Project
 from tests.e2e.test_pipeline import OFF_BY_DEFAULT
 from tests.e2e.test_postgres import environment
 from tests.e2e.test_readme import readme_block
@@ -52,12 +49,10 @@ def union_keys(postgres: Postgres, table: str) -> tuple[list[tuple[str, ...]], i
     return live, deleted
 
 
-def kill_mid_run(env: dict[str, str], graph: FakeGraph, shard: int) -> None:
+def kill_mid_run(project: Project, env: dict[str, str], graph: FakeGraph, shard: int) -> None:
     """Start one shard's Meltano job and kill it (and its tap and target) once it is reading
     ad sets: its campaigns are in, the rest of its run (its insights rows too) is not."""
-    job = subprocess.Popen([MELTANO, "run", f"meta-shard-{shard}-of-{SHARDS}"], cwd=ROOT,
-                           env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                           start_new_session=True)
+    job = project.start([MELTANO, "run", f"meta-shard-{shard}-of-{SHARDS}"], env=env)
     deadline = time.monotonic() + 300
     while not any(agent_of(shard) in e["agent"] and e["path"].endswith("/adsets")
                   for e in graph.log):
@@ -71,20 +66,21 @@ def kill_mid_run(env: dict[str, str], graph: FakeGraph, shard: int) -> None:
                    for e in graph.log), "killed too late: its insights rows were being read"
 
 
-def test_four_shards_under_dagster_add_up_to_one_run_after_a_shard_was_killed(postgres):
+def test_four_shards_under_dagster_add_up_to_one_run_after_a_shard_was_killed(
+        project, tmp_path, postgres):
     graph = FakeGraph("fleet", latency_ms=50).start()
-    work = Path(tempfile.mkdtemp(prefix="tap-meta-bm-fleet-"))
-    # A Meltano system database of the test's own (its state ids are the shards'), and the
-    # home the README's ~/dagster lives in; nothing else the README does not say.
+    # In the project's copy (its own Meltano system database: the state ids are the
+    # shards'), with a home of its own for the README's ~/dagster; nothing else the README
+    # does not say.
+    work = tmp_path / "home"
+    work.mkdir()
     env = {k: v for k, v in environment(graph, postgres).items()
            if k not in ("DBT_TARGET", "MELTANO_BIN", "DAGSTER_HOME")}
-    env.update({"MELTANO_DATABASE_URI": f"sqlite:///{work}/meltano.db", "HOME": str(work),
-                "SHARD_RETRY_DELAY": "1"})
+    env.update({"HOME": str(work), "SHARD_RETRY_DELAY": "1"})
     try:
-        kill_mid_run({**env, "MELTANO_BIN": MELTANO}, graph, shard=2)
-        done = subprocess.run(["bash", "-euo", "pipefail", "-c", readme_block("**Dagster**")],
-                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=900,
-                              check=False)
+        kill_mid_run(project, {**env, "MELTANO_BIN": MELTANO}, graph, shard=2)
+        done = project.run(["bash", "-euo", "pipefail", "-c", readme_block("**Dagster**")],
+                           env=env, timeout=900)
         assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
         assert (work / "dagster" / "dagster.yaml").exists()
         truth = {s: keys for s, keys in graph.truth().items() if s not in OFF_BY_DEFAULT}

@@ -7,31 +7,32 @@ Counting every row matters: target-duckdb silently drops rows with some duckdb v
 from __future__ import annotations
 
 import os
-import subprocess
+from decimal import Decimal
 from pathlib import Path
 
 import duckdb
 import pytest
 
+from tests.e2e.project import MELTANO, ROOT, Project, snapshot
 from tests.e2e.test_pipeline import OFF_BY_DEFAULT
 from tests.fakegraph import DEFAULT_TOKEN
 
 pytestmark = pytest.mark.meltano
-ROOT = Path(__file__).resolve().parents[2]
-MELTANO = os.environ.get("MELTANO_BIN", str(ROOT / ".venv-meltano" / "bin" / "meltano"))
 
 
-def test_meltano_run_into_duckdb_loads_every_row(fake_graph, tmp_path):
+def test_meltano_run_into_duckdb_loads_every_row(fake_graph, tmp_path, project):
+    """... in a copy of the project: the user's project keeps its Meltano runs and state as
+    they were, and no file is left holding the token."""
     assert Path(MELTANO).exists(), f"{MELTANO} is missing: run the tests with `make test`"
+    users_project = snapshot(ROOT)
     graph = fake_graph("small")
     database = tmp_path / "warehouse.duckdb"
     env = {**os.environ, "TAP_META_BM_ACCESS_TOKEN": DEFAULT_TOKEN,
            "TAP_META_BM_API_URL": graph.url, "TARGET_DUCKDB_FILEPATH": str(database)}
-    done = subprocess.run([MELTANO, "run", "--full-refresh", "tap-meta-bm", "target-duckdb"],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
-                          check=False)
+    done = project.meltano("run", "--full-refresh", "tap-meta-bm", "target-duckdb", env=env)
     assert done.returncode == 0, done.stderr[-4000:]
     assert DEFAULT_TOKEN not in done.stdout + done.stderr
+    assert project.files_holding(DEFAULT_TOKEN) == []
     db = duckdb.connect(str(database), read_only=True)
     counts = {table: db.execute(f"select count(*) from meta_bm.{table}").fetchone()[0]
               for (table,) in db.execute("select table_name from information_schema.tables "
@@ -51,7 +52,7 @@ def test_meltano_run_into_duckdb_loads_every_row(fake_graph, tmp_path):
     assert foreign == 0
     db.close()
     # The access review in SQL: the marts build and pass their data tests on what landed.
-    dbt_build(env={**env, "DBT_DUCKDB_PATH": str(database)})
+    dbt_build(project, env={**env, "DBT_DUCKDB_PATH": str(database)})
     db = duckdb.connect(str(database), read_only=True)
     truth = graph.truth()
     assignments = sum(len(truth[s]) for s in ("ad_account_assignments", "page_assignments",
@@ -63,23 +64,32 @@ def test_meltano_run_into_duckdb_loads_every_row(fake_graph, tmp_path):
     days = {(key[0][2:9], key[1]) for key in truth["ads_insights"]}  # (account, day)
     assert db.execute("select count(*) from meta_bm_marts.ad_performance").fetchone()[0] == \
         len(days)
+    # Money stays exact: a decimal in the mart, its total Graph's amounts summed to the cent
+    # (target-duckdb loads them as DOUBLE, whose sum drifts: 23267.960000000003).
+    assert db.execute("select data_type from information_schema.columns where table_schema = "
+                      "'meta_bm_marts' and table_name = 'ad_performance' and column_name = "
+                      "'spend'").fetchone()[0] == "DECIMAL(38,6)"
+    amounts = [Decimal(repr(amount)) for (amount,) in db.execute(
+        "select spend from meta_bm.ads_insights where spend is not null").fetchall()]
+    assert db.execute("select sum(spend) from meta_bm_marts.ad_performance").fetchone()[0] == \
+        sum(amounts)
+    db.close()
+    assert snapshot(ROOT) == users_project
 
 
-def dbt_build(env: dict[str, str]) -> str:
+def dbt_build(project: Project, env: dict[str, str]) -> str:
     """`meltano invoke dbt:build` (transform/): its output; fails the test if it fails."""
-    done = subprocess.run([MELTANO, "invoke", "dbt:build"], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=600, check=False)
+    done = project.meltano("invoke", "dbt:build", env=env)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
     assert "Completed successfully" in done.stdout
     return done.stdout
 
 
-def test_meltano_runs_the_doctor(fake_graph):
+def test_meltano_runs_the_doctor(fake_graph, project):
     graph = fake_graph("small")
     env = {**os.environ, "TAP_META_BM_ACCESS_TOKEN": DEFAULT_TOKEN,
            "TAP_META_BM_API_URL": graph.url}
-    done = subprocess.run([MELTANO, "invoke", "tap-meta-bm:doctor"], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=300, check=False)
+    done = project.meltano("invoke", "tap-meta-bm:doctor", env=env, timeout=300)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     assert "Every selected stream can be served." in done.stdout
     assert DEFAULT_TOKEN not in done.stdout + done.stderr

@@ -43,9 +43,25 @@ def assert_complete(run, truth):
         assert set(keys) == expected, f"{stream}: {len(keys)} keys vs {len(expected)} expected"
 
 
-def test_discover_select_all_full_sync_matches_truth(fake_graph, tmp_path):
-    graph = fake_graph("small")
-    config = tap_config(graph)
+def undeclared(value: object, schema: dict, path: str = "") -> set[str]:
+    """The keys of `value`, at any depth, that `schema` does not declare: a loader that
+    builds columns from the schema drops them. An object declared without `properties` is
+    free-form (one JSON column), and its keys are its own."""
+    found: set[str] = set()
+    if isinstance(value, dict) and "properties" in schema:
+        for key, item in value.items():
+            if key not in schema["properties"]:
+                found.add(f"{path}{key}")
+            else:
+                found |= undeclared(item, schema["properties"][key], f"{path}{key}.")
+    elif isinstance(value, list) and "items" in schema:
+        for item in value:
+            found |= undeclared(item, schema["items"], path)
+    return found
+
+
+def select_everything(tmp_path, config: dict) -> dict:
+    """The tap's discovered catalog with every stream selected, leads too."""
     (tmp_path / "config.json").write_text(json.dumps(config))
     catalog = json.loads(subprocess.run(
         [TAP_COMMAND, "--config", str(tmp_path / "config.json"), "--discover"],
@@ -54,8 +70,41 @@ def test_discover_select_all_full_sync_matches_truth(fake_graph, tmp_path):
         for meta in entry["metadata"]:
             if meta["breadcrumb"] == []:
                 meta["metadata"]["selected"] = True
-    run = run_tap(tmp_path, config, catalog=catalog)
+    return catalog
+
+
+def assert_every_key_declared(run) -> None:
+    schemas = {stream: m["schema"] for stream, m in run.schemas().items()}
+    found: dict[str, set[str]] = {}
+    for message in run.messages:
+        if message["type"] == "RECORD":
+            keys = undeclared(message["record"], schemas[message["stream"]])
+            if keys:
+                found.setdefault(message["stream"], set()).update(keys)
+    assert found == {}
+
+
+@pytest.mark.parametrize("depth", [1, 3])
+def test_flattened_every_key_of_every_record_is_declared(fake_graph, tmp_path, depth):
+    """With the SDK's flattening on, a free-form object (targeting, specs) stays one JSON
+    column, declared: none of its keys lands in a column the schema does not have."""
+    graph = fake_graph("small")
+    config = {**tap_config(graph), "flattening_enabled": True, "flattening_max_depth": depth}
+    run = run_tap(tmp_path, config, catalog=select_everything(tmp_path, config))
     assert run.returncode == 0, run.stderr[-2000:]
+    assert run.streams() == set(graph.truth()) | {"complete_reads"}
+    assert_every_key_declared(run)
+    adsets = run.schemas()["adsets"]["schema"]["properties"]
+    assert adsets["targeting"] == {"type": ["string", "null"]}
+    assert all(isinstance(json.loads(r["targeting"]), dict) for r in run.records("adsets"))
+
+
+def test_discover_select_all_full_sync_matches_truth(fake_graph, tmp_path):
+    graph = fake_graph("small")
+    config = tap_config(graph)
+    run = run_tap(tmp_path, config, catalog=select_everything(tmp_path, config))
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert_every_key_declared(run)
     # One validator per schema: `jsonschema.validate` checks the schema itself on every call.
     validators = {stream: jsonschema.validators.validator_for(m["schema"])(m["schema"])
                   for stream, m in run.schemas().items()}

@@ -5,14 +5,14 @@ the `postgres` fixture starts it, tests/e2e/postgres.py)."""
 from __future__ import annotations
 
 import os
-import subprocess
 
 import pytest
 
 from tap_meta_bm.graph_stream import GraphStream
 from tap_meta_bm.tap import TapMetaBM
 from tests.e2e.postgres import Postgres
-from tests.e2e.test_meltano import MELTANO, ROOT, dbt_build
+from tests.e2e.project import Project
+from tests.e2e.test_meltano import dbt_build
 from tests.fakegraph import DEFAULT_TOKEN, FakeGraph
 
 pytestmark = pytest.mark.meltano
@@ -28,18 +28,16 @@ def environment(graph: FakeGraph | None, postgres: Postgres) -> dict[str, str]:
             "TARGET_POSTGRES_PASSWORD": "unused-with-trust"}
 
 
-def meltano_run(graph: FakeGraph, postgres: Postgres) -> None:
+def meltano_run(project: Project, graph: FakeGraph, postgres: Postgres) -> None:
     env = environment(graph, postgres)
-    done = subprocess.run([MELTANO, "run", "--full-refresh", "tap-meta-bm", "target-postgres"],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
-                          check=False)
+    done = project.meltano("run", "--full-refresh", "tap-meta-bm", "target-postgres", env=env)
     assert done.returncode == 0, done.stderr[-4000:]
 
 
-def test_revoked_grants_are_soft_deleted_and_nothing_else(postgres):
+def test_revoked_grants_are_soft_deleted_and_nothing_else(project, postgres):
     before = FakeGraph("small", seed=1).start()
     try:
-        meltano_run(before, postgres)
+        meltano_run(project, before, postgres)
         granted_before = before.truth()
     finally:
         before.stop()
@@ -48,7 +46,7 @@ def test_revoked_grants_are_soft_deleted_and_nothing_else(postgres):
     gone = {user["id"] for user in after.data.business_users(0)[:2]}
     after.data.removed_users |= gone
     try:
-        meltano_run(after, postgres)
+        meltano_run(project, after, postgres)
         granted_after = after.truth()
     finally:
         after.stop()
@@ -62,7 +60,11 @@ def test_revoked_grants_are_soft_deleted_and_nothing_else(postgres):
         assert deleted == granted_before[table] - granted_after[table], table
         assert deleted, f"{table}: the seeds should differ in some grants"
     # The access review in SQL: what is granted now, and what was revoked.
-    dbt_build(environment(None, postgres))
+    dbt_build(project, environment(None, postgres))
+    # Money stays exact in PostgreSQL too: a numeric (a sum of numerics has no fixed scale).
+    assert postgres.query("select data_type from information_schema.columns "
+                          "where table_schema = 'meta_bm_marts' and table_name = "
+                          "'ad_performance' and column_name = 'spend'") == [("numeric",)]
     live = {k for t in ACCESS_TABLES for k in granted_after[t]}
     revoked = {k for t in ACCESS_TABLES for k in granted_before[t] - granted_after[t]}
     matrix = postgres.query("select business_id, asset_id, user_id from "

@@ -1,55 +1,114 @@
-"""The README's steps, run as written on this checkout: what it promises, it does."""
+"""The README's steps, run as written in a fresh copy of this checkout (tests/e2e/project.py):
+what it promises, it does, and what the user already holds is left as it was."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
 
+import duckdb
 import pytest
 
 from demo.postgres import DIRECTORY, PORT, Postgres
-from tests.e2e.test_meltano import ROOT
+from tests.e2e.project import ROOT, Project
+from tests.fakegraph import DEFAULT_TOKEN
 
 pytestmark = pytest.mark.meltano
+#: What the README's blocks are run without: the user's own settings of the same names.
+USERS_OWN = ("TARGET_POSTGRES_", "TARGET_DUCKDB_", "TAP_META_BM_", "DBT_")
+#: The README's example values in the Meltano block, and what the fake has instead.
+PLACEHOLDERS = {"'EAA…'": DEFAULT_TOKEN, '"1234567890"': "100000000000"}
 
 
-def readme_block(heading: str) -> str:
-    """The first ```bash block after a README heading."""
+def readme_block(heading: str, number: int = 0) -> str:
+    """The `number`th ```bash block after a README heading."""
     text = (ROOT / "README.md").read_text()
-    section = text[text.index(heading):]
-    match = re.search(r"```bash\n(.*?)```", section, re.S)
-    assert match, f"no bash block under {heading}"
-    return match.group(1)
+    blocks = re.findall(r"```bash\n(.*?)```", text[text.index(heading):], re.S)
+    assert len(blocks) > number, f"no bash block {number} under {heading}"
+    return blocks[number]
 
 
-def test_the_postgres_steps_load_revoke_and_report_the_revocation(tmp_path):
-    block = readme_block("### PostgreSQL, step by step")
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("TARGET_POSTGRES_", "TAP_META_BM_", "DBT_"))}
-    # Output to a file, not a pipe: a background step still running must not hold the test.
-    log = tmp_path / "steps.log"
+def run_blocks(project: Project, script: str, log_path: os.PathLike[str],
+               env: dict[str, str] | None = None) -> tuple[int, str]:
+    """`script` in bash -euo pipefail in the copy; its exit code and output. Output goes to a
+    file, not a pipe: a step left running in the background must not hold the test."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(USERS_OWN)}
     try:
-        with log.open("w") as out:
-            done = subprocess.run(["bash", "-euo", "pipefail", "-c", block], cwd=ROOT, env=env,
-                                  stdout=out, stderr=subprocess.STDOUT, timeout=900,
-                                  check=False)
+        with open(log_path, "w") as out:
+            done = project.run(["bash", "-euo", "pipefail", "-c", script],
+                               env={**clean, **(env or {})}, timeout=900, output=out)
     finally:  # what a failed step left running
         subprocess.run(["pkill", "-f", "tests.fakegraph --port 8765"], check=False)
+    with open(log_path) as log:
+        return done.returncode, log.read()
+
+
+def test_the_first_steps_run_as_written(project, tmp_path):
+    """Set-up's standalone try, then Usage: the doctor, discovery, a run and a resumed run,
+    and Meltano (with the fake's token and business for the README's placeholders)."""
+    meltano = readme_block("## Usage", 2)
+    for placeholder, value in PLACEHOLDERS.items():
+        assert placeholder in meltano
+        meltano = meltano.replace(placeholder, placeholder[0] + value + placeholder[-1])
+    script = "\n".join([readme_block("The fake server also runs on its own"),
+                        readme_block("## Usage", 0), readme_block("## Usage", 1),
+                        "export TAP_META_BM_API_URL=http://127.0.0.1:8765", meltano])
+    code, output = run_blocks(project, script, tmp_path / "steps.log")
+    assert code == 0, output[-4000:]
+    assert output.count("Every selected stream can be served.") == 2  # the doctor, twice
+    messages = [json.loads(line) for line in
+                (project.root / "messages.jsonl").read_text().splitlines()]
+    state = json.loads((project.root / "state.json").read_text())
+    assert state["bookmarks"] and any(m["type"] == "RECORD" for m in messages)
+    with duckdb.connect(str(project.root / "output" / "warehouse.duckdb"), read_only=True) as db:
+        assert db.execute("select count(*) from meta_bm.ad_accounts").fetchone()[0] > 0
+    assert DEFAULT_TOKEN not in output
+
+
+def test_the_postgres_steps_load_revoke_and_report_the_revocation(project, tmp_path):
+    try:
+        code, output = run_blocks(project, readme_block("### PostgreSQL, step by step"),
+                                  tmp_path / "steps.log")
+    finally:
         if DIRECTORY.exists():
             Postgres(DIRECTORY, PORT).stop()
-    output = log.read_text()
-    assert done.returncode == 0, output[-4000:]
+    assert code == 0, output[-4000:]
     changes = [line for line in output.splitlines() if line.startswith(" revoked")]
     assert len(changes) == 1, output[-3000:]
     assert changes[0].split("|")[1:3] == [" act_200000000000 ", " 600000000000 "]
 
 
-def test_make_demo_reports_the_changes_it_made_at_the_source():
-    done = subprocess.run(["make", "demo"], cwd=ROOT, capture_output=True, text=True,
-                          timeout=900, check=False)
+def test_make_demo_reports_its_changes_and_leaves_the_users_warehouse_and_state_alone(
+        project):
+    """The changes the demo made at the source are the ones its second run saw; the user's
+    warehouse (access history Meta cannot give back) and Meltano state, there before
+    `make demo`, are there after it, unchanged."""
+    users = project.root / "output" / "warehouse.duckdb"
+    with duckdb.connect(str(users)) as db:
+        db.execute("create table marker as select 'kept' as note")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(USERS_OWN)}
+    state_id = "dev:tap-meta-bm-to-target-duckdb"
+    kept = '{"singer_state": {"bookmarks": {"marker": {"kept": true}}}}'
+    assert project.meltano("state", "set", "--force", state_id, kept, env=env).returncode == 0
+
+    done = project.run(["make", "demo"], env=env, timeout=900)
     assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
-    lines = done.stdout.splitlines()
+
+    with duckdb.connect(str(users), read_only=True) as db:
+        assert db.execute("select * from marker").fetchall() == [("kept",)]
+        assert db.execute("select count(*) from information_schema.tables").fetchone()[0] == 1
+    listed = project.meltano("state", "list", env=env)
+    assert listed.stdout.split() == [state_id]
+    got = project.meltano("state", "get", state_id, env=env)
+    assert json.loads(got.stdout) == json.loads(kept)
+    assert (project.root / "output" / "demo" / "warehouse.duckdb").exists()
+    assert_the_changes_made_are_the_changes_seen(done.stdout)
+
+
+def assert_the_changes_made_are_the_changes_seen(stdout: str) -> None:
+    lines = stdout.splitlines()
     made = lines[lines.index(next(x for x in lines if x.startswith("Meanwhile"))) + 1:]
     revoked = {tuple(x.split()[1:3]) for x in made if x.startswith("  revoke ")}
     retasked = {tuple(x.split()[1:4]) for x in made if x.startswith("  set-tasks ")}
@@ -62,5 +121,41 @@ def test_make_demo_reports_the_changes_it_made_at_the_source():
     assert any(row[3] == removed for row in seen)
     assert {(row[2], row[3], row[6].replace("+", ",")) for row in seen
             if row[0] == "tasks_changed"} == retasked
-    assert "JPY" in done.stdout and not any(" JPY" in x and "." in x.split()[-2]
-                                            for x in lines if x.endswith(" JPY"))
+    assert "JPY" in stdout and not any(" JPY" in x and "." in x.split()[-2]
+                                       for x in lines if x.endswith(" JPY"))
+
+
+def lead_columns(project: Project, env: dict[str, str]) -> set[str]:
+    """How `meltano select --list --all` marks the `leads` stream's columns."""
+    listed = project.meltano("select", "tap-meta-bm", "--list", "--all", env=env)
+    assert listed.returncode == 0, listed.stderr[-2000:]
+    return {line.split("]")[0].strip("\t [") for line in listed.stdout.splitlines()
+            if "] leads." in line}
+
+
+def test_leads_are_synced_the_ways_the_readme_says(fake_graph, project, tmp_path):
+    graph = fake_graph("small")
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith(USERS_OWN)},
+           "TAP_META_BM_ACCESS_TOKEN": DEFAULT_TOKEN, "TAP_META_BM_API_URL": graph.url}
+    meltano_yml = (project.root / "meltano.yml").read_text()
+    assert lead_columns(project, env) == {"excluded"}
+    # What the README says does nothing: a selection beside the exclusion.
+    assert project.meltano("select", "tap-meta-bm", "leads", "*", env=env).returncode == 0
+    assert lead_columns(project, env) == {"excluded"}
+    (project.root / "meltano.yml").write_text(meltano_yml)
+
+    # For one run: the README's command, as written.
+    code, output = run_blocks(project, readme_block("**Leads are personal data**"),
+                              tmp_path / "leads.log", env)
+    assert code == 0, output[-3000:]
+    leads = [json.loads(line) for line in
+             (project.root / "output" / "leads.jsonl").read_text().splitlines()]
+    assert {(lead["id"],) for lead in leads} == graph.truth()["leads"]
+    assert (project.root / "meltano.yml").read_text() == meltano_yml
+
+    # For every run: the two exclusions deleted.
+    kept = [line for line in meltano_yml.splitlines(keepends=True)
+            if line.strip() not in ("- '!lead_forms.*'", "- '!leads.*'")]
+    assert len(kept) == len(meltano_yml.splitlines()) - 2
+    (project.root / "meltano.yml").write_text("".join(kept))
+    assert lead_columns(project, env) == {"selected", "automatic"}  # automatic: the key

@@ -410,7 +410,10 @@ class Dataset:
             })
         else:
             record.update({
-                "account": {"id": f"act_{account_id}"}, "run_status": "ACTIVE",
+                # An AdAccount asked without subfields: Graph sends its default fields,
+                # account_id and id (what GET /me/adaccounts sends with no fields=).
+                "account": {"account_id": str(account_id), "id": f"act_{account_id}"},
+                "run_status": "ACTIVE",
                 "targeting": {"geo_locations": {"countries": ["FR"]}},
                 "time_created": graph_time(created), "time_updated": graph_time(updated),
             })

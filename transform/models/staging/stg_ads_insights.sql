@@ -1,4 +1,6 @@
--- Ad insights with their days as dates (the loaders keep Graph's YYYY-MM-DD text).
+-- Ad insights with their days as dates (the loaders keep Graph's YYYY-MM-DD text), and money
+-- as an exact decimal: target-duckdb loads JSON numbers as DOUBLE, whose sums drift
+-- (677.0400000000001); Graph's amounts have at most a few decimals, so the cast is exact.
 select
     account_id,
     campaign_id,
@@ -10,5 +12,5 @@ select
     impressions,
     clicks,
     inline_link_clicks,
-    spend
+    cast(spend as decimal(38, 6)) as spend
 from {{ union_of(loaded_relations('ads_insights')) }}
