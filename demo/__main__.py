@@ -20,11 +20,23 @@ import json
 import os
 import subprocess
 import sys
+import textwrap
 import time
+from decimal import Decimal
 from pathlib import Path
 
 import duckdb
 
+from demo.tables import (
+    INDENT,
+    WIDTH,
+    Column,
+    Table,
+    capped,
+    fit,
+    task_legend,
+    tasks,
+)
 from tests.fakegraph import DEFAULT_TOKEN, FakeGraph
 from tests.fakegraph.control import change_access
 
@@ -39,31 +51,35 @@ USERS_OWN = ("TAP_META_BM_", "TARGET_", "DBT_", "MELTANO_PROJECT_ROOT", "MELTANO
 
 #: From the dbt marts (transform/): who holds which tasks on which ad account now.
 ACCESS_MATRIX = """
-select user_name, is_system_user, is_partner, asset_name, replace(tasks, ',', '+')
+select user_name, is_system_user, is_partner, asset_id, asset_name, tasks
 from meta_bm_marts.access_matrix
 where asset_type = 'AD_ACCOUNT'
-order by is_partner desc, is_system_user, user_name, asset_name
+order by is_partner desc, is_system_user, user_name, asset_id
 """
 #: What the second run saw change, from the access history (the first run's grants aside).
 CHANGES = """
-select change, asset_type, asset_id, user_id, replace(coalesce(old_tasks, ''), ',', '+'),
-       replace(coalesce(new_tasks, ''), ',', '+'), changed_at
-from meta_bm_marts.access_changes
-where changed_at > (select min(changed_at) from meta_bm_marts.access_changes)
-order by change, asset_type, asset_id, user_id
+select c.change, c.asset_type, coalesce(s.asset_name, c.asset_id),
+       coalesce(c.user_name, c.user_id), c.old_tasks, c.new_tasks
+from meta_bm_marts.access_changes c
+left join meta_bm_marts.stg_assets s
+    on s.business_id = c.business_id and s.asset_type = c.asset_type and s.asset_id = c.asset_id
+where c.changed_at > (select min(changed_at) from meta_bm_marts.access_changes)
+order by c.change, c.asset_type, c.asset_id, c.user_id
 """
 EFFECTIVE = """
-select access, via, principal_type, coalesce(principal_name, principal_id),
-       coalesce(replace(tasks, ',', '+'), '(unknown)')
+select access, via, principal_type, coalesce(principal_name, principal_id), tasks
 from meta_bm_marts.effective_access
 where asset_id = ?
 order by case access when 'holds' then 0 when 'can_grant' then 1 else 2 end, via, 4
 """
 #: The access review's worst findings first.
 RISKS = """
-select severity, rule, coalesce(asset_id, ''), coalesce(principal_name, principal_id, ''), fix
-from meta_bm_marts.access_risks
-order by case severity when 'high' then 0 when 'medium' then 1 else 2 end, rule, 3, 4
+select r.severity, r.rule, coalesce(s.asset_name, r.asset_id, ''),
+       coalesce(r.principal_name, r.principal_id, ''), r.fix
+from meta_bm_marts.access_risks r
+left join meta_bm_marts.stg_assets s
+    on s.business_id = r.business_id and s.asset_type = r.asset_type and s.asset_id = r.asset_id
+order by case r.severity when 'high' then 0 when 'medium' then 1 else 2 end, r.rule, 3, 4
 limit 8
 """
 #: Spend is ranked within each currency: amounts in USD, EUR and JPY are not comparable,
@@ -82,9 +98,26 @@ order by currency, spend desc
 """
 #: Currencies whose amounts have no minor unit (ISO 4217): printed without decimals.
 NO_DECIMALS = {"JPY", "KRW", "CLP", "ISK", "VND", "HUF", "TWD"}
-#: Ad accounts shown side by side in the matrix: beyond that the table is unreadable (the
-#: medium scale has 200); the rest are counted.
+#: Ad accounts shown side by side in the matrix, people in it, changes listed, and rows of
+#: each kind of access to one account: beyond that a table is unreadable (the medium scale
+#: has 200 accounts, and 250 admins who can grant themselves any task on each); the rest
+#: are counted.
 MATRIX_ACCOUNTS = 6
+MATRIX_PEOPLE = 25
+CHANGES_SHOWN = 20
+ACCESS_SHOWN_PER_KIND = 5
+
+MATRIX_PERSON = 30
+ROWS = Table(Column("table", 30), Column("rows", 8, right=True))
+CHANGE_TABLE = Table(Column("change", 13), Column("asset type", 10), Column("asset", 26),
+                     Column("person", 24), Column("tasks", 15))
+ACCESS_TABLE = Table(Column("access", 9), Column("via", 14), Column("principal", 16),
+                     Column("who", 28), Column("tasks", 23))
+RISK_TABLE = Table(Column("severity", 8), Column("rule", 24), Column("asset", 28),
+                   Column("who", 30))
+SPEND_TABLE = Table(Column("cur", 4), Column("ad account", 36),
+                    Column("impressions", 11, right=True), Column("clicks", 8, right=True),
+                    Column("spend", 16, right=True))
 
 
 def meltano(*args: str, env: dict[str, str]) -> str:
@@ -123,82 +156,120 @@ def change_at_the_source(graph: FakeGraph, database: Path) -> None:
     what an admin does in Business Settings, told to the fake over HTTP."""
     with duckdb.connect(str(database), read_only=True) as db:
         grants = db.execute(
-            "select asset_id, user_id, tasks from meta_bm_marts.access_matrix "
+            "select asset_id, user_id, tasks, asset_name, user_name "
+            "from meta_bm_marts.access_matrix "
             "where not is_system_user order by asset_type, asset_id, user_id").fetchall()
-    people = sorted({user for _, user, _ in grants})
+    people = sorted({user for _, user, *_ in grants})
     removed = people[len(people) // 2]
     others = [g for g in grants if g[1] != removed]
-    print("\nMeanwhile, in Business Settings (the same as the command line "
-          f"`python -m tests.fakegraph.control {graph.url} ...`):")
-    for asset, user, _ in others[::max(1, len(others) // 3)][:3]:
+    revoked = others[::max(1, len(others) // 3)][:3]
+    retasked = [g for g in others[1::max(1, len(others) // 2)] if g not in revoked][:2]
+    print("\nMeanwhile, in Business Settings (or on the command line:\n"
+          "`python -m tests.fakegraph.control URL revoke|set-tasks|remove-user ...`):")
+    for asset, user, _, asset_name, user_name in revoked:
         change_access(graph.url, "revoke", asset=asset, user=user)
-        print(f"  revoke {asset} {user}")
-    for asset, user, tasks in others[1::max(1, len(others) // 2)][:2]:
-        new = "ANALYZE" if tasks != "ANALYZE" else "ADVERTISE,ANALYZE"
+        print(f"  revoke {asset} {user}  ({user_name} on {asset_name})")
+    for asset, user, held, asset_name, user_name in retasked:
+        new = "ANALYZE" if held != "ANALYZE" else "ADVERTISE,ANALYZE"
         change_access(graph.url, "set-tasks", asset=asset, user=user, tasks=new)
-        print(f"  set-tasks {asset} {user} {new}")
+        print(f"  set-tasks {asset} {user} {new}  ({user_name} on {asset_name})")
     change_access(graph.url, "remove-user", user=removed)
-    print(f"  remove-user {removed}")
+    name = next(user_name for _, user, _, _, user_name in grants if user == removed)
+    print(f"  remove-user {removed}  ({name})")
 
 
-def money(amount: float, currency: str) -> str:
+def money(amount: Decimal, currency: str) -> str:
     return f"{amount:,.0f}" if currency in NO_DECIMALS else f"{amount:,.2f}"
 
 
 def print_summary(database: Path) -> None:
-    db = duckdb.connect(str(database), read_only=True)
+    with duckdb.connect(str(database), read_only=True) as db:
+        for line in summary_lines(db):
+            print(line)
+
+
+def summary_lines(db: duckdb.DuckDBPyConnection) -> list[str]:
     tables = [t for (t,) in db.execute(
         "select table_name from information_schema.tables where table_schema = 'meta_bm' "
         "order by 1").fetchall()]
-    print("\nRows per table (loaded; revoked grants stay in the loaded tables, the marts "
-          "leave them out)")
-    for table in tables:
-        (count,) = db.execute(f"select count(*) from meta_bm.{table}").fetchone()
-        print(f"  {table:<30}{count:>8}")
-    print_matrix(db)
-    changes = db.execute(CHANGES).fetchall()
-    print(f"\nWhat the second run saw change (dbt mart access_changes, {len(changes)} rows)")
-    for change, asset_type, asset, user, old, new, when in changes:
-        tasks = f"{old} -> {new}" if change == "tasks_changed" else old or new
-        print(f"  {change:<14}{asset_type:<16}{asset:<20}{user:<15}{tasks:<32}"
-              f"{when:%Y-%m-%d %H:%M:%S}")
+    counts = [(t, db.execute(f"select count(*) from meta_bm.{t}").fetchone()[0])  # type: ignore[index]
+              for t in tables]
+    lines = ["", "Rows per table (loaded; revoked grants stay in the loaded tables, the marts "
+                 "leave them out)", *ROWS.render(counts)]
+    lines += matrix_lines(db.execute(ACCESS_MATRIX).fetchall())
+    lines += change_lines(db.execute(CHANGES).fetchall())
     # An ad account shared with the agency whose token we hold: its people show by name.
     account = db.execute("select asset_id from meta_bm_marts.effective_access "
                          "where via = 'partner_person' and asset_type = 'AD_ACCOUNT' "
                          "order by asset_id limit 1").fetchone()
     if account:
-        print(f"\nEveryone who can reach ad account {account[0]}, and how (dbt mart "
-              "effective_access: holds = assigned now, can_grant = may assign itself)")
-        for access, via, kind, who, tasks in db.execute(EFFECTIVE, [account[0]]).fetchall():
-            print(f"  {access:<10}{via:<16}{kind:<18}{str(who)[:30]:<32}{tasks}")
-    print("\nTop access risks (dbt mart access_risks)")
+        lines += access_lines(account[0], db.execute(EFFECTIVE, [account[0]]).fetchall())
+    lines += ["", "Top access risks (dbt mart access_risks), each with its fix",
+              RISK_TABLE.line([c.header for c in RISK_TABLE.spec])]
     for severity, rule, asset, who, fix in db.execute(RISKS).fetchall():
-        print(f"  {severity:<7}{rule:<26}{asset[:18]:<20}{str(who)[:24]:<26}{fix[:70]}")
-    print("\nSpend per ad account, the last 29 days, top 3 within each currency "
-          "(dbt mart ad_performance; amounts are not converted)")
-    for currency, account_name, impressions, clicks, spend in db.execute(
-            AD_PERFORMANCE).fetchall():
-        print(f"  {currency:<5}{account_name:<36}{impressions:>10} impressions{clicks:>8} "
-              f"clicks{money(spend, currency):>14} {currency}")
+        lines += [RISK_TABLE.line([severity, rule, asset, who]),
+                  *(fit(f"{INDENT}    {part}", WIDTH).rstrip()
+                    for part in textwrap.wrap(fix, WIDTH - 8))]
+    lines += ["", "Spend per ad account, the last 29 days, top 3 within each currency",
+              "(dbt mart ad_performance; amounts are not converted)"]
+    lines += SPEND_TABLE.render(
+        (currency, name, f"{impressions:,}", f"{clicks:,}", f"{money(spend, currency)} "
+                                                             f"{currency}")
+        for currency, name, impressions, clicks, spend in db.execute(AD_PERFORMANCE).fetchall())
+    return lines
 
 
-def print_matrix(db: duckdb.DuckDBPyConnection) -> None:
-    rows = db.execute(ACCESS_MATRIX).fetchall()
-    accounts = sorted({r[3] for r in rows})
+def matrix_lines(rows: list[tuple]) -> list[str]:
+    """People down, ad accounts across (a letter each, named below), short tasks in cells."""
+    accounts = sorted({(r[3], r[4]) for r in rows})
     shown, hidden = accounts[:MATRIX_ACCOUNTS], len(accounts) - MATRIX_ACCOUNTS
-    print("\nAccess matrix (dbt mart access_matrix): who holds which tasks on which ad account "
-          "now (* = a partner's person, [S] = system user)")
-    width = max((len(a) for a in shown), default=10)
-    print(f"  {'person':<34}" + "".join(f"{a[:width]:<{width + 2}}" for a in shown)
-          + (f"(+{hidden} more accounts)" if hidden > 0 else ""))
+    letters = [chr(ord("A") + n) for n in range(len(shown))]
+    table = Table(Column("person", MATRIX_PERSON),
+                  *(Column(letter, 9) for letter in letters))
+    # Only who holds a task on the accounts shown: at scale, most people hold none of them.
+    on_shown = {account for account, _ in shown}
     people: dict[tuple[str, bool, bool], dict[str, str]] = {}
-    for person, robot, partner, account, tasks in rows:
-        people.setdefault((person, robot, partner), {})[account] = tasks
-    for (person, robot, partner), cells in list(people.items())[:25]:
-        label = ("* " if partner else "  ") + person + (" [S]" if robot else "")
-        print(f"{label:<36}" + "".join(f"{cells.get(a, '-'):<{width + 2}}" for a in shown))
-    if len(people) > 25:
-        print(f"  … and {len(people) - 25} more people")
+    for person, robot, partner, account, _, held in rows:
+        if account in on_shown:
+            people.setdefault((person, robot, partner), {})[account] = held
+    cells = [[("* " if partner else "") + person + (" [S]" if robot else ""),
+              *(tasks(held.get(account)) for account, _ in shown)]
+             for (person, robot, partner), held in people.items()]
+    listed, more = capped(cells, MATRIX_PEOPLE, "people")
+    return ["", "Access matrix (dbt mart access_matrix): who holds which tasks on which ad "
+                "account now", *table.render(listed), *more,
+            *(fit(f"{INDENT}{letter} = {account} {name}", WIDTH).rstrip()
+              for letter, (account, name) in zip(letters, shown, strict=True)),
+            *([f"{INDENT}(and {hidden} more ad accounts)"] if hidden > 0 else []),
+            f"{INDENT}* = a partner's person, [S] = a system user",
+            fit(INDENT + task_legend(r[5] for r in rows), WIDTH).rstrip()]
+
+
+def change_lines(rows: list[tuple]) -> list[str]:
+    listed, more = capped([(change, asset_type, asset, person,
+                            f"{tasks(old)}→{tasks(new)}" if change == "tasks_changed"
+                            else tasks(old or new))
+                           for change, asset_type, asset, person, old, new in rows],
+                          CHANGES_SHOWN, "changes (meta_bm_marts.access_changes)")
+    return ["", f"What the second run saw change (dbt mart access_changes, {len(rows)} rows)",
+            *CHANGE_TABLE.render(listed), *more]
+
+
+def access_lines(account: str, rows: list[tuple]) -> list[str]:
+    """Everyone who can reach one ad account, at most ACCESS_SHOWN_PER_KIND of each
+    (access, via): at scale, hundreds of admins can grant themselves any task."""
+    lines = ["", f"Everyone who can reach ad account {account}, and how (dbt mart "
+                 "effective_access:", "holds = assigned now, can_grant = may assign itself)",
+             ACCESS_TABLE.line([c.header for c in ACCESS_TABLE.spec])]
+    kinds: dict[tuple[str, str], list[tuple]] = {}
+    for row in rows:
+        kinds.setdefault((row[0], row[1]), []).append(row)
+    for (access, via), members in kinds.items():
+        listed, more = capped([(a, v, kind, who, tasks(held) if held else "(unknown)")
+                               for a, v, kind, who, held in members],
+                              ACCESS_SHOWN_PER_KIND, f"{access} {via}")
+        lines += [*map(ACCESS_TABLE.line, listed), *more]
+    return lines
 
 
 def main() -> None:
@@ -224,7 +295,8 @@ def main() -> None:
         run_pipeline(graph, database, first=False)
     finally:
         graph.stop()
-    print(f"Loaded {database} twice in {time.monotonic() - started:.1f} s")
+    shown = database.relative_to(ROOT) if database.is_relative_to(ROOT) else database
+    print(f"Loaded {shown} twice in {time.monotonic() - started:.1f} s")
     print_summary(database)
 
 

@@ -106,6 +106,9 @@ class Directory:
         self._account_ids = account_ids
         self._shard = shard
         self._log = logger
+        #: Configured account_ids the businesses do not have: said once per run, however
+        #: many streams ask for the accounts.
+        self._missing_said = False
         self._readable: list[str] | None = None
         self._sources: dict[str, EdgeReads] = {}
         self._cache: dict[tuple[str, tuple], list[Record]] = {}
@@ -266,9 +269,10 @@ class Directory:
         if missing and len(missing) == len(wanted):
             raise ConfigError(f"account_ids: none of {', '.join(missing)} is an ad account "
                               "of the businesses read (owned or shared with them).")
-        if missing:
+        if missing and not self._missing_said:
+            self._missing_said = True
             self._log.warning("account_ids: %s are not ad accounts of the businesses read; "
-                                 "going on with the others.", ", ".join(missing))
+                              "going on with the others.", ", ".join(missing))
         if every_shard:
             return out
         mine = [p for p in out if self.owns_account(p["account_id"])]
@@ -276,6 +280,13 @@ class Directory:
             self._log.info("account_shard %s: none of the %d ad accounts hashes to this "
                            "shard; it has nothing of theirs to read.", self._shard, len(out))
         return mine
+
+    def missing_account_ids(self) -> list[str]:
+        """Configured account_ids that are no ad account of the businesses read (owned or
+        shared with them), from every page of their lists."""
+        listed = {bare_account_id(str(record["id"])) for business_id in self.business_ids()
+                  for record in self._of_business("ad_accounts", business_id)}
+        return sorted(self._account_ids - listed) if self._account_ids else []
 
     def check_account_ids(self) -> None:
         """Configured `account_ids` name ad accounts of the businesses read (ConfigError when

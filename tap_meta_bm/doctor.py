@@ -68,6 +68,13 @@ KIND_OF_PARTITION = {
 }
 
 
+def needs_of(stream: GraphStream) -> str:
+    """What reading `stream` needs, as a key of NEEDS (README, "The system user and its
+    token", lists the streams of each)."""
+    return "leads" if not stream.selected_by_default else KIND_OF_PARTITION[
+        stream.partitions_from]
+
+
 @dataclass
 class Gap:
     """Something the token cannot do, and how to fix it."""
@@ -111,6 +118,7 @@ class Doctor:
             self._identity()
             self._businesses()
             self._assets()
+            self._configured_accounts()
             self._partners()
             self._probe_streams()
         return self.report
@@ -199,6 +207,17 @@ class Doctor:
                     f"page {page_id} of business {business}: not assigned to the system user",
                     self._fix("page", page_id)))
 
+    def _configured_accounts(self) -> None:
+        """Each configured account_ids entry the businesses do not have: one gap each (a
+        run goes on without it, with a warning, or stops when it is the only one)."""
+        if self.report.businesses["unreachable"]:
+            return  # its accounts cannot be listed: that gap says it already
+        for account in self.tap.run.directory.missing_account_ids():
+            self.report.gaps.append(Gap(
+                f"account_ids: {account} is not an ad account of the businesses read (owned "
+                "or shared with them)", "remove it from account_ids, or add the business it "
+                "belongs to to business_ids (and give the system user a task on it)"))
+
     def _list(self, business: str, kind: str, fields: tuple[str, ...]) -> list[dict]:
         out: list[dict] = []
         for relationship in ("owned", "client"):
@@ -247,8 +266,7 @@ class Doctor:
         selected = [s for s in self.tap.streams.values()
                     if isinstance(s, GraphStream) and s.selected]
         for stream in selected:
-            kind = "leads" if not stream.selected_by_default else KIND_OF_PARTITION[
-                stream.partitions_from]
+            kind = needs_of(stream)
             permission, task, _ = NEEDS[kind]
             probe = self._probe(stream)
             self.report.streams.append({"stream": stream.name, "permission": permission,

@@ -9,6 +9,7 @@ import os
 import re
 import time
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -230,8 +231,15 @@ def check_config(config: dict[str, Any]) -> None:
         raise ConfigError(f"api_url: {url!r} must be an http(s) URL such as "
                           "https://graph.facebook.com.")
     for name, (low, high) in LIMITS.items():
-        value = config.get(name, DEFAULTS[name])
-        if isinstance(value, bool) or not isinstance(value, int | float) or not (
-            low <= value <= high
-        ):
-            raise ConfigError(f"{name}: {value!r} must be a number from {low} to {high}.")
+        check_whole_number(name, config.get(name, DEFAULTS[name]), low, high)
+
+
+def check_whole_number(name: str, value: Any, low: int, high: int) -> None:
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        raise ConfigError(f"{name}: {value!r} is text; write the number without quotes "
+                          f'("{name}": {value.strip()}).')
+    # JSON's decimals arrive as Decimal (the SDK's reader), Meltano's as float.
+    number = isinstance(value, int | float | Decimal) and not isinstance(value, bool)
+    if not number or value != int(value) or not low <= value <= high:
+        shown = str(value) if number else repr(value)
+        raise ConfigError(f"{name}: {shown} must be a whole number from {low} to {high}.")

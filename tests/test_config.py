@@ -39,10 +39,15 @@ GOOD = {"access_token": TOKEN, "business_ids": ["111"]}
                                               "http(s) URL such as https://graph.facebook.com."),
     ({"api_url": "graph.facebook.com"}, "api_url: 'graph.facebook.com' must be an http(s) URL "
                                         "such as https://graph.facebook.com."),
-    ({"page_size": 0}, "page_size: 0 must be a number from 1 to 500."),
-    ({"page_size": 501}, "page_size: 501 must be a number from 1 to 500."),
-    ({"max_workers": 0}, "max_workers: 0 must be a number from 1 to 64."),
-    ({"usage_threshold_pct": 101}, "usage_threshold_pct: 101 must be a number from 1 to 100."),
+    ({"page_size": 0}, "page_size: 0 must be a whole number from 1 to 500."),
+    ({"page_size": 501}, "page_size: 501 must be a whole number from 1 to 500."),
+    ({"page_size": 2.5}, "page_size: 2.5 must be a whole number from 1 to 500."),
+    ({"page_size": "500"}, 'page_size: \'500\' is text; write the number without quotes '
+                           '("page_size": 500).'),
+    ({"page_size": "many"}, "page_size: 'many' must be a whole number from 1 to 500."),
+    ({"max_workers": 0}, "max_workers: 0 must be a whole number from 1 to 64."),
+    ({"usage_threshold_pct": 101}, "usage_threshold_pct: 101 must be a whole number from 1 to "
+                                   "100."),
 ])
 def test_bad_setting_exits_before_any_request(change, message, tmp_path, monkeypatch, capsys):
     config = {**GOOD, **change}

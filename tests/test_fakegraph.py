@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import subprocess
+import sys
 
 import pytest
 import requests
@@ -318,6 +320,26 @@ def test_access_changes_over_http_reach_the_edges(graph):
     assert after[second] == ["ANALYZE", "DRAFT"]
     people = get(graph, f"/{business}/business_users", fields="id").json()["data"]
     assert third not in {p["id"] for p in people}
+
+
+def test_a_change_business_settings_could_not_make_is_refused_and_changes_nothing(graph):
+    from tests.fakegraph.control import Refused, change_access
+    truth = graph.access_truth()
+    with pytest.raises(Refused, match=r"^revoke: user 999 holds no task on act_200000000000 "
+                                       r"now; nothing changed$"):
+        change_access(graph.url, "revoke", asset="act_200000000000", user="999")
+    with pytest.raises(Refused, match=r"^remove-user: user 999 holds no task on any asset "
+                                       r"now; nothing changed$"):
+        change_access(graph.url, "remove-user", user="999")
+    _, _, asset, user = next(iter(truth))
+    change_access(graph.url, "revoke", asset=asset, user=user)
+    with pytest.raises(Refused, match="holds no task on"):  # revoked already
+        change_access(graph.url, "set-tasks", asset=asset, user=user, tasks="ANALYZE")
+    assert set(truth) - set(graph.access_truth()) == {next(iter(truth))}
+    done = subprocess.run([sys.executable, "-m", "tests.fakegraph.control", graph.url,
+                           "revoke", asset, user], capture_output=True, text=True, check=False)
+    assert (done.returncode, done.stdout, done.stderr) == (
+        1, "", f"revoke: user {user} holds no task on {asset} now; nothing changed\n")
 
 
 def test_asset_group_assignments_read_the_documented_edge_fields(graph):

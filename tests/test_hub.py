@@ -4,6 +4,7 @@ meltano.yml declares."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -38,3 +39,25 @@ def test_meltano_yml_declares_the_same_settings_and_capabilities():
     assert shape(extractor["settings"]) == shape(hub["settings"])
     assert sorted(extractor["capabilities"]) == hub["capabilities"]
     assert extractor["settings_group_validation"] == hub["settings_group_validation"]
+
+
+def test_the_readme_says_what_each_stream_needs_as_the_doctor_does():
+    """README, "The system user and its token": one row per need, listing its streams."""
+    from tap_meta_bm.doctor import NEEDS, needs_of
+    from tap_meta_bm.graph_stream import GraphStream
+    from tap_meta_bm.tap import TapMetaBM
+
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index("### The system user and its token"):]
+    table = section[section.index("| Permission"):]
+    rows = {cells[1]: (cells[0], set(re.findall(r"`(\w+)`", cells[2])))
+            for line in table[:table.index("\n\n")].splitlines()[2:]
+            for cells in [[c.strip() for c in line.strip("|").split("|")]]}
+    tap = TapMetaBM(config={"access_token": "x"}, validate_config=False)
+    expected: dict[str, tuple[str, set[str]]] = {}
+    for stream in tap.streams.values():
+        if isinstance(stream, GraphStream):
+            permission, task, _ = NEEDS[needs_of(stream)]
+            shown = permission if permission.startswith("(") else f"`{permission}`"
+            expected.setdefault(task, (shown, set()))[1].add(stream.name)
+    assert rows == expected

@@ -60,7 +60,8 @@ def snapshot(root: Path) -> dict[str, tuple[int, int]]:
     """Size and mtime of every file of `root` outside its virtualenvs, plugins and caches:
     what a test must leave as it found it."""
     skip = {*VIRTUALENVS, *PLUGIN_KINDS, ".git", "__pycache__", ".pytest_cache",
-            ".mypy_cache", ".ruff_cache", ".hypothesis"}
+            ".mypy_cache", ".ruff_cache", ".hypothesis",
+            "target", "logs"}  # dbt's compiled SQL and logs, remade by every build
     found = {}
     for directory, dirs, files in os.walk(root):
         dirs[:] = [d for d in dirs if d not in skip]

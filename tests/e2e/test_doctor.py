@@ -124,3 +124,16 @@ def test_the_insights_probe_asks_as_the_report_jobs_do(fake_graph, tmp_path):
     day = json.loads(params["time_range"])
     assert day["since"] == day["until"] and len(day["since"]) == 10
     assert params["limit"] == "1"
+
+
+def test_an_account_id_the_businesses_do_not_have_is_one_gap_said_once(fake_graph, tmp_path):
+    graph = fake_graph("medium")
+    done = doctor(tmp_path, tap_config(graph, account_ids=["act_999", "200000000000"]))
+    assert done.returncode == 1, done.stdout + done.stderr[-2000:]
+    assert [line for line in done.stdout.splitlines() if "account_ids" in line] == [
+        "  - account_ids: 999 is not an ad account of the businesses read (owned or shared "
+        "with them). Fix: remove it from account_ids, or add the business it belongs to to "
+        "business_ids (and give the system user a task on it)."]
+    assert [line for line in done.stderr.splitlines() if "account_ids" in line] == [
+        "account_ids: 999 are not ad accounts of the businesses read; going on with the "
+        "others."]

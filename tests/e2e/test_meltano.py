@@ -12,6 +12,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+import yaml
 
 from tests.e2e.project import MELTANO, ROOT, Project, snapshot
 from tests.e2e.test_pipeline import OFF_BY_DEFAULT
@@ -73,6 +74,14 @@ def test_meltano_run_into_duckdb_loads_every_row(fake_graph, tmp_path, project):
         "select spend from meta_bm.ads_insights where spend is not null").fetchall()]
     assert db.execute("select sum(spend) from meta_bm_marts.ad_performance").fetchone()[0] == \
         sum(amounts)
+    # Every column of every mart says what it is (transform/models/marts/marts.yml).
+    described = {model["name"]: {c["name"] for c in model["columns"] if c.get("description")}
+                 for model in yaml.safe_load((ROOT / "transform" / "models" / "marts" /
+                                              "marts.yml").read_text())["models"]}
+    built = {model: {column for (column,) in db.execute(
+        "select column_name from information_schema.columns where table_schema = "
+        "'meta_bm_marts' and table_name = ?", [model]).fetchall()} for model in described}
+    assert described == built
     db.close()
     assert snapshot(ROOT) == users_project
 

@@ -297,3 +297,14 @@ def test_a_silent_server_fails_after_two_read_timeouts_with_one_line(tmp_path, s
         "answer within request_timeout (2 s) for doctor edge /debug_token. Check api_url "
         f"(http://127.0.0.1:{port}) and the network; for a slow but working Graph, raise that "
         "timeout. Fix: Check api_url and the network, then run the doctor again."]
+
+
+def test_help_lists_the_doctor(tmp_path):
+    """The README's first usage step is `--doctor`: `--help` says it is there."""
+    done = tap(tmp_path, "--help")
+    assert done.returncode == 0
+    flat = " ".join(done.stdout.split())
+    assert ("--doctor Check what the token can reach, with the fix for each gap; reads nothing "
+            "else, exits 1 if a selected stream cannot be served.") in flat
+    assert "--format [json|markdown] Output style for --about (json or markdown), or " \
+           "--doctor (json)." in flat

@@ -12,6 +12,7 @@ import duckdb
 import pytest
 
 from demo.postgres import DIRECTORY, PORT, Postgres
+from demo.tables import WIDTH, columns, fit, tasks
 from tests.e2e.project import ROOT, Project
 from tests.fakegraph import DEFAULT_TOKEN
 
@@ -107,22 +108,40 @@ def test_make_demo_reports_its_changes_and_leaves_the_users_warehouse_and_state_
     assert_the_changes_made_are_the_changes_seen(done.stdout)
 
 
+def test_the_demo_refuses_the_users_warehouse(project):
+    done = project.run([str(ROOT / ".venv" / "bin" / "python"), "-m", "demo", "--database",
+                        "output/warehouse.duckdb"], env=dict(os.environ), timeout=60)
+    assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr == (f"{project.root.resolve()}/output/warehouse.duckdb is the warehouse "
+                           "of `meltano run` (meltano.yml): the demo starts from an empty file, "
+                           "so it uses a file of its own\n")
+
+
 def assert_the_changes_made_are_the_changes_seen(stdout: str) -> None:
+    """What the demo changed at the source (ids, and names in parentheses) is what its
+    second run saw (names, in the demo's table); every line fits in 100 columns."""
     lines = stdout.splitlines()
+    assert [line for line in lines if columns(line) > WIDTH] == []
     made = lines[lines.index(next(x for x in lines if x.startswith("Meanwhile"))) + 1:]
-    revoked = {tuple(x.split()[1:3]) for x in made if x.startswith("  revoke ")}
-    retasked = {tuple(x.split()[1:4]) for x in made if x.startswith("  set-tasks ")}
-    (removed,) = [x.split()[1] for x in made if x.startswith("  remove-user ")]
+
+    def names(line: str) -> tuple[str, str]:
+        person, asset = re.fullmatch(r".*\((.*) on (.*)\)", line).groups()  # type: ignore[union-attr]
+        return fit(asset, 26).rstrip(), fit(person, 24).rstrip()
+
+    revoked = {names(x) for x in made if x.startswith("  revoke ")}
+    retasked = {(*names(x), tasks(x.split()[3])) for x in made if x.startswith("  set-tasks ")}
+    (removed,) = [re.fullmatch(r".*\((.*)\)", x).group(1)  # type: ignore[union-attr]
+                  for x in made if x.startswith("  remove-user ")]
     assert len(revoked) == 3 and len(retasked) == 2
     start = lines.index(next(x for x in lines if x.startswith("What the second run saw")))
-    seen = [x.split() for x in lines[start + 1:] if x.startswith(("  revoked", "  tasks_"))]
+    seen = [re.split(r"\s{2,}", x.strip()) for x in lines[start + 2:]
+            if x.startswith(("  revoked", "  tasks_"))]
     assert {(row[2], row[3]) for row in seen if row[0] == "revoked"} == revoked | {
-        (row[2], row[3]) for row in seen if row[3] == removed}
-    assert any(row[3] == removed for row in seen)
-    assert {(row[2], row[3], row[6].replace("+", ",")) for row in seen
+        (row[2], row[3]) for row in seen if row[3] == fit(removed, 24).rstrip()}
+    assert any(row[3] == fit(removed, 24).rstrip() for row in seen)
+    assert {(row[2], row[3], row[4].split("→")[1]) for row in seen
             if row[0] == "tasks_changed"} == retasked
-    assert "JPY" in stdout and not any(" JPY" in x and "." in x.split()[-2]
-                                       for x in lines if x.endswith(" JPY"))
+    assert "JPY" in stdout and not any("." in x.split()[-2] for x in lines if x.endswith(" JPY"))
 
 
 def lead_columns(project: Project, env: dict[str, str]) -> set[str]:

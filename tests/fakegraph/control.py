@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from urllib.parse import urlencode
 from urllib.request import urlopen
 
@@ -21,13 +22,18 @@ COMMANDS = {"revoke": ("asset", "user"), "set-tasks": ("asset", "user", "tasks")
             "remove-user": ("user",)}
 
 
+class Refused(Exception):
+    """The fake could not make the change: the grant or the person is not there."""
+
+
 def change_access(url: str, command: str, **params: str) -> None:
     """One change of access, over HTTP (`command` as on the command line)."""
     endpoint = command.replace("-", "_")
     with urlopen(f"{url.rstrip('/')}/__fake/{endpoint}?{urlencode(params)}",
                  timeout=30) as answer:
-        if json.load(answer) != {"ok": True}:
-            raise RuntimeError(f"the fake did not take {command} {params}")
+        said = json.load(answer)
+    if said != {"ok": True}:
+        raise Refused(f"{command}: {said.get('error', said)}; nothing changed")
 
 
 def main() -> None:
@@ -40,8 +46,11 @@ def main() -> None:
         for name in names:
             sub.add_argument(name)
     args = parser.parse_args()
-    change_access(args.url, args.command,
-                  **{name: getattr(args, name) for name in COMMANDS[args.command]})
+    try:
+        change_access(args.url, args.command,
+                      **{name: getattr(args, name) for name in COMMANDS[args.command]})
+    except Refused as refused:
+        sys.exit(str(refused))
     print(f"{args.command}: done")
 
 

@@ -941,28 +941,35 @@ class FakeGraph:
         if command == "touch":
             return self.touch(params["kind"], int(params["count"]))
         if command in ("revoke", "set_tasks", "remove_user"):
-            self.change_access(command, params)
-            return {"ok": True}
+            refused = self.change_access(command, params)
+            return {"ok": True} if refused is None else {"error": refused}
         if command == "truth":
             return {k: sorted(map(list, v)) for k, v in self.truth(
                 include_archived=params.get("include_archived") == "true",
                 insights_since=params.get("insights_since")).items()}
         raise KeyError(command)
 
-    def change_access(self, command: str, params: dict[str, str]) -> None:
+    def change_access(self, command: str, params: dict[str, str]) -> str | None:
         """A grant revoked, a grant's tasks changed, a person removed from the business, as an
-        admin does in Business Settings; cached pages are dropped."""
+        admin does in Business Settings; cached pages are dropped. What Business Settings
+        could not do (a grant or a person that is not there) changes nothing: the reason."""
         data = self.data
+        held = {(asset.removeprefix("act_"), user) for _, _, asset, user in self.access_truth()}
         if command == "remove_user":
+            if params["user"] not in {user for _, user in held}:
+                return f"user {params['user']} holds no task on any asset now"
             data.removed_users.add(params["user"])
         else:
             grant = (params["asset"].removeprefix("act_"), params["user"])
+            if grant not in held:
+                return f"user {params['user']} holds no task on {params['asset']} now"
             if command == "revoke":
                 data.revoked.add(grant)
             else:
                 data.changed_tasks[grant] = [t for t in params["tasks"].split(",") if t]
         with self._lock:
             self._pages.clear()
+        return None
 
     def touch(self, kind: str, count: int) -> list[str]:
         """Bump `count` objects of `kind` (see Dataset.touch); cached pages are dropped."""
