@@ -43,8 +43,9 @@ lint: $(BIN)/tap-meta-bm $(DAGSTER)
 	$(BIN)/mypy
 	$(DAGSTER_VENV)/bin/mypy --strict orchestrate
 
-bench: $(BIN)/tap-meta-bm
+bench: $(BIN)/tap-meta-bm .meltano/installed
 	$(BIN)/python -m benchmarks.run
 	$(BIN)/python -m benchmarks.insights
 	$(BIN)/python -m benchmarks.shards
 	$(BIN)/python -m benchmarks.agency
+	$(BIN)/python -m benchmarks.batch

@@ -26,7 +26,7 @@ LABELS = {"access_token": "System-user access token", "app_secret": "App secret"
           "usage_threshold_pct": "Usage threshold (%)"}
 #: Meltano's capability names for the SDK's (structured logging is no Meltano capability).
 CAPABILITIES = {"catalog", "state", "discover", "about", "test", "stream-maps",
-                "schema-flattening", "activate-version"}
+                "schema-flattening", "activate-version", "batch"}
 
 
 def kind(schema: dict[str, Any]) -> str:

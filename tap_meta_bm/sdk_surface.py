@@ -56,12 +56,16 @@ from singer_sdk import Tap
 from singer_sdk.contrib.msgspec import serialize_jsonl
 from singer_sdk.helpers.types import Context
 from singer_sdk.mapper import SameRecordTransform
-from singer_sdk.streams import Stream
 from singer_sdk.streams._state import StreamStateManager
 from typing_extensions import override
 
 from tap_meta_bm.errors import TapMetaBMError
-from tap_meta_bm.output import write_record_line
+from tap_meta_bm.output import (
+    BatchedByTheWriter,
+    batching,
+    write_batched_record,
+    write_record_line,
+)
 
 #: (logger name, message format) of the SDK log lines the tap quiets; "{stream}" is the
 #: stream's name.
@@ -95,7 +99,7 @@ def quiet_sdk_lines(tap_name: str, stream_name: str) -> None:
             logger.addFilter(_DropLines(quieted))
 
 
-class FastRecordWriting(Stream):
+class FastRecordWriting(BatchedByTheWriter):
     """Streams whose RECORD messages skip the SDK's per-record machinery when they can, and
     that count the records they write (what the end-of-run summary reports)."""
 
@@ -129,6 +133,10 @@ class FastRecordWriting(Stream):
             return
         for name in self._deselected_properties:
             record.pop(name, None)
+        if self._stream_version is None and batching():
+            write_batched_record(alias, serialize_jsonl(record))
+            self.state_manager.is_flushed = False
+            return
         message: dict[str, Any] = {"type": "RECORD", "stream": alias, "record": record}
         if self._stream_version is not None:
             message["version"] = self._stream_version

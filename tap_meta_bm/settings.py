@@ -8,10 +8,13 @@ import json
 import os
 import re
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+from urllib.request import url2pathname
 
 from singer_sdk import typing as th
 
@@ -61,6 +64,8 @@ API_VERSION = r"^v\d{1,3}\.\d$"
 #: How far ahead of this machine's clock a start_date may be (an account's day can be ahead
 #: of UTC's by up to 14 hours).
 START_DATE_SLACK_SECONDS = 86400
+#: Records per BATCH file when batch_config says nothing (the SDK's own default).
+DEFAULT_BATCH_SIZE = 10000
 BUSINESS_ID = r"^\d+$"
 ACCOUNT_ID = r"^(act_)?\d+$"
 API_URL = r"^https?://[^/\s]+"
@@ -221,6 +226,7 @@ def check_config(config: dict[str, Any]) -> None:
                 raise ConfigError(f"{name}: {value!r} is not {what}.")
     if config.get("start_date") is not None:
         check_start_date(str(config["start_date"]))
+    parse_batch_config(config.get("batch_config"))
     parse_shard(config.get("account_shard"))  # for its one-line message, before the schema's
     version = config.get("api_version", DEFAULTS["api_version"])
     if not re.match(API_VERSION, str(version)):
@@ -243,3 +249,43 @@ def check_whole_number(name: str, value: Any, low: int, high: int) -> None:
     if not number or value != int(value) or not low <= value <= high:
         shown = str(value) if number else repr(value)
         raise ConfigError(f"{name}: {shown} must be a whole number from {low} to {high}.")
+
+
+@dataclass(frozen=True)
+class BatchSettings:
+    """The SDK's `batch_config`, as far as the tap writes it (output.py, BatchFiles)."""
+
+    directory: Path
+    prefix: str
+    compress: bool
+    batch_size: int
+
+
+def parse_batch_config(raw: Any) -> BatchSettings | None:
+    """`batch_config` (the SDK's setting: encoding, storage, batch_size), or None when unset;
+    ConfigError for what the tap cannot write: jsonl only (parquet needs pyarrow), to a
+    local directory."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise ConfigError("batch_config: must be an object like {\"encoding\": {\"format\": "
+                          "\"jsonl\", \"compression\": \"gzip\"}, \"storage\": {\"root\": "
+                          "\"file:///path/to/dir\"}}.")
+    encoding, storage = raw.get("encoding") or {}, raw.get("storage") or {}
+    if encoding.get("format", "jsonl") != "jsonl":
+        raise ConfigError(f"batch_config.encoding.format: {encoding.get('format')!r} is not "
+                          "written by this tap; use \"jsonl\".")
+    compression = encoding.get("compression") or "none"
+    if compression not in ("gzip", "none"):
+        raise ConfigError(f"batch_config.encoding.compression: {compression!r} must be "
+                          "\"gzip\" or \"none\".")
+    root = str(storage.get("root") or "")
+    if not root.startswith("file://"):
+        raise ConfigError(f"batch_config.storage.root: {root!r} must be a local directory "
+                          "as a file:// URL (file:///path/to/dir).")
+    size = raw.get("batch_size", DEFAULT_BATCH_SIZE)
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise ConfigError(f"batch_config.batch_size: {size!r} must be a whole number of "
+                          "records per file, 1 or more.")
+    return BatchSettings(Path(url2pathname(urlsplit(root).path)), str(storage.get("prefix") or ""),
+                         compression == "gzip", size)

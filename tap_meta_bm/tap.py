@@ -30,11 +30,17 @@ from tap_meta_bm.inputs import (
 )
 from tap_meta_bm.insights.report import InsightsReport, default_report, parse_report
 from tap_meta_bm.insights.stream import InsightsStream
-from tap_meta_bm.output import BufferedRecordWriter
+from tap_meta_bm.output import BatchFiles, BufferedRecordWriter, batch_records
 from tap_meta_bm.redaction import protect
 from tap_meta_bm.run import SyncRun
 from tap_meta_bm.sdk_surface import route_sdk_state_writes
-from tap_meta_bm.settings import CONFIG_SCHEMA, DEFAULTS, check_config, ids_from_environment
+from tap_meta_bm.settings import (
+    CONFIG_SCHEMA,
+    DEFAULTS,
+    check_config,
+    ids_from_environment,
+    parse_batch_config,
+)
 from tap_meta_bm.shards import AccountShard, parse_shard
 from tap_meta_bm.state import SdkStateWriter, StateCheckpoints, expand_state
 from tap_meta_bm.streams import STREAM_TYPES
@@ -46,8 +52,10 @@ class TapMetaBM(Tap):
 
     name = "tap-meta-bm"
     message_writer_class = BufferedRecordWriter
-    # BATCH is left out: records must go through the ordered, state-exact path.
+    # BATCH: the SDK's `batch_config` setting; the tap writes the batch files itself, on its
+    # ordered, state-exact path (output.py), never the SDK's batch path (`get_batch_config`).
     capabilities: ClassVar[list] = [
+        PluginCapabilities.BATCH,
         TapCapabilities.CATALOG,
         TapCapabilities.STATE,
         TapCapabilities.DISCOVER,
@@ -111,6 +119,10 @@ class TapMetaBM(Tap):
 
     def _start_run(self) -> None:
         config = self.config
+        batch = parse_batch_config(config.get("batch_config"))
+        batch_records(None if batch is None else BatchFiles(
+            batch.directory, prefix=batch.prefix, compress=batch.compress,
+            batch_size=batch.batch_size, run=str(self.run.read_id)))
         shard = parse_shard(config.get("account_shard"))
         agent = f"{self.name}/{self.plugin_version}" + (f" (shard {shard})" if shard else "")
         client = GraphClient(

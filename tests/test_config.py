@@ -46,6 +46,14 @@ GOOD = {"access_token": TOKEN, "business_ids": ["111"]}
                            '("page_size": 500).'),
     ({"page_size": "many"}, "page_size: 'many' must be a whole number from 1 to 500."),
     ({"max_workers": 0}, "max_workers: 0 must be a whole number from 1 to 64."),
+    ({"batch_config": {"encoding": {"format": "parquet"},
+                       "storage": {"root": "file:///tmp/batches"}}},
+     "batch_config.encoding.format: 'parquet' is not written by this tap; use \"jsonl\"."),
+    ({"batch_config": {"storage": {"root": "s3://bucket/batches"}}},
+     "batch_config.storage.root: 's3://bucket/batches' must be a local directory as a file:// "
+     "URL (file:///path/to/dir)."),
+    ({"batch_config": {"storage": {"root": "file:///tmp/batches"}, "batch_size": 0}},
+     "batch_config.batch_size: 0 must be a whole number of records per file, 1 or more."),
     ({"usage_threshold_pct": 101}, "usage_threshold_pct: 101 must be a whole number from 1 to "
                                    "100."),
 ])

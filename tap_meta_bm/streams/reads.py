@@ -19,11 +19,11 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from singer_sdk import Stream
 from singer_sdk import typing as th
 from typing_extensions import override
 
 from tap_meta_bm.graph_stream import GraphStream
+from tap_meta_bm.output import BatchedByTheWriter
 from tap_meta_bm.streams.schema import string, timestamp
 
 if TYPE_CHECKING:
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from tap_meta_bm.run import SyncRun
 
 
-class CompleteReadsStream(Stream):
+class CompleteReadsStream(BatchedByTheWriter):
     """One row per full-table stream this run read completely."""
 
     name = "complete_reads"

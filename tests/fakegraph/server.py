@@ -955,6 +955,9 @@ class FakeGraph:
         could not do (a grant or a person that is not there) changes nothing: the reason."""
         data = self.data
         held = {(asset.removeprefix("act_"), user) for _, _, asset, user in self.access_truth()}
+        for b in range(len(data.business_ids())):  # partners' people, on our assets
+            held |= {(grant.asset_id.removeprefix("act_"), user["id"]) for grant in data.grants(b)
+                     for user in data.partner_assigned(grant.partner_id, grant.asset_id) or []}
         if command == "remove_user":
             if params["user"] not in {user for _, user in held}:
                 return f"user {params['user']} holds no task on any asset now"
