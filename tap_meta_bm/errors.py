@@ -115,7 +115,7 @@ class GraphError:
                 f"Graph refused the request for {where}: {detail} [{self.reference}]. "
                 "Check the field, parameter or api_version it names."
             )
-        return f"{where}: {detail} [{self.reference}]"
+        return f"{where}: {hint}" if hint else f"{where}: {detail} [{self.reference}]"
 
 
 def _as_int(value: Any) -> int | None:

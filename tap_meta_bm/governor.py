@@ -6,6 +6,10 @@ objects, the page id for page edges, the business id for business edges.
 
 Meta extends a block when a blocked object keeps being called, so a blocked object gets *no*
 request until its time has passed; work on other objects (other threads) goes on meanwhile.
+A block that never lifts is not waited out forever: once an object has been blocked for more
+than `max_wait_seconds` in all (the `max_throttle_wait` setting), its reads give up
+(`ThrottledTooLong`): the client skips that object's edges for the run, or ends the run when
+the object is the app itself.
 
 Report jobs (insights) have a budget of their own, reported on every insights call in
 `x-fb-ads-insights-throttle`: `acc_id_util_pct` for the ad account, `app_id_util_pct` for the
@@ -23,7 +27,7 @@ from typing import Any
 
 from requests.structures import CaseInsensitiveDict
 
-from tap_meta_bm.errors import APP_WIDE_THROTTLE_CODES, GraphError, parse_body
+from tap_meta_bm.errors import APP_WIDE_THROTTLE_CODES, Action, GraphError, parse_body
 
 APP = "app"  # the key for limits that bind every request of this app and token
 APP_USAGE = "x-app-usage"
@@ -39,6 +43,17 @@ ADS_INSIGHTS_REACH_THROTTLE = "x-fb-ads-insights-reach-throttle"
 MAX_PACE_SECONDS = 10.0
 #: 17/2446079 is the ad-account score limit: it binds one account, unlike plain 17.
 AD_ACCOUNT_SCORE = (17, 2446079)
+
+
+class ThrottledTooLong(Exception):
+    """Meta kept `key` blocked for longer in all than the run waits for (max_throttle_wait)."""
+
+    def __init__(self, key: str, seconds: float, error: GraphError) -> None:
+        what = "the app (every object)" if key == APP else f"object {key}"
+        super().__init__(f"Meta kept {what} throttled for {seconds:.0f} s in all, more than "
+                         f"max_throttle_wait; it last said: {error.message} "
+                         f"[{error.reference}]")
+        self.key, self.seconds, self.error = key, seconds, error
 
 
 def _number(value: Any) -> float:
@@ -65,16 +80,24 @@ class Governor:
         logger: logging.Logger,
         *,
         fallback_block_seconds: float = 60.0,
+        max_wait_seconds: float = float("inf"),
         clock: Callable[[], float] | None = None,
         sleep: Callable[[float], None] | None = None,
     ) -> None:
         self.threshold_pct = threshold_pct
         self.fallback_block_seconds = fallback_block_seconds
+        #: Blocked time one key may accumulate over the run before its throttles give up.
+        self.max_wait_seconds = max_wait_seconds
         self._log = logger
         self._clock = clock or time.monotonic
         self._sleep = sleep or time.sleep
         self._lock = threading.Lock()
         self._blocked_until: dict[str, float] = {}
+        #: Seconds each key has been blocked so far in this run, all blocks added up, and
+        #: what Meta last said of it (a throttle error, or why a header blocked it).
+        self._blocked_total: dict[str, float] = {}
+        self._last_throttle: dict[str, GraphError] = {}
+        self._block_reasons: dict[str, str] = {}
         self._usage_pct: dict[str, float] = {}
         self._insights_pct: dict[str, float] = {}
         self._reach_pct: dict[str, float] = {}
@@ -88,6 +111,9 @@ class Governor:
             with self._lock:
                 if self._halt is not None:
                     raise self._halt
+                over = self._over_budget(object_key)
+                if over is not None:
+                    raise over
                 now = self._clock()
                 until = self._until(object_key)
                 pause = until - now if until > now else self._pace_seconds(object_key)
@@ -207,14 +233,35 @@ class Governor:
             already = self._blocked_until.get(key, 0.0) > self._clock()
         if not already:
             self.block(key, self.fallback_block_seconds, f"throttled, {error.reference}")
+        with self._lock:
+            self._last_throttle[key] = error
+            over = self._over_budget(key)
+        if over is not None:
+            raise over
+
+    def _over_budget(self, object_key: str) -> ThrottledTooLong | None:
+        """A throttle that never lifts would be waited out forever: once the app or the
+        object has been blocked for more than max_wait_seconds in all, its reads give up
+        (before any more waiting), the caller says so in one line. Under the lock."""
+        for key in (APP, object_key):
+            total = self._blocked_total.get(key, 0.0)
+            if total > self.max_wait_seconds:
+                said = self._last_throttle.get(key) or GraphError(
+                    Action.THROTTLE, 0, message=self._block_reasons.get(key, "blocked"))
+                return ThrottledTooLong(key, total, said)
+        return None
 
     def block(self, key: str, seconds: float, reason: str) -> None:
         """No request touches `key` for `seconds`; logged once, when the block starts or grows."""
         with self._lock:
             now = self._clock()
             until = now + seconds
-            if until <= self._blocked_until.get(key, 0.0):
+            previous = self._blocked_until.get(key, 0.0)
+            if until <= previous:
                 return
+            self._blocked_total[key] = self._blocked_total.get(key, 0.0) + until - max(
+                now, previous)
+            self._block_reasons[key] = reason
             self._blocked_until[key] = until
             # The usage that led here is history once the block ends: pace afresh after it.
             self._usage_pct.pop(key, None)

@@ -51,7 +51,7 @@ from tap_meta_bm.errors import (
     classify_graph_error,
     parse_body,
 )
-from tap_meta_bm.governor import APP, Governor
+from tap_meta_bm.governor import APP, Governor, ThrottledTooLong
 from tap_meta_bm.page_tokens import PageTokens
 from tap_meta_bm.summary import RunSummary
 
@@ -278,7 +278,9 @@ class GraphClient:
     def add_credential(self, name: str, token: str) -> None:
         """A partner's token, read with by EdgeReads whose `credential` is `name`."""
         self._credentials[name] = token
-        self._governors.setdefault(name, Governor(self.governor.threshold_pct, self.logger))
+        self._governors.setdefault(name, Governor(
+            self.governor.threshold_pct, self.logger,
+            max_wait_seconds=self.governor.max_wait_seconds))
 
     def name_credential(self, name: str, business_id: str) -> None:
         """The partner token known as `name` belongs to `business_id`: reads of that
@@ -481,7 +483,10 @@ class GraphClient:
               page_token: str | None) -> requests.Response:
         if read.credential is not None and read.credential in self._refused:
             raise self._refuse_credential(read, self._refused[read.credential])
-        waited = self.governor_for(read).wait_turn(read.meter_key)
+        try:
+            waited = self.governor_for(read).wait_turn(read.meter_key)
+        except ThrottledTooLong as exhausted:
+            raise self._gave_up(read.where, exhausted) from None
         if waited:
             self.summary.add(read.policy.stream, waits=1, wait_seconds=waited)
         return send_and_read(self.session, self.prepare(read, position, page_token),
@@ -497,7 +502,10 @@ class GraphClient:
         request.prepare(method="POST", url=f"{self.url_base}/", data=form, headers={
             "Authorization": f"Bearer {self._token}", "User-Agent": self._user_agent,
             "Content-Type": "application/x-www-form-urlencoded"})
-        self.governor.wait_turn(APP)
+        try:
+            self.governor.wait_turn(APP)
+        except ThrottledTooLong as exhausted:
+            raise self._gave_up("a Batch API call", exhausted) from None
         try:
             response = send_and_read(self.session, request,
                                      (self._connect_timeout, self._timeout))
@@ -609,9 +617,25 @@ class GraphClient:
             if not self._drop_optional_fields(read, error, query):
                 raise AssetSkipped(error, where, read.policy.access_hint)
         elif action is Action.THROTTLE:
-            self.governor_for(read).throttled(error, read.meter_key)
+            self._throttled(read, error)
         elif action is Action.SHRINK:
             self._shrink(read, error, int(query.get("limit") or read.policy.limit))
+
+    def _throttled(self, read: EdgeRead, error: GraphError) -> None:
+        try:
+            self.governor_for(read).throttled(error, read.meter_key)
+        except ThrottledTooLong as exhausted:
+            raise self._gave_up(read.where, exhausted) from None
+
+    @staticmethod
+    def _gave_up(where: str, exhausted: ThrottledTooLong) -> AssetSkipped | GraphFatalError:
+        """Past max_throttle_wait, an object's reads are skipped (the run goes on with the
+        others); the app's limit ends the run."""
+        if exhausted.key == APP:
+            return GraphFatalError(exhausted.error, where, f"{exhausted}. Run again later, "
+                                                           "or raise max_throttle_wait.")
+        return AssetSkipped(exhausted.error, where, f"{exhausted}; skipped for this run "
+                                                    "(raise max_throttle_wait to wait longer).")
 
     def _shrink(self, read: EdgeRead, error: GraphError, sent_limit: int) -> None:
         if sent_limit <= 1:

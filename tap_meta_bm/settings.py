@@ -40,6 +40,9 @@ DEFAULTS: dict[str, Any] = {
     # A host that does not accept a connection is known in seconds; Graph itself always does.
     "connect_timeout": 10,
     "usage_threshold_pct": 75,
+    # Meta's longest documented block is an hour (the ad account score's, at its worst); a
+    # throttle that outlasts that much waiting in all is not lifting.
+    "max_throttle_wait": 3600,
     "emit_activate_version_messages": False,
     # Conversions are attributed up to 28 days late (Meta's default click window is 7 days,
     # but a 28-day click window and late offline events move older days too).
@@ -57,6 +60,7 @@ LIMITS: dict[str, tuple[int, int]] = {"page_size": (1, MAX_PAGE_SIZE),
                                       "request_timeout": (1, 3600),
                                       "connect_timeout": (1, 300),
                                       "usage_threshold_pct": (1, 100),
+                                      "max_throttle_wait": (1, 86400),
                                       "insights_lookback_days": (0, 90),
                                       "insights_job_days": (1, 90),
                                       "insights_job_timeout": (1, 86400)}
@@ -145,6 +149,10 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
     _bounded("usage_threshold_pct", th.IntegerType,
              "Start pacing requests when a usage header passes this percentage (and "
              "start no report job while x-fb-ads-insights-throttle passes it)"),
+    _bounded("max_throttle_wait", th.IntegerType,
+             "Seconds one object (an ad account, a page) may stay throttled in all before its "
+             "reads are skipped for the run, with one line naming it (the app's own limit: "
+             "the run stops)"),
     _setting("emit_activate_version_messages", th.BooleanType,
              "Full-table streams end with ACTIVATE_VERSION, so loaders that support it "
              "delete (or soft-delete) rows the source no longer has (revoked access); "

@@ -132,7 +132,9 @@ class TapMetaBM(Tap):
             timeout=float(config.get("request_timeout") or DEFAULTS["request_timeout"]),
             connect_timeout=float(config.get("connect_timeout") or DEFAULTS["connect_timeout"]),
             governor=Governor(float(config.get("usage_threshold_pct")
-                                    or DEFAULTS["usage_threshold_pct"]), self.logger),
+                                    or DEFAULTS["usage_threshold_pct"]), self.logger,
+                              max_wait_seconds=float(config.get("max_throttle_wait")
+                                                     or DEFAULTS["max_throttle_wait"])),
             summary=self.run.summary, logger=self.logger,
             user_agent=agent)
         partners = []

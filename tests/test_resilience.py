@@ -95,6 +95,53 @@ def test_throttled_account_gets_no_request_until_meta_says_so(graph, fake_time):
     assert fake_time.sleeps == [180.0]
 
 
+def never_lifts(minutes: int, code: int = 80004, key: str = "1"):
+    """Graph's throttle answer, every time: blocked for `minutes` more."""
+    def answer(request, context):
+        context.status_code = 400
+        context.headers["X-Business-Use-Case-Usage"] = json.dumps({key: [{
+            "type": "ads_management", "call_count": 100, "total_cputime": 10,
+            "total_time": 10, "estimated_time_to_regain_access": minutes}]})
+        return {"error": {"message": "There have been too many calls to this ad-account.",
+                          "code": code, "error_subcode": 2446079, "fbtrace_id": "X"}}
+    return answer
+
+
+def test_a_throttle_that_never_lifts_skips_that_account_and_the_run_goes_on(graph, fake_time,
+                                                                            caplog):
+    graph.get(f"{BASE}/act_1/campaigns", json=never_lifts(30))
+    graph.get(f"{BASE}/act_2/campaigns", json=page([
+        {"id": "c2", "updated_time": "2024-01-01T00:00:00+0000"}]))
+    messages = run(["campaigns"], max_throttle_wait=3000, max_workers=1)
+    assert [r["id"] for r in records(messages, "campaigns")] == ["c2"]
+    # 30 minutes waited; the second block would make an hour in all, more than 3000 s.
+    assert fake_time.sleeps == [1800.0]
+    assert len(campaign_paths(graph)) == 3  # act_1 twice, act_2 once
+    assert [r.getMessage() for r in caplog.records
+            if r.getMessage().startswith("Skipping campaigns")] == [
+        "Skipping campaigns edge /act_1/campaigns: Meta kept object 1 throttled for 3600 s in "
+        "all, more than max_throttle_wait; it last said: There have been too many calls to "
+        "this ad-account. [HTTP 400, code 80004/2446079, fbtrace_id X]; skipped for this "
+        "run (raise max_throttle_wait to wait longer)."]
+
+
+def test_an_app_throttle_that_never_lifts_ends_the_run_in_one_line(graph, fake_time):
+    def app_throttled(request, context):
+        context.status_code = 400
+        context.headers["X-App-Usage"] = json.dumps({"call_count": 100, "total_time": 10,
+                                                     "total_cputime": 10})
+        return {"error": {"message": "Application request limit reached", "code": 4,
+                          "fbtrace_id": "A"}}
+    graph.get(f"{BASE}/act_1/campaigns", json=app_throttled)
+    with pytest.raises(GraphFatalError) as raised:
+        run(["campaigns"], max_throttle_wait=100, max_workers=1)
+    # X-App-Usage at 100 % blocks the app (governor.py); the throttle that follows counts.
+    assert str(raised.value) == (
+        "Meta kept the app (every object) throttled for 120 s in all, more than "
+        "max_throttle_wait; it last said: Application request limit reached [HTTP 400, "
+        "code 4, fbtrace_id A]. Run again later, or raise max_throttle_wait.")
+
+
 def test_too_much_data_halves_the_page_and_loses_nothing(graph, fake_time):
     graph.get(f"{BASE}/act_1/campaigns", [
         {"status_code": 500, "json": REDUCE},

@@ -36,7 +36,7 @@ from datetime import date, timedelta
 from enum import Enum
 from typing import Any
 
-from tap_meta_bm.errors import Action, GraphError, GraphFatalError
+from tap_meta_bm.errors import Action, AssetSkipped, GraphError, GraphFatalError
 from tap_meta_bm.graph import MAX_PAGE_SIZE, EdgePolicy, EdgeRead, GraphClient
 from tap_meta_bm.insights.calendar import REACH_HISTORY_MONTHS
 from tap_meta_bm.progress import PROGRESS_SECONDS
@@ -64,16 +64,19 @@ REACH_LIMIT_TEXT = "reach-related metric breakdowns are unavailable"
 
 class PieceState(Enum):
     """Where a piece of a report is: WAITING to start, RUNNING as a job, or over: DONE (its
-    rows are ready), SPLIT (its children hold them) or FAILED (the stream stops)."""
+    rows are ready), SPLIT (its children hold them), SKIPPED (Graph would not start its job
+    this run, say a throttle that never lifts: its days stay unread) or FAILED (the stream
+    stops)."""
 
     WAITING = "waiting"
     RUNNING = "running"
     DONE = "done"
     SPLIT = "split"
+    SKIPPED = "skipped"
     FAILED = "failed"
 
 
-OVER = frozenset({PieceState.DONE, PieceState.SPLIT, PieceState.FAILED})
+OVER = frozenset({PieceState.DONE, PieceState.SPLIT, PieceState.SKIPPED, PieceState.FAILED})
 
 
 @dataclass(eq=False)
@@ -181,13 +184,13 @@ class ReportJobs:
             self._thread.start()
         return pieces
 
-    def finished(self, pieces: list[Piece]) -> Iterator[str]:
+    def finished(self, pieces: list[Piece]) -> Iterator[str | None]:
         """The report run ids that together hold `pieces`' rows, in date order, each as soon
-        as its job is done."""
+        as its job is done; None for a piece whose job was skipped (its rows unread)."""
         for piece in pieces:
             yield from self._finished(piece)
 
-    def _finished(self, piece: Piece) -> Iterator[str]:
+    def _finished(self, piece: Piece) -> Iterator[str | None]:
         with self._changed:
             self._changed.wait_for(lambda: piece.state in OVER
                                    or self._fatal is not None or self._closed)
@@ -207,6 +210,8 @@ class ReportJobs:
         if piece.state is PieceState.SPLIT:
             for child in piece.children:
                 yield from self._finished(child)
+        elif piece.state is PieceState.SKIPPED:
+            yield None  # its days were not read
         elif piece.run_id is not None:
             yield piece.run_id
 
@@ -300,10 +305,16 @@ class ReportJobs:
         if self._reach_spent(piece):
             params["fields"] = ",".join(f for f in params["fields"].split(",")
                                         if f not in REACH_FIELDS)
+        post = EdgeRead(f"/act_{piece.account_id}/insights", tuple(params.items()),
+                        piece.account_id, self._post_policy, method="POST")
         try:
-            answer = self._client.post(EdgeRead(f"/act_{piece.account_id}/insights",
-                                                tuple(params.items()), piece.account_id,
-                                                self._post_policy, method="POST"))
+            answer = self._client.post(post)
+        except AssetSkipped as skipped:
+            self._client.note_skipped(post, skipped)
+            with self._changed:
+                piece.state = PieceState.SKIPPED
+                self._changed.notify_all()
+            return
         except GraphFatalError as refused:
             if not self._reach_refused(piece, refused.error.message):
                 raise

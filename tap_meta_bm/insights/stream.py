@@ -156,6 +156,9 @@ class InsightsStream(GraphStream):
         policy = self.results_policy
         client = self.run.client
         for run_id in self._jobs.finished(self._pieces[account_id]):
+            if run_id is None:  # its job was refused (and said so): its days stay unread
+                self._unread_jobs[account_id] = self._unread_jobs.get(account_id, 0) + 1
+                continue
             read = self._jobs.results(run_id, account_id, policy,
                                       (partition.get("business_id"),))
             try:

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 import pytest
 
 from tests.clock import DEFAULT_TODAY
-from tests.e2e.conftest import Faults
+from tests.e2e.conftest import Faults, run_tap, tap_config
 from tests.e2e.test_insights import SINCE, sync
 from tests.fakegraph.insights import InsightsFaults, account_today, months_before
 
@@ -130,3 +130,24 @@ def test_a_report_without_action_metrics_sends_no_action_breakdowns(fake_graph, 
     assert run.records("insights_plain")
     posts = [e for e in graph.log if e.get("method") == "POST"]
     assert posts and all("action_breakdowns" not in e["params"] for e in posts)
+
+
+def test_an_account_meta_never_unthrottles_is_skipped_and_the_rest_is_read(fake_graph,
+                                                                           tmp_path):
+    """Meta blocks one ad account for longer than max_throttle_wait: its reads give up at
+    once (no waiting that cannot help), each skip says so, every other account is read."""
+    blocked = "200000000001"
+    graph = fake_graph("small", faults=Faults(throttle_object=blocked, throttle_at_call=1,
+                                              throttle_seconds=10 ** 7))
+    run = run_tap(tmp_path, tap_config(graph, max_throttle_wait=600))
+    assert run.returncode == 0, run.stderr[-2000:]
+    skips = [line for line in run.stderr.splitlines()
+             if "| Skipping " in line and " edge " in line]
+    said = (f"Meta kept object {blocked} throttled for 10000000 s in all, more than "
+            "max_throttle_wait; it last said: There have been too many calls to this "
+            "ad-account. Wait a bit and try again.")
+    assert len(skips) >= 5 and all(said in line for line in skips)
+    accounts = {r["account_id"] for r in run.records("ad_accounts")}
+    assert blocked in accounts
+    assert {r["account_id"] for r in run.records("campaigns")} == accounts - {blocked}
+    assert {(r["id"],) for r in run.records("campaigns")} < graph.truth()["campaigns"]
