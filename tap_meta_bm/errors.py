@@ -42,7 +42,11 @@ THROTTLE_CODES = frozenset({4, 17, 32, 341, 613, *range(80000, 80015)})
 #: Throttles that bind the whole app or token, not the one object the request touched.
 APP_WIDE_THROTTLE_CODES = frozenset({4, 341})
 TRANSIENT_CODES = frozenset({1, 2})
-REQUEST_BUG_CODES = frozenset({100, 2500, 2635})
+#: An api_version Graph no longer serves: "(#2635) You are calling a deprecated version of the
+#: Ads API. Please update to the latest version: vNN.N." (a request error; the client names
+#: the setting to change).
+DEPRECATED_VERSION_CODE = 2635
+REQUEST_BUG_CODES = frozenset({100, 2500, DEPRECATED_VERSION_CODE})
 OBJECT_MISSING_OR_DENIED = (100, 33)
 REDUCE_DATA_SUBCODES = frozenset({99, 1487534})
 REDUCE_DATA_TEXT = "reduce the amount of data"

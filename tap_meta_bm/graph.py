@@ -20,6 +20,7 @@ import errno
 import hashlib
 import hmac
 import logging
+import re
 import socket
 import threading
 import time
@@ -41,6 +42,7 @@ from tap_meta_bm.batch import (
     sub_response,
 )
 from tap_meta_bm.errors import (
+    DEPRECATED_VERSION_CODE,
     PAGE_EDGE_REFUSAL_CODES,
     Action,
     AssetSkipped,
@@ -58,6 +60,8 @@ from tap_meta_bm.summary import RunSummary
 #: Transient failures (5xx, timeouts, code 1/2) get this many attempts in all per request.
 #: Throttles and page-size shrinks do not use them up: they are waits and changes, not faults.
 MAX_TRANSIENT_ATTEMPTS = 6
+#: Meta's header on a call to an api_version about to expire (facts sheet 3).
+VERSION_WARNING_HEADER = "X-Ad-Api-Version-Warning"
 BACKOFF_FACTOR_SECONDS = 1.0
 BACKOFF_MAX_SECONDS = 60.0
 #: A host that does not accept a connection (`connect_timeout`), or accepts it and then sends
@@ -268,6 +272,8 @@ class GraphClient:
         self.appsecret_proof = self.proof_for(access_token)
         #: Graph's clock less this machine's, from the first answer's `Date` header.
         self._clock_offset: float | None = None
+        #: Graph's warning that api_version is about to expire: said once per run.
+        self._version_warned = False
         #: Partners' tokens by the name reads know them by, each with a governor of its own
         #: (its own usage and blocks), and those Graph refused, with why.
         self._credentials: dict[str, str] = {}
@@ -324,6 +330,24 @@ class GraphClient:
         except (TypeError, ValueError, IndexError):
             return
         self._clock_offset = sent.timestamp() - time.time()
+
+    def _heed_version_warning(self, response: requests.Response) -> None:
+        """Meta auto-upgrades a call to a version about to expire and says so in
+        X-Ad-Api-Version-Warning (facts sheet 3): one warning a run, in Meta's words."""
+        said = response.headers.get(VERSION_WARNING_HEADER)
+        if said and not self._version_warned:
+            self._version_warned = True
+            self.logger.warning("Graph warns about api_version %s: %s Set api_version to a "
+                                "current version before this one stops answering.",
+                                self.api_version, said)
+
+    def _version_refused(self, error: GraphError, where: str) -> GraphFatalError:
+        newest = re.search(r"\bv\d+\.\d+", error.message)
+        return GraphFatalError(error, where, (
+            f"Graph no longer serves api_version {self.api_version}: {error.message} "
+            f"[{error.reference}]. Set api_version to "
+            f"{newest.group(0) if newest else 'a current version'} (Marketing API versions "
+            "live about a year)."))
 
     def proof_for(self, token: str) -> str | None:
         """HMAC-SHA256 of a token keyed by the app secret, as Graph requires with it."""
@@ -579,6 +603,7 @@ class GraphClient:
                  page_token: str | None) -> Page:
         self.summary.add(read.policy.stream, requests=1)
         self._learn_clock(response)
+        self._heed_version_warning(response)
         self.governor_for(read).observe(response.headers, read.meter_key,
                                         report_usage=read.policy.reports_usage)
         payload = read.policy.decode(response.content)
@@ -606,6 +631,8 @@ class GraphClient:
             fatal = GraphFatalError(error, where)
             self.governor.halt(fatal)
             raise fatal
+        if error.code == DEPRECATED_VERSION_CODE:
+            raise self._version_refused(error, where)
         query = dict(parse_qsl(urlsplit(str(sent.url)).query))
         if action is Action.DROP_FIELD:
             self._drop_field(read, error, query)

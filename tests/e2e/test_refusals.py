@@ -3,6 +3,7 @@ report rows that cannot be read, and Page edges that refuse the system user's to
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 
 import pytest
@@ -151,3 +152,36 @@ def test_an_account_meta_never_unthrottles_is_skipped_and_the_rest_is_read(fake_
     assert blocked in accounts
     assert {r["account_id"] for r in run.records("campaigns")} == accounts - {blocked}
     assert {(r["id"],) for r in run.records("campaigns")} < graph.truth()["campaigns"]
+
+
+def test_the_newest_version_reads_everything(fake_graph, tmp_path):
+    graph = fake_graph("small")
+    run = run_tap(tmp_path, tap_config(graph, api_version="v27.0"))
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert {(r["id"],) for r in run.records("campaigns")} == graph.truth()["campaigns"]
+    assert {entry["path"].split("/")[1] for entry in graph.log} == {"v27.0"}
+    assert "X-Ad-Api-Version-Warning" not in run.stderr and "warns about" not in run.stderr
+
+
+def test_a_version_about_to_expire_is_one_warning_in_metas_words(fake_graph, tmp_path):
+    graph = fake_graph("small")
+    run = run_tap(tmp_path, tap_config(graph, api_version="v25.0"))
+    assert run.returncode == 0, run.stderr[-2000:]
+    warned = [line.split("| ")[-1] for line in run.stderr.splitlines() if "warns about" in line]
+    assert warned == ["Graph warns about api_version v25.0: Graph API v25.0 will be deprecated "
+                      "on 2027-02-23; upgrade to v27.0. Set api_version to a current version "
+                      "before this one stops answering."]
+
+
+def test_an_expired_version_is_one_line_naming_what_to_set(fake_graph, tmp_path):
+    graph = fake_graph("small")
+    run = run_tap(tmp_path, tap_config(graph, api_version="v24.0"))
+    assert run.returncode == 1
+    errors = [line for line in run.stderr.splitlines() if line.startswith("tap-meta-bm: error")]
+    (error,) = errors
+    assert re.fullmatch(re.escape(
+        "tap-meta-bm: error: Graph no longer serves api_version v24.0: (#2635) You are calling "
+        "a deprecated version of the Ads API. Please update to the latest version: v27.0. "
+        "[HTTP 400, code 2635, fbtrace_id ") + r"Fake\w+" + re.escape(
+        "]. Set api_version to v27.0 (Marketing API versions live about a year)."), error)
+    assert "Traceback" not in run.stderr

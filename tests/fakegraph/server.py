@@ -20,6 +20,7 @@ import hashlib
 import hmac
 import json
 import random
+import re
 import socket
 import sys
 import threading
@@ -54,6 +55,22 @@ from tests.graph_sdk import CONTAINED_ASSET, readable_fields
 
 DEFAULT_TOKEN = "fake-system-user-token"
 VERSION = "v26.0"
+#: The versions Graph serves (facts sheet 3, Versions): v27.0 is the newest; v25.0 expires on
+#: 2027-02-23; v24.0 and older have expired, and Graph answers them with (#2635).
+SERVED_VERSIONS = {"v25.0": "2027-02-23", "v26.0": None, "v27.0": None}
+LATEST_VERSION = "v27.0"
+#: A version about to expire: Graph "may auto-upgrade and add the header
+#: X-Ad-Api-Version-Warning" (its text is not documented; this is the fake's).
+VERSION_WARNING = "X-Ad-Api-Version-Warning"
+
+
+def version_refusal(version: str) -> GraphErrorResponse | None:
+    """Graph's answer to a call for a version it no longer serves, else None."""
+    if version in SERVED_VERSIONS:
+        return None
+    return GraphErrorResponse(400, 2635, "(#2635) You are calling a deprecated version of the "
+                                         "Ads API. Please update to the latest version: "
+                                         f"{LATEST_VERSION}.")
 DEFAULT_CAP = 500
 PAGE_CACHE_ENTRIES = 4000  # pages kept encoded: all of a medium sync, a fraction of a large one
 CAPS = {"assigned_users": 100, "customaudiences": 200}
@@ -221,7 +238,7 @@ class FakeGraph:
                 graph.handle(self)
 
             def do_POST(self) -> None:
-                if urlsplit(self.path).path.rstrip("/") == f"/{VERSION}":
+                if re.fullmatch(r"/v\d+\.\d+", urlsplit(self.path).path.rstrip("/")):
                     graph.handle_batch(self)
                 else:
                     graph.handle_post(self)
@@ -263,11 +280,19 @@ class FakeGraph:
         status, body, headers = 200, None, {}
         entry = {"path": path, "params": params, "t": time.monotonic(),
                  "agent": request.headers.get("User-Agent", ""), **tags}
+        version = path.strip("/").split("/")[0]
         try:
+            refused = version_refusal(version)
+            if refused is not None:
+                raise refused
             if tags.get("method") == "POST":
                 body, headers = self._start_report(request, path, params, entry)
             else:
                 body, headers = self.answer(request, path, params, entry, batch_token)
+            if SERVED_VERSIONS[version]:
+                headers = {**headers, VERSION_WARNING: (
+                    f"Graph API {version} will be deprecated on {SERVED_VERSIONS[version]}; "
+                    f"upgrade to {LATEST_VERSION}.")}
         except GraphErrorResponse as error:
             status, body, headers = error.status, error.body(), error.headers
             entry["code"] = error.code
@@ -287,8 +312,9 @@ class FakeGraph:
             self._send(request, error.status, error.body(), error.headers)
             return
         answers = []
+        version = urlsplit(request.path).path.strip("/")
         for call in calls:
-            parts = urlsplit(f"/{VERSION}/{call['relative_url']}")
+            parts = urlsplit(f"/{version}/{call['relative_url']}")
             params = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
             if "appsecret_proof" in form:
                 params["appsecret_proof"] = form["appsecret_proof"]
@@ -300,7 +326,7 @@ class FakeGraph:
             answers.append({
                 "code": status,
                 "headers": [{"name": k, "value": v}
-                            for k, v in {"facebook-api-version": VERSION, **headers}.items()],
+                            for k, v in {"facebook-api-version": version, **headers}.items()],
                 "body": body.decode() if isinstance(body, bytes) else json.dumps(body),
             })
         self._send(request, 200, answers)
@@ -334,7 +360,8 @@ class FakeGraph:
         if caller.partner is not None:
             raise GraphErrorResponse(403, 200, "(#200) Permissions error")
         segments = path.strip("/").split("/")
-        if len(segments) != 3 or segments[0] != VERSION or segments[2] != "insights" or \
+        if len(segments) != 3 or segments[0] not in SERVED_VERSIONS or \
+                segments[2] != "insights" or \
                 not segments[1].startswith("act_"):
             raise GraphErrorResponse(400, 100, f"(#100) Unsupported post request to {path}")
         account_id = segments[1].removeprefix("act_")
@@ -361,8 +388,9 @@ class FakeGraph:
 
     @staticmethod
     def _batch_calls(path: str, form: dict[str, str]) -> list[dict[str, str]]:
-        if path.rstrip("/") != f"/{VERSION}":
-            raise GraphErrorResponse(400, 100, f"Unsupported post request to {path}")
+        refused = version_refusal(path.strip("/"))
+        if refused is not None:
+            raise refused
         try:
             calls = json.loads(form.get("batch", ""))
         except ValueError:
@@ -403,9 +431,9 @@ class FakeGraph:
             number = len(self.log) + 1
         caller = self._authenticate(request, params, number, batch_token, entry)
         segments = path.strip("/").split("/")
-        if not segments or segments[0] != VERSION:
-            raise GraphErrorResponse(400, 2635, f"(#2635) Unknown or deprecated version "
-                                                f"{segments[0] if segments else ''}")
+        refused = version_refusal(segments[0] if segments else "")
+        if refused is not None:
+            raise refused
         entry["page_token"] = caller.page is not None
         entry["partner"] = caller.partner
         if caller.partner is not None:
