@@ -51,6 +51,9 @@ OBJECT_MISSING_OR_DENIED = (100, 33)
 REDUCE_DATA_SUBCODES = frozenset({99, 1487534})
 REDUCE_DATA_TEXT = "reduce the amount of data"
 NONEXISTING_FIELD = re.compile(r"nonexisting field \(([^()\s]+)\)")
+#: How insights refuse a metric Meta retired (facts sheet 3, Insights answers): "(#100) cpp is
+#: not valid for fields param" or "(#100) a, b are not valid for fields param".
+NOT_VALID_FIELDS = re.compile(r"\(#100\) ([\w, ]+?) (?:is|are) not valid for fields param")
 PAGE_TOKEN_TEXT = "page access token"
 PAGE_TOKEN_CODES = frozenset({190, 210})
 #: How Graph may refuse the system user's token on a Page edge that wants the Page's own
@@ -80,7 +83,7 @@ class GraphError:
     message: str = ""
     user_message: str = ""
     fbtrace_id: str | None = None
-    #: The field Graph named, for DROP_FIELD.
+    #: The field Graph named, for DROP_FIELD (several, comma-separated, for retired metrics).
     field: str | None = None
 
     @property
@@ -142,7 +145,7 @@ def _action_for(code: int | None, subcode: int | None, message: str, transient: 
         code in {1, 2, 100} and REDUCE_DATA_TEXT in message.lower()
     ):
         return Action.SHRINK
-    if code == 100 and NONEXISTING_FIELD.search(message):
+    if code == 100 and (NONEXISTING_FIELD.search(message) or NOT_VALID_FIELDS.search(message)):
         return Action.DROP_FIELD
     if code in THROTTLE_CODES:
         return Action.THROTTLE
@@ -198,7 +201,8 @@ def classify_graph_error(http_status: int, payload: Any) -> GraphError | None:
     message = str(envelope.get("message") or "")
     transient = envelope.get("is_transient") is True
     action = _action_for(code, subcode, message, transient, http_status)
-    named = NONEXISTING_FIELD.search(message) if action is Action.DROP_FIELD else None
+    named = (NONEXISTING_FIELD.search(message) or NOT_VALID_FIELDS.search(message)) \
+        if action is Action.DROP_FIELD else None
     return GraphError(
         action=action,
         http_status=http_status,
@@ -207,7 +211,7 @@ def classify_graph_error(http_status: int, payload: Any) -> GraphError | None:
         message=message,
         user_message=str(envelope.get("error_user_msg") or ""),
         fbtrace_id=str(envelope["fbtrace_id"]) if envelope.get("fbtrace_id") else None,
-        field=named.group(1) if named else None,
+        field=named.group(1).replace(" ", "") if named else None,
     )
 
 

@@ -110,8 +110,12 @@ class EdgePolicy:
                  optional_params: Mapping[str, str] | None = None,
                  optional_fields: Mapping[str, str] | None = None,
                  access_hint: str | None = None, reports_usage: bool = True,
-                 decode: Callable[[bytes], Any] = parse_body) -> None:
+                 decode: Callable[[bytes], Any] = parse_body,
+                 explicit_fields: frozenset[str] = frozenset()) -> None:
         self.stream = stream
+        #: Fields the user named (a custom insights report's): Graph refusing one is fatal,
+        #: with a message naming it, rather than a column silently null.
+        self.explicit_fields = explicit_fields
         #: A body to its JSON (None when not JSON): an edge may turn Graph's text into
         #: numbers in the same pass (insights).
         self.decode = decode
@@ -633,7 +637,9 @@ class GraphClient:
             raise fatal
         if error.code == DEPRECATED_VERSION_CODE:
             raise self._version_refused(error, where)
-        query = dict(parse_qsl(urlsplit(str(sent.url)).query))
+        # A POST (a report job) carries its parameters in the body.
+        query = dict(parse_qsl(str(sent.body or "") if sent.method == "POST"
+                               else urlsplit(str(sent.url)).query))
         if action is Action.DROP_FIELD:
             self._drop_field(read, error, query)
         elif action is Action.PAGE_TOKEN:
@@ -675,10 +681,22 @@ class GraphClient:
                                 "rest of the run", read.where, limit)
 
     def _drop_field(self, read: EdgeRead, error: GraphError, query: dict[str, str]) -> None:
-        """Graph stopped reading a field (Meta removes and renames fields with every version):
-        ask without it for the rest of the run, in every partition and batch, and say so once.
-        Records already read keep it; the column is null from here on."""
-        policy, name = read.policy, str(error.field)
+        """Graph stopped reading a field (Meta removes and renames fields with every version,
+        and retires insights metrics): ask without it for the rest of the run, in every
+        partition and batch, and say so once. Records already read keep it; the column is
+        null from here on."""
+        for name in str(error.field).split(","):
+            self._drop_one_field(read, error, query, name)
+
+    def _drop_one_field(self, read: EdgeRead, error: GraphError, query: dict[str, str],
+                        name: str) -> None:
+        policy = read.policy
+        if name in policy.explicit_fields:
+            raise GraphFatalError(error, read.where, (
+                f"{read.where}: Graph {self.api_version} no longer reads '{name}', which the "
+                f"report of stream {policy.stream} names in insights_reports "
+                f"[{error.reference}]. Take it out of the report's fields, or pin "
+                "api_version to the version that worked."))
         if name not in query.get("fields", "").split(","):
             raise GraphFatalError(error, read.where)  # not a field it asked for: a request bug
         filters = {param: value for param, value in query.items()

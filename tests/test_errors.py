@@ -136,6 +136,17 @@ def test_nonexisting_field_names_the_field():
     )
 
 
+@pytest.mark.parametrize(("message", "fields"), [
+    ("(#100) cpp is not valid for fields param. please check https://developers.facebook.com"
+     "/docs/marketing-api/reference/ads-insights/ for all valid values", "cpp"),
+    ("(#100) cpp, unique_clicks are not valid for fields param. please check ...",
+     "cpp,unique_clicks"),
+])
+def test_a_retired_insights_metric_is_a_field_to_drop(message, fields):
+    error = classify_graph_error(400, envelope(100, message=message))
+    assert (error.action, error.field) == (Action.DROP_FIELD, fields)
+
+
 def test_odd_envelopes_do_not_crash():
     assert classify_graph_error(400, {"error": "plain string"}).action is Action.REQUEST
     assert classify_graph_error(400, {"error": {"code": "190"}}).action is Action.TOKEN

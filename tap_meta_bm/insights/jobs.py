@@ -132,7 +132,8 @@ class ReportJobs:
     """The report jobs of one stream; `add` them per account, then iterate `finished`."""
 
     def __init__(self, client: GraphClient, *, stream: str, params: tuple[tuple[str, str], ...],
-                 level: str, timeout: float, logger: logging.Logger,
+                 fields: tuple[str, ...], level: str, timeout: float,
+                 logger: logging.Logger, explicit_fields: frozenset[str] = frozenset(),
                  max_in_flight: int = MAX_JOBS_IN_FLIGHT) -> None:
         self._client = client
         self._stream = stream
@@ -141,7 +142,10 @@ class ReportJobs:
         self._timeout = timeout
         self._log = logger
         self._max_in_flight = max_in_flight
-        self._post_policy = EdgePolicy.plain(stream)
+        # The report's fields live in the job's policy: a metric Graph retires is dropped
+        # there, for every job after (graph.py, _drop_field), unless the user named it.
+        self._post_policy = EdgePolicy(stream=stream, fields=fields, columns={}, paged=False,
+                                       page_size=1, explicit_fields=explicit_fields)
         self._poll_policy = EdgePolicy.plain(stream, POLL_FIELDS)
         self._list_policy = EdgePolicy.plain(stream, paged=True, page_size=MAX_PAGE_SIZE)
         self._pending: deque[Piece] = deque()
@@ -153,10 +157,9 @@ class ReportJobs:
         self._closed = False
         self._thread: threading.Thread | None = None
         self.counts = JobCounts()
-        asked = dict(params)
         #: What counts against the old-reach budget: asked with breakdowns.
-        self._reach = [f for f in asked.get("fields", "").split(",") if f in REACH_FIELDS] \
-            if asked.get("breakdowns") else []
+        self._reach = [f for f in fields if f in REACH_FIELDS] \
+            if dict(params).get("breakdowns") else []
         #: Accounts whose budget is spent: their old jobs go on without reach.
         self._without_reach: set[str] = set()
         #: Per account, the first day that is not old for reach (calendar.old_reach_before).
@@ -194,14 +197,15 @@ class ReportJobs:
         with self._changed:
             self._changed.wait_for(lambda: piece.state in OVER
                                    or self._fatal is not None or self._closed)
+        # The scheduler's failure first: it is the reason, whichever account asks first.
+        if self._fatal is not None and piece.state not in (PieceState.DONE, PieceState.SPLIT):
+            self.close()
+            raise self._fatal
         if self._closed and piece.state not in OVER:
             # Another account's failure stopped the stream: nothing of this one was read.
             raise GraphFatalError(GraphError(Action.REQUEST, 0, message="stopped"),
                                   self._stream, f"{self._stream}: stopped before "
                                                 f"{piece.describe()} was read.")
-        if self._fatal is not None and piece.state not in (PieceState.DONE, PieceState.SPLIT):
-            self.close()
-            raise self._fatal
         if piece.state is PieceState.FAILED:
             # The stream stops here: no more jobs, and no warning after the error's one line.
             self.close()
@@ -303,7 +307,7 @@ class ReportJobs:
                                                "value": list(piece.campaign_ids)}],
                                              separators=(",", ":"))
         if self._reach_spent(piece):
-            params["fields"] = ",".join(f for f in params["fields"].split(",")
+            params["fields"] = ",".join(f for f in self._post_policy.fields_param.split(",")
                                         if f not in REACH_FIELDS)
         post = EdgeRead(f"/act_{piece.account_id}/insights", tuple(params.items()),
                         piece.account_id, self._post_policy, method="POST")

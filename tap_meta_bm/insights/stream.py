@@ -114,11 +114,12 @@ class InsightsStream(GraphStream):
     @override
     def starting(self, partitions: list[dict[str, Any]]) -> None:
         report = self.report
+        custom = report.name != "ads_insights"
         jobs = self._jobs = ReportJobs(
-            self.run.client, stream=self.name, params=(*report.params(),
-                                                       ("fields", self.graph_fields)),
-            level=report.level, timeout=float(self.config["insights_job_timeout"]),
-            logger=self.logger)
+            self.run.client, stream=self.name, params=report.params(),
+            fields=tuple(self.graph_fields.split(",")), level=report.level,
+            timeout=float(self.config["insights_job_timeout"]), logger=self.logger,
+            explicit_fields=frozenset(report.fields) if custom else frozenset())
         days = 0
         for partition in partitions:
             since, until = self.account_range(partition)

@@ -185,3 +185,39 @@ def test_an_expired_version_is_one_line_naming_what_to_set(fake_graph, tmp_path)
         "[HTTP 400, code 2635, fbtrace_id ") + r"Fake\w+" + re.escape(
         "]. Set api_version to v27.0 (Marketing API versions live about a year)."), error)
     assert "Traceback" not in run.stderr
+
+
+def test_a_metric_meta_retired_costs_its_column_not_the_run(fake_graph, tmp_path):
+    """Insights refuse a retired metric as "(#100) cpp is not valid for fields param", on the
+    report job's POST: the metric is left out of every job after, with one warning and a
+    summary line; every row is read, its cpp null."""
+    graph = fake_graph("small", faults=Faults(drop_field=("AdsInsights", "cpp")))
+    run = sync(tmp_path, graph)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert set(run.keys("ads_insights")) == graph.truth(insights_since=SINCE)["ads_insights"]
+    assert all(r.get("cpp") is None for r in run.records("ads_insights"))
+    assert any(r.get("cpm") is not None for r in run.records("ads_insights"))
+    warned = [line.split("| ")[-1] for line in run.stderr.splitlines()
+              if "no longer reads field" in line]
+    assert len(warned) == 1 and warned[0].startswith(
+        "Graph v26.0 no longer reads field 'cpp' of stream ads_insights [HTTP 400, code 100")
+    posts = [e for e in graph.log if e.get("method") == "POST"]
+    assert "cpp" in posts[0]["params"]["fields"].split(",")
+    assert all("cpp" not in e["params"]["fields"].split(",") for e in posts[1:]
+               if e["status"] == 200)
+
+
+def test_a_retired_metric_a_custom_report_names_is_one_line_naming_it(fake_graph, tmp_path):
+    graph = fake_graph("small", faults=Faults(drop_field=("AdsInsights", "cpp")))
+    report = {"name": "costs", "level": "campaign", "fields": ["spend", "cpp"]}
+    run = sync(tmp_path, graph, streams=("insights_costs",), insights_reports=[report])
+    assert run.returncode == 1
+    errors = [line for line in run.stderr.splitlines() if line.startswith("tap-meta-bm: error")]
+    assert len(errors) == 1 and errors[0].startswith(
+        "tap-meta-bm: error: insights_costs edge /act_")
+    assert errors[0].endswith(
+        "/insights: Graph v26.0 no longer reads 'cpp', which the report of stream "
+        "insights_costs names in insights_reports [HTTP 400, code 100, fbtrace_id "
+        + errors[0].split("fbtrace_id ")[1].split("]")[0] + "]. Take it out of the report's "
+        "fields, or pin api_version to the version that worked.")
+    assert "Traceback" not in run.stderr
