@@ -58,6 +58,8 @@ NEEDS: dict[str, tuple[str, str, str]] = {
                 "ask the partner: its Business Settings > System users > (the system user "
                 "whose token it shared) > Assign assets > Full control on {asset}"),
 }
+#: What debug_token answers a token that may not examine tokens (Meta's reference).
+APP_TOKEN_WANTED = "You must provide an app access token"
 KIND_OF_PARTITION = {
     None: "business", PartitionKind.BUSINESS: "business", PartitionKind.ASSET_GROUP: "business",
     PartitionKind.AD_ACCOUNT: "ad_account", PartitionKind.BUSINESS_AD_ACCOUNT: "ad_account",
@@ -115,7 +117,8 @@ class Doctor:
     def examine(self) -> Report:
         self._token()
         if self.report.token.get("valid"):
-            self._identity()
+            if not self.report.identity:
+                self._identity()
             self._businesses()
             self._assets()
             self._configured_accounts()
@@ -142,6 +145,9 @@ class Doctor:
                                         "again"))
             return
         except (TapMetaBMError, GraphRetriableError) as error:
+            if APP_TOKEN_WANTED in str(error):
+                self._token_without_debug_token(str(error))
+                return
             data, reason = None, str(error)
         if not isinstance(data, dict):
             self.report.token = {"valid": False, "problem": reason}
@@ -165,6 +171,25 @@ class Doctor:
                 f"the token is a {data.get('type')} token, not a system user's: it stops "
                 "working with that person's session or password", fix))
 
+    def _token_without_debug_token(self, refused: str) -> None:
+        """debug_token wants an app token or an app developer's (Meta's reference); nothing
+        documents a system user's own token as accepted. What can be examined otherwise is:
+        the token works if /me answers, and /me/permissions lists what it was granted. Its
+        type and expiry stay unknown, said so."""
+        unknown = "unknown (debug_token wants an app token)"
+        try:
+            self._identity()
+            granted = [str(r.get("permission")) for page in self.client.pages(EdgeRead(
+                "/me/permissions", (), "me", _policy("permission", "status")))
+                for r in records_of(page) if r.get("status") == "granted"]
+        except (TapMetaBMError, GraphRetriableError, AssetSkipped) as error:
+            self.report.token = {"valid": False, "problem": str(error)}
+            self.report.gaps.append(Gap(f"the token could not be examined: {error}",
+                                        "Generate a new system-user token"))
+            return
+        self.report.token = {"valid": True, "type": unknown, "expires": unknown,
+                             "permissions": sorted(granted), "debug_token": refused}
+
     def _identity(self) -> None:
         me = self._first_page(EdgeRead("/me", (), "me", _policy("id", "name", paged=False)))
         self.report.identity = {"id": me.get("id"), "name": me.get("name")}
@@ -184,16 +209,19 @@ class Doctor:
                 NEEDS["business"][2]))
 
     def _assets(self) -> None:
-        assigned = EdgeRead(f"/{self.report.identity.get('id')}/assigned_pages", (), "me",
-                            _policy("id", "name"))
-        assigned_pages = {str(r.get("id")) for r in records_of(self._first_page(assigned))}
+        assigned = self._every(EdgeRead(f"/{self.report.identity.get('id')}/assigned_pages",
+                                        (), "me", _policy("id", "name")),
+                               f"the Pages assigned to {self._user}", "business")
+        assigned_pages = None if assigned is None else {str(r.get("id")) for r in assigned}
         for business in self.report.businesses["configured"]:
             if business in self.report.businesses["unreachable"]:
                 continue
             accounts = self._list(business, "ad_accounts", ("id", "name", "user_tasks"))
             pages = self._list(business, "pages", ("id", "name"))
             no_task = [a["id"] for a in accounts if not a.get("user_tasks")]
-            unassigned = [p["id"] for p in pages if p["id"] not in assigned_pages]
+            # Unknown when the assigned Pages could not be read: no gap is claimed then.
+            unassigned = [] if assigned_pages is None else \
+                [p["id"] for p in pages if p["id"] not in assigned_pages]
             self.report.assets.append({
                 "business": business, "ad_accounts": len(accounts),
                 "unreadable_ad_accounts": no_task, "pages": len(pages),
@@ -219,13 +247,27 @@ class Doctor:
                 "belongs to to business_ids (and give the system user a task on it)"))
 
     def _list(self, business: str, kind: str, fields: tuple[str, ...]) -> list[dict]:
+        """Every page of the business's owned and client `kind` (a business with more than a
+        page of them would get false gaps from the first page alone)."""
         out: list[dict] = []
         for relationship in ("owned", "client"):
-            read = EdgeRead(f"/{business}/{relationship}_{kind}", (), business,
-                            _policy(*fields))
-            out.extend({**r, "id": str(r.get("id"))} for r in records_of(
-                self._first_page(read)))
+            edge = f"{relationship}_{kind}"
+            read = EdgeRead(f"/{business}/{edge}", (), business, _policy(*fields))
+            listed = self._every(read, f"{edge} of business {business}", "business")
+            out.extend({**r, "id": str(r.get("id"))} for r in listed or [])
         return out
+
+    def _every(self, read: EdgeRead, what: str, kind: str) -> list[dict] | None:
+        """Every record of `read`; None, and a gap saying what Graph answered, when it
+        refuses (each check reports its own failure, and the others go on)."""
+        try:
+            return [record for page in self.client.pages(read) for record in records_of(page)]
+        except (AssetSkipped, TapMetaBMError) as refused:
+            said = f"{refused.error.message} [{refused.error.reference}]" \
+                if isinstance(refused, AssetSkipped) else str(refused)
+            self.report.gaps.append(Gap(f"{what} could not be read: {said}",
+                                        NEEDS[kind][2].format(user=self._user, asset=what)))
+            return None
 
     def _partners(self) -> None:
         """Each partner token: whose it is, and which of our assets shared with that partner

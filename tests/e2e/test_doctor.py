@@ -137,3 +137,49 @@ def test_an_account_id_the_businesses_do_not_have_is_one_gap_said_once(fake_grap
     assert [line for line in done.stderr.splitlines() if "account_ids" in line] == [
         "account_ids: 999 are not ad accounts of the businesses read; going on with the "
         "others."]
+
+
+def test_a_refused_list_is_a_gap_of_its_own_and_the_other_checks_go_on(fake_graph, tmp_path):
+    robot, business = "600000000000", BUSINESS
+    graph = fake_graph("small", faults=Faults(denied={(robot, "assigned_pages"),
+                                                      (business, "owned_pages")}))
+    done = doctor(tmp_path, tap_config(graph))
+    assert done.returncode == 1, done.stdout + done.stderr[-2000:]
+    assert "Traceback" not in done.stderr
+    gaps = [line for line in done.stdout.splitlines() if line.startswith("  - ")]
+    refused = [g for g in gaps if "could not be read" in g]
+    assert [g.split(" [HTTP")[0] for g in refused] == [
+        f"  - the Pages assigned to robot-0 could not be read: (#200) The user does not have "
+        f"permission to access assigned_pages of {robot}",
+        f"  - owned_pages of business {business} could not be read: (#200) The user does not "
+        f"have permission to access owned_pages of {business}"]
+    assert not [g for g in gaps if "not assigned to the system user" in g]  # not known
+    assert "  ad accounts           4 listed, 4 readable" in done.stdout.splitlines()
+
+
+def test_every_page_of_a_large_business_is_read(fake_graph, tmp_path):
+    """1,000 ad accounts are two pages and more: the first page alone would miss most."""
+    graph = fake_graph("agency-1000")
+    done = doctor(tmp_path, tap_config(graph))
+    assert "  ad accounts           1000 listed, 1000 readable" in done.stdout.splitlines(), \
+        done.stdout[-3000:]
+
+
+def test_a_refused_debug_token_costs_the_tokens_type_not_the_examination(fake_graph,
+                                                                          tmp_path):
+    """debug_token wants an app token (Meta's reference): the doctor says what it could not
+    examine, takes the identity from /me and the permissions from /me/permissions, and goes
+    on to every other check."""
+    graph = fake_graph("small", faults=Faults(debug_token_wants_app_token=True))
+    done = doctor(tmp_path, tap_config(graph))
+    assert done.returncode == 0, done.stdout + done.stderr[-2000:]
+    lines = done.stdout.splitlines()
+    assert lines[3:7] == [
+        "  type                  unknown (debug_token wants an app token)",
+        "  expires               unknown (debug_token wants an app token)",
+        "  permissions           ads_management, ads_read, business_management, "
+        "catalog_management, leads_retrieval, pages_manage_ads, pages_manage_metadata, "
+        "pages_read_engagement, pages_show_list",
+        "Identity                robot-0 (600000000000)"]
+    assert lines[-1] == "Every selected stream can be served."
+    assert "Traceback" not in done.stderr

@@ -154,6 +154,9 @@ class Faults:
     #: What `debug_token` says of the token (graph-api-facts-2.md §2g).
     token_type: str = "SYSTEM_USER"
     token_expires_at: int = 0  # unix seconds; 0 = never
+    #: debug_token refuses a token that is neither an app token nor an app developer's, as
+    #: Meta documents it may (nothing documents a system user's own token as accepted).
+    debug_token_wants_app_token: bool = False
     #: Report jobs (tests/fakegraph/insights.py).
     insights: InsightsFaults = field(default_factory=InsightsFaults)
     #: Partner business id -> calls its token is answered before Graph refuses it (190/460,
@@ -726,7 +729,18 @@ class FakeGraph:
         if node == "me" and edge == "adaccounts":  # what peers find their account with
             count = data.scale.businesses * data.scale.accounts
             return Route("AdAccount", "me", count, data.ad_account, edge, owner="User")
+        if node == "me" and edge == "permissions":  # Permission: {permission, status}
+            granted = [{"permission": scope, "status": "granted"}
+                       for scope in self.faults.scopes]
+            return Route("Permission", "me", len(granted), granted.__getitem__, edge,
+                         owner="User")
         if node == "debug_token" and edge == "":
+            if self.faults.debug_token_wants_app_token:
+                # Meta: "You must provide an app access token, or a user access token that is
+                # an owner or developer of the app" (debug_token reference).
+                raise GraphErrorResponse(400, 100, "(#100) You must provide an app access "
+                                                   "token, or a user access token that is an "
+                                                   "owner or developer of the app")
             return Route("DebugToken", "app", 1, lambda _: self.debug_token(params), edge,
                          single=True)
         if node == ROBOT and edge == "assigned_pages":
