@@ -48,7 +48,6 @@ class BatchFiles:
         self._open: dict[str, tuple[IO[bytes] | gzip.GzipFile, Path]] = {}
         self._counts: dict[str, int] = {}
         self._files = 0
-        self.records = 0  # records written to files by this run
 
     def add(self, stream: str, record_line: bytes | bytearray) -> None:
         if stream not in self._open:
@@ -66,7 +65,6 @@ class BatchFiles:
             self._counts[stream] = 0
         self._open[stream][0].write(record_line)
         self._counts[stream] += 1
-        self.records += 1
         if self._counts[stream] >= self.batch_size:
             _records.extend(self._close(stream))
 

@@ -11,14 +11,13 @@ import subprocess
 import duckdb
 import pytest
 
+from demo.__main__ import USERS_OWN
 from demo.postgres import DIRECTORY, PORT, Postgres
 from demo.tables import WIDTH, columns, fit, tasks
 from tests.e2e.project import ROOT, Project
 from tests.fakegraph import DEFAULT_TOKEN
 
 pytestmark = pytest.mark.meltano
-#: What the README's blocks are run without: the user's own settings of the same names.
-USERS_OWN = ("TARGET_POSTGRES_", "TARGET_DUCKDB_", "TAP_META_BM_", "DBT_")
 #: The README's example values in the Meltano block, and what the fake has instead.
 PLACEHOLDERS = {"'EAA…'": DEFAULT_TOKEN, '"1234567890"': "100000000000"}
 
