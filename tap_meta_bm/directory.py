@@ -113,6 +113,12 @@ class Directory:
         self._sources: dict[str, EdgeReads] = {}
         self._cache: dict[tuple[str, tuple], list[Record]] = {}
         self._partitions: dict[PartitionKind, list[Partition]] = {}
+        #: Directory reads a skip left incomplete, by cache key: the partition they were for.
+        self._unread: dict[tuple[str, tuple], Partition] = {}
+        #: Of those, the ones each kind's partitions were built from (see `unread`); and the
+        #: ones touched by the kind being built now.
+        self._unread_of: dict[PartitionKind, dict[tuple[str, tuple], Partition]] = {}
+        self._touched: dict[tuple[str, tuple], Partition] | None = None
         self._timezones: dict[str, str] | None = None
 
     def register(self, stream_name: str, reads: EdgeReads) -> None:
@@ -134,9 +140,30 @@ class Directory:
         """The records `stream_name` yields for one partition (read on first use)."""
         key = (stream_name, tuple(sorted((context or {}).items())))
         if key not in self._cache:
-            self._cache[key] = [record for read in self._sources[stream_name](context or None)
-                                for record in self._client.records(read, None)]
+            self._cache[key] = self._read(key, self._sources[stream_name](context or None))
+        if key in self._unread and self._touched is not None:
+            self._touched[key] = self._unread[key]
         return self._cache[key]
+
+    def _read(self, key: tuple[str, tuple], reads: list[EdgeRead]) -> list[Record]:
+        """What the reads answer; a skipped one makes the partition `key` unread."""
+        out: list[Record] = []
+        for read in reads:
+            try:
+                for record in self._client.records_or_skip(read):
+                    out.append(record)
+            except AssetSkipped as skipped:
+                self._client.note_skipped(read, skipped)
+                self._unread[key] = dict(key[1])
+        return out
+
+    def unread(self, kind: PartitionKind) -> list[Partition]:
+        """What the partitions of `kind` may lack: the directory's partitions it could not
+        read completely (`{"business_id": ...}` for one business's ad accounts; `{}` when
+        the whole list is in doubt). A stream of that kind read every partition it was
+        given, and still keeps its rows below those as last read."""
+        self.partitions(kind)
+        return list(self._unread_of[kind].values())
 
     def release(self, stream_name: str, context: Partition | None) -> None:
         """Keep only the ids once the stream itself has emitted its records: partitions need
@@ -170,9 +197,17 @@ class Directory:
         return self._readable
 
     def partitions(self, kind: PartitionKind) -> list[Partition]:
-        """The partitions of one kind, built once and shared by every stream of that kind."""
+        """The partitions of one kind, built once and shared by every stream of that kind;
+        the directory's reads it rests on that were not complete are its `unread`."""
         if kind not in self._partitions:
-            self._partitions[kind] = self._build_partitions(kind)
+            outer, self._touched = self._touched, {}
+            try:
+                self._partitions[kind] = self._build_partitions(kind)
+                self._unread_of[kind] = self._touched
+            finally:
+                self._touched = outer
+        if self._touched is not None:  # a kind built from this one lacks what it lacks
+            self._touched.update(self._unread_of[kind])
         return self._partitions[kind]
 
     def _build_partitions(self, kind: PartitionKind) -> list[Partition]:

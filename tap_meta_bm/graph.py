@@ -88,6 +88,10 @@ _BODY_ERRORS: tuple[tuple[type[Exception], type[requests.RequestException]], ...
 )
 
 
+#: The column of every full-table record that names the read which produced it (the run's
+#: `read_id`). A warehouse keeps a full-table stream's rows from its latest complete read on
+#: (stream `complete_reads`), whatever its loader does with ACTIVATE_VERSION.
+READ_ID = "_read_id"
 #: The largest page the tap asks for: Graph's largest commonly accepted `limit` (edges cut
 #: larger ones down, or refuse them). The default of `page_size`, its bound, and the page of
 #: the tap's own reads (report results, the doctor's probes).
@@ -229,6 +233,15 @@ class EdgeRead:
     def where(self) -> str:
         """For messages: no URL, no secrets."""
         return f"{self.policy.stream} edge {self.path}"
+
+    @property
+    def partition(self) -> dict[str, str] | None:
+        """The rows this read answers for, by the columns it adds to them (its partition's
+        and variant's, not `_read_id`); None for a read without any: the whole stream."""
+        found = {name: str(value) for name, value in
+                 zip(self.policy.added_columns, self.column_values, strict=False)
+                 if value is not None and name != READ_ID}
+        return found or None
 
 
 def next_position(page: Page) -> dict[str, str] | None:
@@ -412,7 +425,7 @@ class GraphClient:
         if read.credential is None or read.credential not in self._refused:
             self.logger.warning("Skipping %s", skipped)
         self.summary.skipped(read.policy.stream, f"{read.where}: {skipped.error.reference} "
-                                                 f"{skipped.error.message}")
+                                                 f"{skipped.error.message}", read.partition)
 
     def _read(self, read: EdgeRead, position: dict[str, str] | None,
               batched: requests.Response | None) -> Page:

@@ -27,10 +27,15 @@ from typing_extensions import override
 from tap_meta_bm.batch import MAX_BATCH, FirstPageBatcher
 from tap_meta_bm.concurrency import PartitionReader
 from tap_meta_bm.directory import ACCOUNT_PARTITIONS, PartitionKind
-from tap_meta_bm.graph import EdgePolicy, EdgeRead
+from tap_meta_bm.graph import READ_ID, EdgePolicy, EdgeRead
 from tap_meta_bm.progress import Progress
 from tap_meta_bm.sdk_surface import FastRecordWriting, IndexedStateManager, quiet_sdk_lines
-from tap_meta_bm.state import TABLE_VERSION
+from tap_meta_bm.state import (
+    TABLE_VERSION,
+    UNREAD_PARTITIONS,
+    UnreadPartition,
+    carry_unread,
+)
 
 if TYPE_CHECKING:
     from singer_sdk import Tap
@@ -40,10 +45,6 @@ if TYPE_CHECKING:
 
 #: Inside a partition, the clock is looked at for a progress line once per this many records.
 PROGRESS_EVERY_RECORDS = 1000
-#: The column of every full-table record that names the read which produced it (the run's
-#: `read_id`). A warehouse keeps a full-table stream's rows from its latest complete read on
-#: (stream `complete_reads`), whatever its loader does with ACTIVATE_VERSION.
-READ_ID = "_read_id"
 READ_ID_SCHEMA: dict[str, Any] = {
     "type": ["integer"],
     "description": "The read that produced this row: the millisecond its run started. "
@@ -510,18 +511,43 @@ class GraphStream(FastRecordWriting):
             endpoint = self.path or ", ".join(variant.path for variant in self.variants)
             with metrics.http_request_counter(self.name, endpoint) as counter:
                 counter.increment(sent)
+        self._carry_unread()
         self._activate_version()
         super().log_sync_costs()
         self.run.stream_done(self)
 
+    @cached_property
+    def unread_partitions(self) -> list[dict[str, str]] | None:
+        """The partitions this run did not read completely: those of its own skipped reads,
+        and those below what the directory could not list (`Directory.unread`); None when
+        the whole stream is in doubt (a skip naming no partition). Asked once the stream
+        has synced."""
+        own = self.run.summary.tally(self.name).unread
+        below = self.run.directory.unread(self.partitions_from) if self.partitions_from \
+            else []
+        found: list[dict[str, str]] = []
+        for partition in [*own, *below]:
+            if not partition:
+                return None
+            if partition not in found:
+                found.append(dict(partition))
+        return found
+
     @property
     def read_complete(self) -> bool:
-        """Whether this run read all of the stream: selected, not a dry run (`--test`), no
-        edge skipped. Asked once every stream has synced (a failed run gets no further), it
-        gates ACTIVATE_VERSION and `complete_reads` alike: a row the run could not read is
-        never taken for revoked."""
+        """Whether this run read all of the stream but its `unread_partitions`: selected,
+        not a dry run (`--test`), no skip that leaves the whole stream in doubt. Asked once
+        every stream has synced (a failed run gets no further), it gates `partial_reads`
+        (and with `read_whole`, `complete_reads`): a row the run could not read is never
+        taken for revoked."""
         return (self.selected and self.ABORT_AT_RECORD_COUNT is None
-                and not self.run.summary.tally(self.name).skipped)
+                and self.unread_partitions is not None)
+
+    @property
+    def read_whole(self) -> bool:
+        """Complete with no partition unread: a complete read (`complete_reads`), and what
+        ACTIVATE_VERSION needs, which removes every row the run did not write."""
+        return self.read_complete and not self.unread_partitions
 
     @override
     def table_version(self, sdk_version: int) -> int:
@@ -535,15 +561,45 @@ class GraphStream(FastRecordWriting):
         """After a run that succeeded (the SDK calls `log_sync_costs` only then), tell the
         loader that this full-table stream's rows are all there is (see sdk_surface.py, 4),
         unless some of it was not read: a skipped edge or a dry run is not a revocation."""
-        skipped = self.run.summary.tally(self.name).skipped
-        version = self.release_held_version(write=self.read_complete)
-        if version is not None:
-            # Its rows are in the warehouse with it, written or not: the next run's is above.
-            self.stream_state[TABLE_VERSION] = version
-        if version is not None and skipped:
+        version = self.release_held_version(write=self.read_whole)
+        if version is None:
+            return
+        # Its rows are in the warehouse with it, written or not: the next run's is above.
+        self.stream_state[TABLE_VERSION] = version
+        if not self.read_whole and self.ABORT_AT_RECORD_COUNT is None:
             self.logger.warning(
-                "%s: %d edge(s) were skipped, so no ACTIVATE_VERSION this run: rows the run "
-                "could not read are kept, not marked deleted", self.name, len(skipped))
+                "%s: not all of it was read, so no ACTIVATE_VERSION this run: rows the run "
+                "could not read are kept, not marked deleted%s", self.name,
+                " (partial_reads names them for the warehouse)" if self.read_complete
+                else "")
+
+    @cached_property
+    def still_unread(self) -> list[UnreadPartition]:
+        """After a complete read: its unread partitions, each since the first of the reads
+        in a row that left it unread (the stream's state says which those were)."""
+        if not (self.full_table and self.read_complete):
+            return []
+        return carry_unread(self.stream_state.get(UNREAD_PARTITIONS),
+                            self.unread_partitions or [], self.run.read_id)
+
+    def _carry_unread(self) -> None:
+        """Remember the partitions still unread in the stream's state, and say so in the
+        summary; a read that was not complete changes nothing of it."""
+        if not (self.full_table and self.read_complete):
+            return
+        unread = self.still_unread
+        if unread:
+            self.stream_state[UNREAD_PARTITIONS] = [entry.as_state() for entry in unread]
+        else:
+            self.stream_state.pop(UNREAD_PARTITIONS, None)
+        self.run.summary.partitions_unread(self.name, [describe_unread(e) for e in unread])
+
+
+def describe_unread(entry: UnreadPartition) -> str:
+    """`account_id 2, business_id 1: since 2026-12-01 06:00 UTC (3 reads)`."""
+    since = datetime.fromtimestamp(entry.since / 1000, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    where = ", ".join(f"{name} {value}" for name, value in entry.partition.items())
+    return f"{where}: unread since {since} ({entry.reads} read{'s' if entry.reads > 1 else ''})"
 
 
 class DirectoryStream(GraphStream):

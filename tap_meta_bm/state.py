@@ -48,7 +48,8 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from singer_sdk.contrib.msgspec import serialize_jsonl
@@ -73,6 +74,9 @@ READ_STARTED = "read_started"
 #: A full-table stream's key: the version of the last run's rows (ACTIVATE_VERSION), the
 #: Singer convention's `version`, under a name that says what it is (graph_stream.py).
 TABLE_VERSION = "table_version"
+#: A full-table stream's key: its partitions the last reads did not read completely, each
+#: with the read that first missed it and how many reads in a row have (`carry_unread`).
+UNREAD_PARTITIONS = "unread_partitions"
 #: What a compact partition can hold; a partition with any other key is kept as it is.
 _COMPACT_KEYS = frozenset({"context", "replication_key", "replication_key_value", IDS_AT_BOOKMARK,
                            READ_STARTED})
@@ -187,6 +191,39 @@ def _expanded(stream_state: dict[str, Any]) -> dict[str, Any]:
     expanded = {k: v for k, v in stream_state.items() if k not in compact_keys}
     expanded["partitions"] = [partition for _, partition in newest.values()] + plain
     return expanded
+
+
+@dataclass(frozen=True)
+class UnreadPartition:
+    """A partition of a full-table stream that reads in a row have not read completely."""
+
+    partition: dict[str, str]
+    since: int  # the read id (millisecond) of the first of them
+    reads: int  # how many, the latest included
+
+    def as_state(self) -> dict[str, Any]:
+        return {"partition": self.partition, "since": self.since, "reads": self.reads}
+
+
+def carry_unread(previous: Any, now: Sequence[Mapping[str, str]], read_id: int
+                 ) -> list[UnreadPartition]:
+    """This read's unread partitions, each continuing the run of reads that missed it in
+    `previous` (a stream state's UNREAD_PARTITIONS): a partition read completely once
+    starts afresh; anything unreadable in `previous` is ignored."""
+    known: dict[tuple[tuple[str, str], ...], UnreadPartition] = {}
+    for entry in previous if isinstance(previous, list) else []:
+        try:
+            was = {str(k): str(v) for k, v in entry["partition"].items()}
+            known[tuple(sorted(was.items()))] = UnreadPartition(
+                was, int(entry["since"]), int(entry["reads"]))
+        except (AttributeError, KeyError, TypeError, ValueError):
+            continue
+    out = []
+    for partition in now:
+        last = known.get(tuple(sorted(partition.items())))
+        out.append(UnreadPartition(dict(partition), last.since if last else read_id,
+                                   last.reads + 1 if last else 1))
+    return out
 
 
 class StateCheckpoints:

@@ -7,7 +7,12 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+
+#: What one partition of a stream is, by its columns' values (`{"business_id": "1",
+#: "account_id": "2"}`): the rows of a read that carry those values.
+Partition = Mapping[str, str]
 
 
 @dataclass
@@ -20,9 +25,14 @@ class StreamTally:
     wait_seconds: float = 0.0
     shrinks: int = 0
     skipped: list[str] = field(default_factory=list)
+    #: The partition each skip left unread, in step with `skipped`; None for a skip that
+    #: leaves the whole stream unread (no partition, or one whose extent is unknown).
+    unread: list[Partition | None] = field(default_factory=list)
     dropped_fields: list[str] = field(default_factory=list)
     #: Partitions whose bookmark did not move, since some of their rows were not read.
     kept_bookmarks: list[str] = field(default_factory=list)
+    #: Partitions whose rows stay as last read (`GraphStream.unread_partitions`), described.
+    unread_lines: list[str] = field(default_factory=list)
 
 
 class RunSummary:
@@ -38,9 +48,15 @@ class RunSummary:
             for name, value in counts.items():
                 setattr(tally, name, getattr(tally, name) + value)
 
-    def skipped(self, stream: str, why: str) -> None:
+    def skipped(self, stream: str, why: str, partition: Partition | None = None) -> None:
         with self._lock:
             self._tallies[stream].skipped.append(why)
+            self._tallies[stream].unread.append(partition)
+
+    def partitions_unread(self, stream: str, lines: list[str]) -> None:
+        """Partitions of a full-table stream not read completely, each with since when."""
+        with self._lock:
+            self._tallies[stream].unread_lines.extend(lines)
 
     def kept_bookmark(self, stream: str, where: str) -> None:
         with self._lock:
@@ -82,4 +98,9 @@ class RunSummary:
         if skipped:
             out.append(f"  PARTIAL: {len(skipped)} asset edge(s) skipped:")
             out.extend(f"    {name}: {why}" for name, why in skipped)
+        unread = [(name, line) for name, t in rows for line in t.unread_lines]
+        if unread:
+            out.append("  Not read completely, their rows kept as last read (the rest of each "
+                       "stream is current):")
+            out.extend(f"    {name} {line}" for name, line in unread)
         return out

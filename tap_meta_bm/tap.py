@@ -44,7 +44,7 @@ from tap_meta_bm.settings import (
 from tap_meta_bm.shards import AccountShard, parse_shard
 from tap_meta_bm.state import SdkStateWriter, StateCheckpoints, expand_state
 from tap_meta_bm.streams import STREAM_TYPES
-from tap_meta_bm.streams.reads import CompleteReadsStream
+from tap_meta_bm.streams.reads import CompleteReadsStream, PartialReadsStream, ReadsStream
 
 
 class TapMetaBM(Tap):
@@ -87,7 +87,7 @@ class TapMetaBM(Tap):
     def __init__(self, *args: Any, validate_config: bool = True, **kwargs: Any) -> None:
         self.run = SyncRun()
         self._sorted_streams: dict[str, Stream] | None = None
-        self._stream_types: list[type[GraphStream | CompleteReadsStream]] | None = None
+        self._stream_types: list[type[GraphStream | ReadsStream]] | None = None
         if kwargs.get("parse_env_config"):
             ids_from_environment()
         if "state" in kwargs:
@@ -190,14 +190,14 @@ class TapMetaBM(Tap):
 
     # -- streams ------------------------------------------------------------------------
     @property
-    def stream_types(self) -> list[type[GraphStream | CompleteReadsStream]]:
+    def stream_types(self) -> list[type[GraphStream | ReadsStream]]:
         """STREAM_TYPES, one insights stream per report (ads_insights first), and last the
-        record of which reads were complete (streams/reads.py)."""
+        record of which reads were complete, and what of them not (streams/reads.py)."""
         if self._stream_types is None:
             self._stream_types = [*STREAM_TYPES, *(
                 InsightsStream.for_report(report) for report in insights_reports(
                     dict(self.config), set(map(stream_name, STREAM_TYPES)), self.logger)),
-                CompleteReadsStream]
+                CompleteReadsStream, PartialReadsStream]
         return self._stream_types
 
     @override

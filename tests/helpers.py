@@ -44,14 +44,16 @@ def catalog(streams: list[str], deselect: dict[str, list[str]] | None = None,
 
 
 def run(streams: list[str], *, state: dict | None = None,
-        deselect: dict[str, list[str]] | None = None, **config_overrides: Any) -> list[dict]:
-    """Sync the selected streams; returns every Singer message written to stdout."""
+        deselect: dict[str, list[str]] | None = None, read_id: int = READ_ID,
+        **config_overrides: Any) -> list[dict]:
+    """Sync the selected streams (the run's id `read_id`); returns every Singer message
+    written to stdout."""
     tap = TapMetaBM(
         config=config(**config_overrides),
         catalog=catalog(streams, deselect, **config_overrides),
         state=state,
     )
-    tap.run.read_id = READ_ID
+    tap.run.read_id = read_id
     return messages_of(tap.sync_all)
 
 

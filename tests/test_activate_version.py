@@ -53,8 +53,9 @@ def test_a_skipped_edge_is_no_revocation(graph, caplog):
     caplog.set_level(logging.WARNING)
     messages = run(["ad_account_assignments"], emit_activate_version_messages=True)
     assert [m["type"] for m in messages if m["type"] == "ACTIVATE_VERSION"] == []
-    assert "ad_account_assignments: 1 edge(s) were skipped, so no ACTIVATE_VERSION this run: " \
-           "rows the run could not read are kept, not marked deleted" in caplog.messages
+    assert "ad_account_assignments: not all of it was read, so no ACTIVATE_VERSION this run: " \
+           "rows the run could not read are kept, not marked deleted (partial_reads names " \
+           "them for the warehouse)" in caplog.messages
 
 
 def test_a_failed_run_writes_no_version(graph):

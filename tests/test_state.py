@@ -16,6 +16,8 @@ from tap_meta_bm.state import (
     MIN_STATE_WEIGHT,
     RECORD_BYTES_PER_STATE_BYTE,
     StateCheckpoints,
+    UnreadPartition,
+    carry_unread,
     compact_state,
     expand_state,
 )
@@ -217,3 +219,14 @@ def test_state_lines_are_the_compact_form():
     ((_, groups),) = campaigns["bookmarks_by_read"].items()
     assert groups == {T2: ["1"]}
     assert "partitions" not in campaigns
+
+
+def test_unread_partitions_continue_their_run_and_a_damaged_entry_starts_afresh():
+    previous = [{"partition": {"account_id": "1"}, "since": 100, "reads": 2},
+                {"partition": {"account_id": "2"}, "since": "not a read id", "reads": 1},
+                "not an entry"]
+    assert carry_unread(previous, [{"account_id": "2"}, {"account_id": "1"}], 500) == [
+        UnreadPartition({"account_id": "2"}, 500, 1),
+        UnreadPartition({"account_id": "1"}, 100, 3)]
+    assert carry_unread({"account_id": "1"}, [{"account_id": "1"}], 500) == [
+        UnreadPartition({"account_id": "1"}, 500, 1)]

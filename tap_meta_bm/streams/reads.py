@@ -1,5 +1,6 @@
-"""`complete_reads`: which full-table streams this run read completely, so that any warehouse can
-tell current rows from revoked ones without relying on its loader.
+"""`complete_reads` and `partial_reads`: which full-table streams this run read, and what of
+them it could not, so that any warehouse can tell current rows from revoked ones without
+relying on its loader.
 
 Every full-table record carries `_read_id`, the run's `read_id`. A loader that upserts by key
 overwrites a row each run that still lists it, and leaves a row Graph stopped listing (a
@@ -8,14 +9,22 @@ rows are therefore those whose `_read_id` is at least its latest complete read's
 read, and rows a later read saw (a later incomplete read can confirm or update a row, never
 remove one). The rule holds on loaders that ignore ACTIVATE_VERSION (target-duckdb, files).
 
+A read that skipped some partitions (one ad account's agencies refused, for good) read the
+others completely. It is no complete read (the rule above stays true for whoever uses only
+it); `partial_reads` names each partition it left unread instead, by the columns its rows
+carry (a null column: any value). The finer rule (transform/macros/loaded.sql): a row is
+current when its `_read_id` is at least that of the latest read, complete or partial, that
+did not leave its partition unread. So a skipped partition keeps its rows as last read, while
+a revocation anywhere else leaves; `unread_since` and `reads` say for how long.
+
 Synced after every other stream: the SDK stops at the first stream that fails, so a failed
-run records no complete read, and neither does a dry run (`--test`) or a stream with a skipped
-edge (`GraphStream.read_complete`, the rule that gates ACTIVATE_VERSION).
+run records no read, and neither does a dry run (`--test`) or a stream with a skip that names
+no partition (`GraphStream.read_complete`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -32,20 +41,64 @@ if TYPE_CHECKING:
 
     from tap_meta_bm.run import SyncRun
 
+#: Every column a full-table stream's partition can be told by (its `context_columns`; a
+#: test keeps this in step with the streams): `partial_reads` has one for each.
+PARTITION_COLUMNS = ("business_id", "relationship", "account_id", "page_id", "pixel_id",
+                     "catalog_id", "group_id", "user_id", "form_id", "asset_type", "asset_id")
 
-class CompleteReadsStream(BatchedByTheWriter):
+
+#: What names a read, first in both streams.
+READ_COLUMNS = (
+    string("stream", description="The full-table stream read."),
+    th.Property("read_id", th.IntegerType,
+                description="The read: the `_read_id` the rows it wrote carry, the "
+                            "millisecond the run started."),
+    timestamp("read_at"),
+)
+
+
+def millis_time(millis: int) -> str:
+    return datetime.fromtimestamp(millis / 1000, UTC).isoformat()
+
+
+class ReadsStream(BatchedByTheWriter):
+    """A record the tap writes of this run's reads, after every other stream."""
+
+    replication_key = "read_at"
+    is_sorted = True
+
+    def __init__(self, tap: Tap, *, run: SyncRun) -> None:
+        super().__init__(tap)
+        self.run = run
+
+    def read_of(self, stream: GraphStream) -> dict[str, Any]:
+        # The replication key follows read_id (this machine's clock), so it only grows.
+        return {"stream": stream.name, "read_id": self.run.read_id,
+                "read_at": millis_time(self.run.read_id)}
+
+    def read_streams(self, *, whole: bool) -> Iterator[GraphStream]:
+        """The full-table streams this run read completely (`whole`), or completely but for
+        some partitions; none in a dry run, which reads a sample of each."""
+        if self.ABORT_AT_RECORD_COUNT is not None:
+            return
+        for stream in self.run.streams:
+            if isinstance(stream, GraphStream) and stream.full_table and \
+                    stream.read_complete and stream.read_whole == whole:
+                yield stream
+
+    @override
+    def log_sync_costs(self) -> None:
+        super().log_sync_costs()
+        self.run.stream_done(self)
+
+
+class CompleteReadsStream(ReadsStream):
     """One row per full-table stream this run read completely."""
 
     name = "complete_reads"
     primary_keys = ("stream", "read_id")
-    replication_key = "read_at"
-    is_sorted = True
     schema = th.PropertiesList(
-        string("stream", description="The full-table stream read."),
-        th.Property("read_id", th.IntegerType,
-                    description="The `_read_id` its rows carry: the millisecond the run "
-                                "started."),
-        timestamp("read_at"),
+        *READ_COLUMNS,
         th.Property("graph_read_at", th.DateTimeType,
                     description="When the read began by Graph's clock (its answers' Date "
                                 "header): what access reviews measure ages from. read_at is "
@@ -55,26 +108,39 @@ class CompleteReadsStream(BatchedByTheWriter):
         th.Property("records", th.IntegerType, description="Rows the read wrote."),
     ).to_dict()
 
-    def __init__(self, tap: Tap, *, run: SyncRun) -> None:
-        super().__init__(tap)
-        self.run = run
+    @override
+    def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        graph_read_at = datetime.fromtimestamp(
+            self.run.client.graph_time(self.run.read_id / 1000), UTC).isoformat()
+        for stream in self.read_streams(whole=True):
+            yield {**self.read_of(stream), "graph_read_at": graph_read_at,
+                   "account_shard": self.config.get("account_shard"),
+                   "records": self.run.summary.tally(stream.name).records}
+
+
+class PartialReadsStream(ReadsStream):
+    """One row per partition a read of a full-table stream left unread, the rest of it read
+    completely."""
+
+    name = "partial_reads"
+    primary_keys = ("stream", "read_id", "partition")
+    schema = th.PropertiesList(
+        *READ_COLUMNS,
+        string("partition", description="The partition, as `column=value` pairs."),
+        *(string(column, description=f"The unread rows' {column} (null: any).")
+          for column in PARTITION_COLUMNS),
+        th.Property("unread_since", th.DateTimeType,
+                    description="When the first of the reads in a row that left it unread "
+                                "began: its rows are as read before then."),
+        th.Property("reads", th.IntegerType,
+                    description="How many reads in a row left it unread, this one included."),
+    ).to_dict()
 
     @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
-        if self.ABORT_AT_RECORD_COUNT is not None:
-            return  # a dry run reads a sample of each stream: nothing is complete
-        # The replication key follows read_id (this machine's clock), so it only grows.
-        read_at = datetime.fromtimestamp(self.run.read_id / 1000, UTC).isoformat()
-        graph_read_at = datetime.fromtimestamp(
-            self.run.client.graph_time(self.run.read_id / 1000), UTC).isoformat()
-        for stream in self.run.streams:
-            if isinstance(stream, GraphStream) and stream.full_table and stream.read_complete:
-                yield {"stream": stream.name, "read_id": self.run.read_id, "read_at": read_at,
-                       "graph_read_at": graph_read_at,
-                       "account_shard": self.config.get("account_shard"),
-                       "records": self.run.summary.tally(stream.name).records}
-
-    @override
-    def log_sync_costs(self) -> None:
-        super().log_sync_costs()
-        self.run.stream_done(self)
+        for stream in self.read_streams(whole=False):
+            for unread in stream.still_unread:
+                yield {**self.read_of(stream),
+                       "partition": " ".join(f"{k}={v}" for k, v in unread.partition.items()),
+                       **{column: unread.partition.get(column) for column in PARTITION_COLUMNS},
+                       "unread_since": millis_time(unread.since), "reads": unread.reads}

@@ -3,8 +3,8 @@ ACTIVATE_VERSION) and on PostgreSQL: current access, its history, and effective 
 
 One story per loader, through the real `meltano run` and `meltano invoke dbt:build`: a first
 run; grants revoked, tasks changed and a person removed at the source (over the fake's HTTP
-control endpoint); a second run; then a run that dies halfway and a run that skips an edge,
-neither of which may take anything away.
+control endpoint); a second run; then a run that dies halfway, which may take nothing away,
+and a run that skips an edge, which takes away what it read and nothing of what it skipped.
 """
 
 from __future__ import annotations
@@ -147,17 +147,23 @@ def test_revocations_task_changes_and_a_removed_person_reach_the_marts(warehouse
     assert warehouse.matrix() == after
     changes = warehouse.changes()
 
-    # A run that skips one ad account's assignments: that stream is not complete, so its
-    # revocation waits; the pages' revocations (complete) leave.
+    # A run that skips one ad account's assignments, where a grant was revoked too: that
+    # account's rows stay as last read, while a revocation on another account leaves, as do
+    # the pages' (the stream's read is partial: partial_reads names the account).
     account_grant = next(g for g in after if g[1] == "AD_ACCOUNT")
-    change_access(graph.url, "revoke", asset=account_grant[2], user=account_grant[3])
-    other_account = next(g[2] for g in after if g[1] == "AD_ACCOUNT" and
-                         g[2] != account_grant[2]).removeprefix("act_")
-    graph.faults.denied.add((other_account, "assigned_users"))
+    skipped_account = next(g[2] for g in after if g[1] == "AD_ACCOUNT" and
+                           g[2] != account_grant[2])
+    kept = next(g for g in after if g[2] == skipped_account)
+    for _, _, asset, user in (account_grant, kept):
+        change_access(graph.url, "revoke", asset=asset, user=user)
+    graph.faults.denied.add((skipped_account.removeprefix("act_"), "assigned_users"))
     warehouse.run(graph)
-    third = warehouse.latest_read()
-    assert warehouse.matrix() == {g: t for g, t in after.items() if g not in more}
-    assert warehouse.changes() == changes | {("revoked", *g, after[g], "", third) for g in more}
+    third = warehouse.query("select max(read_id) from meta_bm.partial_reads")[0][0]
+    assert warehouse.latest_read() == third  # the other streams' reads were complete
+    assert warehouse.matrix() == {g: t for g, t in after.items()
+                                  if g not in more and g != account_grant}
+    assert warehouse.changes() == changes | {
+        ("revoked", *g, after[g], "", third) for g in [*more, account_grant]}
 
 
 def test_effective_access_never_claims_more_than_meta_grants(warehouse, fake_graph):
@@ -208,6 +214,56 @@ def test_effective_access_never_claims_more_than_meta_grants(warehouse, fake_gra
     assert {(r["via_id"], r["asset_type"], r["asset_id"], r["principal_id"]): r["tasks"]
             for r in effective_rows(warehouse)
             if r["via"] == "partner_person"} == partner_people
+
+
+def test_an_account_refused_on_every_run_keeps_its_rows_while_the_others_revocations_leave(
+        warehouse, fake_graph):
+    """Meta documents (#200) on `/act_{id}/agencies`; an account refused for good must not
+    freeze the rest. One account refused from the first run on, another from the second,
+    after its first read: a person's grant revoked and a partner unshared on each of the
+    second and on a third account. access_matrix and effective_access lose the third
+    account's, keep the second's as read, and never hold the first's; partial_reads says
+    which accounts for how many reads."""
+    graph = fake_graph("small")
+    before = graph.access_truth()
+    shared = {g.asset_id: g.partner_id for g in graph.data.grants(0)
+              if g.asset_type == "AD_ACCOUNT"}
+    never, later, other = [a for a in sorted(shared)
+                           if sum(g[2] == a for g in before) >= 1][:3]
+    deny(graph, never)
+    warehouse.run(graph, first=True)
+    assert warehouse.matrix() == {g: t for g, t in before.items() if g[2] != never}
+    assert partner_rows(warehouse) == {(a, p) for a, p in shared.items() if a != never}
+
+    deny(graph, later)
+    revoked = [next(g for g in before if g[2] == account) for account in (later, other)]
+    for _, _, asset, user in revoked:
+        change_access(graph.url, "revoke", asset=asset, user=user)
+    for account in (later, other):
+        change_access(graph.url, "unshare", asset=account, partner=shared[account])
+    warehouse.run(graph)
+    assert warehouse.matrix() == {g: t for g, t in before.items()
+                                  if g[2] != never and g != revoked[1]}
+    assert partner_rows(warehouse) == {(a, p) for a, p in shared.items()
+                                       if a not in (never, other)}
+    assert {(stream, account, reads) for stream, account, reads in warehouse.query(
+        "select stream, account_id, reads from meta_bm.partial_reads "
+        "where read_id = (select max(read_id) from meta_bm.partial_reads)")} == {
+        (stream, account.removeprefix("act_"), reads) for stream in (
+            "ad_account_agencies", "ad_account_assignments")
+        for account, reads in ((never, "2"), (later, "1"))}
+
+
+def deny(graph: FakeGraph, account: str) -> None:
+    """The account's people and partners refused to the token, as Graph may with (#200)."""
+    for edge in ("agencies", "assigned_users"):
+        graph.faults.denied.add((account.removeprefix("act_"), edge))
+
+
+def partner_rows(warehouse: Warehouse) -> set[tuple[str, str]]:
+    """(ad account, partner business) of effective_access's partner businesses."""
+    return {(r["asset_id"], r["principal_id"]) for r in effective_rows(warehouse)
+            if r["principal_type"] == "partner_business" and r["asset_type"] == "AD_ACCOUNT"}
 
 
 def effective_rows(warehouse: Warehouse) -> list[dict[str, str]]:

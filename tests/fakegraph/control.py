@@ -3,11 +3,13 @@
     python -m tests.fakegraph.control URL revoke ASSET USER
     python -m tests.fakegraph.control URL set-tasks ASSET USER TASK[,TASK...]
     python -m tests.fakegraph.control URL remove-user USER
+    python -m tests.fakegraph.control URL unshare ASSET PARTNER
 
 ASSET is an ad account (`act_<id>` or the bare id), a page, pixel or catalog id, or a business
-asset group id; USER a business user's or system user's id. Each command is one call to the
-fake's HTTP control endpoint (`/__fake/revoke`, `/__fake/set_tasks`, `/__fake/remove_user`),
-so the next sync sees the change.
+asset group id; USER a business user's or system user's id; PARTNER a partner business the
+asset is shared with (`unshare` takes an ad account as `act_<id>`). Each command is one call
+to the fake's HTTP control endpoint (`/__fake/revoke`, `/__fake/set_tasks`,
+`/__fake/remove_user`, `/__fake/unshare`), so the next sync sees the change.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from urllib.parse import urlencode
 from urllib.request import urlopen
 
 COMMANDS = {"revoke": ("asset", "user"), "set-tasks": ("asset", "user", "tasks"),
-            "remove-user": ("user",)}
+            "remove-user": ("user",), "unshare": ("asset", "partner")}
 
 
 class Refused(Exception):

@@ -192,6 +192,9 @@ class Dataset:
         self.revoked: set[tuple[str, str]] = set()
         #: Grants whose tasks were changed at the source: (asset id, user id) -> tasks.
         self.changed_tasks: dict[tuple[str, str], list[str]] = {}
+        #: Our assets no longer shared with a partner: (asset id, as `grants` names it,
+        #: partner business id). The partner's people lose them too.
+        self.unshared: set[tuple[str, str]] = set()
         self._lock = threading.Lock()
         #: When this Business Manager is looked at: its one recent invitation and the recent
         #: entry of each ad account's activity log date from here.
@@ -569,8 +572,10 @@ class Dataset:
             return []
         asset_type, b, j = where
         options = GRANTED[asset_type]
-        return [Grant(asset_type, asset_id, str(PARTNER_BASE + b * 100 + j % self.scale.agencies),
-                      tuple(options[j % len(options)]))]
+        partner = str(PARTNER_BASE + b * 100 + j % self.scale.agencies)
+        if (asset_id, partner) in self.unshared:
+            return []
+        return [Grant(asset_type, asset_id, partner, tuple(options[j % len(options)]))]
 
     def _owned_position(self, asset_id: str) -> tuple[str, int, int] | None:
         """(asset type, business, index among its own of that type) of an owned asset."""

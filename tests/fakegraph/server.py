@@ -987,7 +987,7 @@ class FakeGraph:
             return {"ok": True}
         if command == "touch":
             return self.touch(params["kind"], int(params["count"]))
-        if command in ("revoke", "set_tasks", "remove_user"):
+        if command in ("revoke", "set_tasks", "remove_user", "unshare"):
             refused = self.change_access(command, params)
             return {"ok": True} if refused is None else {"error": refused}
         if command == "truth":
@@ -997,8 +997,9 @@ class FakeGraph:
         raise KeyError(command)
 
     def change_access(self, command: str, params: dict[str, str]) -> str | None:
-        """A grant revoked, a grant's tasks changed, a person removed from the business, as an
-        admin does in Business Settings; cached pages are dropped. What Business Settings
+        """A grant revoked, a grant's tasks changed, a person removed from the business, an
+        asset no longer shared with a partner, as an admin does in Business Settings; cached
+        pages are dropped. What Business Settings
         could not do (a grant or a person that is not there) changes nothing: the reason."""
         data = self.data
         held = {(asset.removeprefix("act_"), user) for _, _, asset, user in self.access_truth()}
@@ -1009,6 +1010,11 @@ class FakeGraph:
             if params["user"] not in {user for _, user in held}:
                 return f"user {params['user']} holds no task on any asset now"
             data.removed_users.add(params["user"])
+        elif command == "unshare":
+            asset, partner = params["asset"], params["partner"]
+            if partner not in {g.partner_id for g in data.grants_of_asset(asset)}:
+                return f"{asset} is not shared with partner {partner} now"
+            data.unshared.add((asset, partner))
         else:
             grant = (params["asset"].removeprefix("act_"), params["user"])
             if grant not in held:
