@@ -12,6 +12,7 @@ import pytest
 import requests
 
 from tests.fakegraph import DEFAULT_TOKEN, FakeGraph, Faults
+from tests.fakegraph.insights import InsightsFaults
 
 AUTH = {"Authorization": f"Bearer {DEFAULT_TOKEN}"}
 
@@ -260,11 +261,39 @@ DAYS = json.dumps({"since": "2026-11-20", "until": "2026-11-22"})
     ({"time_range": json.dumps({"since": "2023-01-01", "until": "2023-01-02"})},
      "(#3018) The start date of the time range cannot be beyond 37 months from the current "
      "date"),
+    # graph-api-facts-3.md, section 4: breakdowns and combinations Graph refuses.
+    ({"breakdowns": '["media_creator"]'},
+     "(#100) Tried accessing nonexisting field (media_creator)"),
+    ({"breakdowns": '["media_type"]'},
+     "(#100) Current combination of data breakdown columns (action_type, media_type) is "
+     "invalid"),
+    ({"fields": "ad_id,reach", "breakdowns": '["hourly_stats_aggregated_by_advertiser_time_zone"]',
+      "action_breakdowns": "[]"},
+     "(#100) Current combination of data breakdown columns "
+     "(hourly_stats_aggregated_by_advertiser_time_zone) is invalid with reach"),
 ])
 def test_report_requests_graph_refuses_are_refused(graph, params, message):
     answer = start_report(graph, **{"fields": "ad_id", "time_range": DAYS, **params})
     assert answer.status_code == 400
     assert answer.json()["error"]["message"].startswith(message)
+
+
+def test_media_type_is_read_with_no_action_breakdowns(graph):
+    assert report_rows(graph, fields="ad_id,impressions", time_range=DAYS,
+                       breakdowns='["media_type"]', action_breakdowns="[]")
+
+
+def test_an_account_without_the_opt_in_answers_no_rows_for_its_breakdowns():
+    graph = FakeGraph("small", faults=Faults(insights=InsightsFaults(
+        not_opted_in={ACCOUNT.split("/")[1].removeprefix("act_")})))
+    graph.start()
+    try:
+        assert report_rows(graph, fields="ad_id,impressions", time_range=DAYS,
+                           breakdowns='["impression_device"]') == []
+        assert report_rows(graph, fields="ad_id,impressions", time_range=DAYS,
+                           breakdowns='["publisher_platform"]')
+    finally:
+        graph.stop()
 
 
 def test_breakdown_rows_and_levels_add_up_to_the_ads(graph):
@@ -320,6 +349,20 @@ def test_access_changes_over_http_reach_the_edges(graph):
     assert after[second] == ["ANALYZE", "DRAFT"]
     people = get(graph, f"/{business}/business_users", fields="id").json()["data"]
     assert third not in {p["id"] for p in people}
+
+
+def test_an_asset_unshared_from_a_partner_leaves_its_agencies_and_the_partners_people(graph):
+    from tests.fakegraph.control import Refused, change_access
+    grant = next(g for g in graph.data.grants(0) if g.asset_type == "AD_ACCOUNT")
+    agencies = get(graph, f"/{grant.asset_id}/agencies", fields="id").json()["data"]
+    assert {a["id"] for a in agencies} == {grant.partner_id}
+    assert graph.data.partner_assigned(grant.partner_id, grant.asset_id) is not None
+    change_access(graph.url, "unshare", asset=grant.asset_id, partner=grant.partner_id)
+    assert get(graph, f"/{grant.asset_id}/agencies", fields="id").json()["data"] == []
+    assert graph.data.partner_assigned(grant.partner_id, grant.asset_id) is None
+    with pytest.raises(Refused, match=rf"^unshare: {grant.asset_id} is not shared with partner "
+                                       rf"{grant.partner_id} now; nothing changed$"):
+        change_access(graph.url, "unshare", asset=grant.asset_id, partner=grant.partner_id)
 
 
 def test_a_change_business_settings_could_not_make_is_refused_and_changes_nothing(graph):

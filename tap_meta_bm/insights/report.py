@@ -1,8 +1,6 @@
 """An insights report: what it asks Graph for (level, fields, breakdowns, windows), read
 from the config and checked there, and the schema of its rows."""
 
-
-
 from __future__ import annotations
 
 import json
@@ -34,6 +32,23 @@ REPORT_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 #: developers.facebook.com/documentation/ads-commerce/marketing-api/insights/breakdowns).
 NOT_WITH_BREAKDOWNS = frozenset({"app_store_clicks", "newsfeed_avg_position", "newsfeed_clicks",
                                  "relevance_score", "newsfeed_impressions"})
+#: Breakdowns Meta's SDK lists that Graph answers "(#100) Tried accessing nonexisting field"
+#: (probed against live accounts, 2026-05: graph-api-facts-3.md, section 4).
+NONEXISTING_BREAKDOWNS = frozenset({"media_asset_url", "media_creator", "media_destination_url",
+                                    "media_format", "media_origin_url", "media_text_content"})
+#: Breakdowns Graph refuses with any action breakdown: "(#100) Current combination of data
+#: breakdown columns (action_type, media_type) is invalid" (same probe).
+WITHOUT_ACTION_BREAKDOWNS = frozenset({"media_type"})
+#: Meta's breakdowns page: hourly breakdowns support neither reach nor unique fields; frequency
+#: and cpp are reach's ratios ("reach and related fields", the insights best practices).
+HOURLY_BREAKDOWNS = frozenset({"hourly_stats_aggregated_by_advertiser_time_zone",
+                               "hourly_stats_aggregated_by_audience_time_zone"})
+REACH_FIELDS = frozenset({"reach", "frequency", "cpp"})
+#: Breakdowns most ad accounts must be opted in to since 2026-08-03 (Marketing API
+#: out-of-cycle changes, 2026-05-08): without it Graph may answer no rows.
+OPT_IN_BREAKDOWNS = frozenset({"impression_device",
+                               "hourly_stats_aggregated_by_audience_time_zone",
+                               "frequency_value"})
 #: What `ads_insights` reads: delivery, cost, clicks, conversions and video per ad and day.
 DEFAULT_METRICS = (
     "account_currency", "objective", "optimization_goal", "buying_type",
@@ -90,6 +105,11 @@ class InsightsReport:
                                     *self.fields)))
 
     @property
+    def opt_in_breakdowns(self) -> tuple[str, ...]:
+        """Its breakdowns an ad account may need Meta's opt-in for (OPT_IN_BREAKDOWNS)."""
+        return tuple(b for b in self.breakdowns if b in OPT_IN_BREAKDOWNS)
+
+    @property
     def asks_actions(self) -> bool:
         """Whether any field asked is an action list: `action_breakdowns` splits those only,
         and Graph wants `actions` asked whenever they are given."""
@@ -101,7 +121,8 @@ class InsightsReport:
                   ("action_attribution_windows", _json_list(self.action_attribution_windows))]
         if self.breakdowns:
             params.append(("breakdowns", _json_list(self.breakdowns)))
-        if self.action_breakdowns and self.asks_actions:
+        if self.asks_actions or not self.action_breakdowns:
+            # An empty list is said: left out, Graph splits by action_type (its default).
             params.append(("action_breakdowns", _json_list(self.action_breakdowns)))
         if self.action_report_time:
             params.append(("action_report_time", self.action_report_time))
@@ -136,8 +157,7 @@ def parse_report(raw: Any, taken: set[str]) -> InsightsReport:
                                "an action breakdown", default=("action_type",))
     windows = _names(raw, "action_attribution_windows", where, ATTRIBUTION_WINDOWS,
                      "an attribution window", default=DEFAULT_WINDOWS)
-    if breakdowns and (clash := sorted(NOT_WITH_BREAKDOWNS & set(fields))):
-        raise ConfigError(f"{where}: Graph refuses {clash[0]} together with breakdowns.")
+    check_combinations(where, fields or DEFAULT_METRICS, breakdowns, action_breakdowns)
     if action_breakdowns and "actions" not in fields and any(
             FIELD_KINDS[f] == "actions" for f in fields):
         fields = (*fields, "actions")  # Graph wants `actions` whenever action_breakdowns is set
@@ -151,7 +171,8 @@ def parse_report(raw: Any, taken: set[str]) -> InsightsReport:
         lookback = _whole(raw, "lookback_days", where, 0, 90, 28)
     report = InsightsReport(name, level, fields or DEFAULT_METRICS, breakdowns,
                             action_breakdowns, increment, windows, report_time, lookback,
-                            retired_window_warnings(where, windows))
+                            (*retired_window_warnings(where, windows),
+                             *opt_in_warnings(where, breakdowns)))
     if report.stream_name in taken:
         raise ConfigError(f"{where}: a stream called {report.stream_name} exists already; "
                           "rename the report.")
@@ -159,6 +180,36 @@ def parse_report(raw: Any, taken: set[str]) -> InsightsReport:
     if clash:
         raise ConfigError(f"{where}: {clash[0]} is both a field and a breakdown.")
     return report
+
+
+def check_combinations(where: str, fields: tuple[str, ...], breakdowns: tuple[str, ...],
+                       action_breakdowns: tuple[str, ...]) -> None:
+    """What Graph refuses of a report's combination, refused here before any job (each
+    would end the run at the first one)."""
+    if clash := sorted(NOT_WITH_BREAKDOWNS & set(fields) if breakdowns else ()):
+        raise ConfigError(f"{where}: Graph refuses {clash[0]} together with breakdowns.")
+    if nonexisting := sorted(NONEXISTING_BREAKDOWNS & set(breakdowns)):
+        raise ConfigError(f"{where}: breakdowns: Graph answers {nonexisting[0]} as a "
+                          "nonexisting field, though Meta's SDK lists it; media_type is the "
+                          "media breakdown it reads (with \"action_breakdowns\": []).")
+    alone = sorted(WITHOUT_ACTION_BREAKDOWNS & set(breakdowns))
+    if alone and action_breakdowns:
+        raise ConfigError(f"{where}: breakdowns: Graph refuses {alone[0]} with any action "
+                          f"breakdown ({', '.join(action_breakdowns)} here; action_type is "
+                          "Meta's default); add \"action_breakdowns\": [] to the report.")
+    hourly = sorted(HOURLY_BREAKDOWNS & set(breakdowns))
+    per_person = [f for f in fields if f in REACH_FIELDS or "unique" in f]
+    if hourly and per_person:
+        raise ConfigError(f"{where}: Graph counts no reach or unique people by the hour: "
+                          f"{', '.join(per_person)} cannot go with {hourly[0]}; name the "
+                          "report's fields without them.")
+
+
+def opt_in_warnings(where: str, breakdowns: Iterable[str]) -> tuple[str, ...]:
+    return tuple(f"{where}: breakdown {b} needs Meta's opt-in on most ad accounts since "
+                 "2026-08-03: an account without it answers no rows, and keeps its bookmark "
+                 "until it has (README, Insights)." for b in breakdowns
+                 if b in OPT_IN_BREAKDOWNS)
 
 
 def default_report(config: dict[str, Any]) -> InsightsReport:

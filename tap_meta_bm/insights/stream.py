@@ -21,7 +21,7 @@ from typing_extensions import override
 from tap_meta_bm.concurrency import STOP_SECONDS, PartitionReader
 from tap_meta_bm.directory import PartitionKind
 from tap_meta_bm.errors import AssetSkipped
-from tap_meta_bm.graph import EdgePolicy
+from tap_meta_bm.graph import MAX_PAGE_SIZE, EdgePolicy, EdgeRead
 from tap_meta_bm.graph_stream import GraphStream
 from tap_meta_bm.insights.calendar import (
     RETENTION_MONTHS,
@@ -59,6 +59,8 @@ class InsightsStream(GraphStream):
         self._read_through: dict[str, date] = {}
         #: Accounts with a finished report job whose rows could not be read, and how many.
         self._unread_jobs: dict[str, int] = {}
+        #: Accounts whose opt-in breakdowns answered no rows though they delivered: why.
+        self._not_opted_in: dict[str, str] = {}
         self._clamped: list[str] = []
 
     @classmethod
@@ -156,6 +158,7 @@ class InsightsStream(GraphStream):
         account_id = str(partition["account_id"])
         policy = self.results_policy
         client = self.run.client
+        rows = 0
         for run_id in self._jobs.finished(self._pieces[account_id]):
             if run_id is None:  # its job was refused (and said so): its days stay unread
                 self._unread_jobs[account_id] = self._unread_jobs.get(account_id, 0) + 1
@@ -163,10 +166,50 @@ class InsightsStream(GraphStream):
             read = self._jobs.results(run_id, account_id, policy,
                                       (partition.get("business_id"),))
             try:
-                yield from client.records_or_skip(read)
+                for row in client.records_or_skip(read):
+                    rows += 1
+                    yield row
             except AssetSkipped as skipped:
                 client.note_skipped(read, skipped)
                 self._unread_jobs[account_id] = self._unread_jobs.get(account_id, 0) + 1
+        if not rows and self.report.opt_in_breakdowns and account_id not in self._unread_jobs:
+            self._check_opt_in(account_id)
+
+    @cached_property
+    def delivery_policy(self) -> EdgePolicy:
+        return EdgePolicy.plain(self.name, ("impressions",), paged=True,
+                                page_size=MAX_PAGE_SIZE)
+
+    def _check_opt_in(self, account_id: str) -> None:
+        """An account whose report answered no rows, by a breakdown Meta may want an opt-in
+        for: did it deliver at all over those days? One synchronous read without the
+        breakdowns says; if it did (or Graph will not say), the empty answer is the missing
+        opt-in, not days without delivery, and the bookmark must not pass them."""
+        pieces = self._pieces.get(account_id) or []
+        if not pieces:
+            return
+        since, until = min(p.since for p in pieces), max(p.until for p in pieces)
+        time_range = json.dumps({"since": since.isoformat(), "until": until.isoformat()},
+                                separators=(",", ":"))
+        read = EdgeRead(f"/act_{account_id}/insights",
+                        (("level", "account"), ("time_range", time_range)), account_id,
+                        self.delivery_policy)
+        client = self.run.client
+        try:
+            delivered = sum(int(row.get("impressions") or 0)
+                            for row in client.records_or_skip(read))
+        except AssetSkipped as skipped:
+            client.note_skipped(read, skipped)
+            delivered = None
+        if delivered == 0:
+            return  # no delivery: nothing to break down
+        breakdowns = ", ".join(self.report.opt_in_breakdowns)
+        did = (f"it delivered {delivered} impressions from {since} to {until}"
+               if delivered is not None else "Graph would not say whether it delivered")
+        self._not_opted_in[account_id] = (
+            f"{breakdowns} answered no rows, yet {did}: most ad accounts need Meta's opt-in "
+            f"for {breakdowns} since 2026-08-03 (Marketing API changes of 2026-05-08; README, "
+            "Insights)")
 
     @override
     def make_reader(self, partitions: list[dict[str, Any]]) -> PartitionReader:
@@ -219,8 +262,10 @@ class InsightsStream(GraphStream):
             if state.get("replication_key") == self.replication_key else None
         self.state_manager.finalize_state(state)
         unread = self._unread_jobs.get(account_id)
-        if unread:
-            self._keep_bookmark(state, account_id, unread, kept)
+        why = (f"the rows of {unread} finished report job(s) could not be read" if unread
+               else self._not_opted_in.get(account_id))
+        if why:
+            self._keep_bookmark(state, account_id, why, kept)
             return
         read_through = self._read_through.get(account_id)
         if read_through is None:
@@ -228,10 +273,10 @@ class InsightsStream(GraphStream):
         state["replication_key"] = self.replication_key
         state["replication_key_value"] = read_through.isoformat()
 
-    def _keep_bookmark(self, state: dict[str, Any], account_id: str, unread: int,
+    def _keep_bookmark(self, state: dict[str, Any], account_id: str, why: str,
                        kept: Any) -> None:
-        """The account's bookmark as it was (none on a first run): the days of the unread
-        jobs lie after it, so the next run reads them again."""
+        """The account's bookmark as it was (none on a first run): the days not read lie
+        after it, so the next run reads them again."""
         for name in ("replication_key", "replication_key_value"):
             state.pop(name, None)
         if kept:
@@ -239,9 +284,8 @@ class InsightsStream(GraphStream):
                 self.replication_key, kept
         where = f"at {kept}" if kept else "with none (its first run starts again)"
         self.logger.warning(
-            "%s: ad account %s: the rows of %d finished report job(s) could not be read; its "
-            "bookmark stays %s, so the next run reads those days again", self.name,
-            account_id, unread, where)
+            "%s: ad account %s: %s; its bookmark stays %s, so the next run reads those days "
+            "again", self.name, account_id, why, where)
         self.run.summary.kept_bookmark(self.name, f"ad account {account_id} {where}")
 
     @override

@@ -133,6 +133,78 @@ def test_a_report_without_action_metrics_sends_no_action_breakdowns(fake_graph, 
     assert posts and all("action_breakdowns" not in e["params"] for e in posts)
 
 
+def test_a_media_type_report_says_no_action_breakdowns_and_is_read(fake_graph, tmp_path):
+    """Graph refuses media_type with its default action breakdown (action_type); `[]` must
+    reach it as `[]`, not be left out."""
+    graph = fake_graph("small")
+    report = {"name": "by_media", "level": "ad", "fields": ["impressions", "spend"],
+              "breakdowns": ["media_type"], "action_breakdowns": []}
+    run = sync(tmp_path, graph, streams=("insights_by_media",), insights_reports=[report],
+               account_ids=[ACCOUNT])
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.records("insights_by_media")
+    posts = [e for e in graph.log if e.get("method") == "POST"]
+    assert posts and all(e["params"]["action_breakdowns"] == "[]" for e in posts)
+
+
+@pytest.mark.parametrize(("report", "message"), [
+    ({"fields": ["impressions"], "breakdowns": ["media_format"]},
+     "breakdowns: Graph answers media_format as a nonexisting field, though Meta's SDK lists "
+     "it; media_type is the media breakdown it reads (with \"action_breakdowns\": [])."),
+    ({"fields": ["impressions", "actions"], "breakdowns": ["media_type"]},
+     "breakdowns: Graph refuses media_type with any action breakdown (action_type here; "
+     "action_type is Meta's default); add \"action_breakdowns\": [] to the report."),
+    ({"fields": ["impressions", "reach"],
+      "breakdowns": ["hourly_stats_aggregated_by_advertiser_time_zone"]},
+     "Graph counts no reach or unique people by the hour: reach cannot go with "
+     "hourly_stats_aggregated_by_advertiser_time_zone; name the report's fields without them."),
+])
+def test_a_report_graph_would_refuse_is_one_line_before_any_request(fake_graph, tmp_path,
+                                                                     report, message):
+    """The fake refuses each of these jobs as Graph does; the tap never sends one."""
+    graph = fake_graph("small")
+    config = tap_config(graph, insights_reports=[{"name": "x", "level": "ad", **report}],
+                        account_ids=[ACCOUNT])
+    run = run_tap(tmp_path, config)
+    assert run.returncode == 1
+    assert [line for line in run.stderr.splitlines() if "error" in line] == [
+        f"tap-meta-bm: error: insights_reports['x']: {message}"]
+    assert graph.log == []
+
+
+def test_an_opt_in_breakdown_answering_nothing_keeps_the_days_unread(fake_graph, tmp_path):
+    """Since 2026-08-03 impression_device needs Meta's opt-in on most accounts: without it
+    the report's jobs finish with no rows. The account delivered on those days, so its
+    bookmark must not pass them; an account that is opted in moves on."""
+    graph = fake_graph("small", faults=Faults(insights=InsightsFaults(
+        not_opted_in={ACCOUNT})))
+    other = "200000000002"
+    report = {"name": "by_device", "level": "campaign", "fields": ["impressions", "spend"],
+              "breakdowns": ["impression_device"]}
+    first = sync(tmp_path, graph, streams=("insights_by_device",), insights_reports=[report],
+                 account_ids=[ACCOUNT, other])
+    assert first.returncode == 0, first.stderr[-2000:]
+    assert "insights_reports['by_device']: breakdown impression_device needs Meta's opt-in on " \
+           "most ad accounts since 2026-08-03: an account without it answers no rows, and " \
+           "keeps its bookmark until it has (README, Insights)." in first.stderr
+    assert {row["account_id"] for row in first.records("insights_by_device")} == {other}
+    bookmarks = {p["context"]["account_id"]: p.get("replication_key_value")
+                 for p in first.state["bookmarks"]["insights_by_device"]["partitions"]}
+    assert bookmarks[ACCOUNT] is None and bookmarks[other]
+    delivered = [line for line in first.stderr.splitlines() if "answered no rows, yet" in line]
+    assert len(delivered) == 1 and f"ad account {ACCOUNT}: impression_device answered no " \
+        "rows, yet it delivered" in delivered[0]
+    assert "its bookmark stays with none (its first run starts again)" in delivered[0]
+
+    # Opted in: the days are read.
+    graph.faults.insights.not_opted_in.clear()
+    second = sync(tmp_path, graph, state=first.state, streams=("insights_by_device",),
+                  insights_reports=[report], account_ids=[ACCOUNT, other])
+    assert second.returncode == 0, second.stderr[-2000:]
+    assert ACCOUNT in {row["account_id"] for row in second.records("insights_by_device")}
+    assert "answered no rows" not in second.stderr
+
+
 def test_an_account_meta_never_unthrottles_is_skipped_and_the_rest_is_read(fake_graph,
                                                                            tmp_path):
     """Meta blocks one ad account for longer than max_throttle_wait: its reads give up at

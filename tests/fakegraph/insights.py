@@ -54,6 +54,14 @@ NO_BREAKDOWN_FIELDS = frozenset({"app_store_clicks", "newsfeed_avg_position", "n
 LEVELS = ("account", "campaign", "adset", "ad")
 #: Reach "and related fields, such as frequency and cpp" (Meta's insights best practices).
 REACH_FIELDS = frozenset({"reach", "frequency", "cpp"})
+#: Since 2026-08-03 most accounts need an opt-in for these; without it, calls "may return no
+#: results" (Marketing API out-of-cycle changes, 2026-05-08; graph-api-facts-3.md, section 4).
+OPT_IN_BREAKDOWNS = frozenset({"impression_device",
+                               "hourly_stats_aggregated_by_audience_time_zone",
+                               "frequency_value"})
+#: In AdsInsights.Breakdowns, answered as nonexisting fields (graph-api-facts-3.md, section 4).
+NONEXISTING_BREAKDOWNS = frozenset({"media_asset_url", "media_creator", "media_destination_url",
+                                    "media_format", "media_origin_url", "media_text_content"})
 
 
 def _enum(kind: type) -> frozenset[str]:
@@ -108,6 +116,9 @@ class InsightsFaults:
     reach_jobs_per_day: int = 10
     reach_header: bool = True  # False: Graph's refusal is the only word of the budget
     jobs_per_app: int = 100
+    #: Ad accounts without Meta's opt-in for OPT_IN_BREAKDOWNS: a request with one of them
+    #: answers no rows (job or synchronous read alike).
+    not_opted_in: set[str] = field(default_factory=set)
 
 
 @dataclass
@@ -217,6 +228,8 @@ class Insights:
     def rows(self, a: int, request: dict[str, Any]) -> list[dict[str, Any]]:
         """What Graph returns for one insights request on account a (validated already)."""
         account = self.data.ad_account(a)
+        if self.withheld(str(account["account_id"]), request):
+            return []  # "may return no results": no rows, no error
         level, fields = request["level"], request["fields"]
         breakdowns, windows = request["breakdowns"], request["windows"]
         since, until = request["since"], request["until"]
@@ -414,6 +427,7 @@ class Insights:
         if lists["action_breakdowns"] and "actions" not in fields:
             raise InsightsRefusal(100, "(#100) actions must be requested with "
                                        "action_breakdowns")
+        self._refuse_combinations(lists, fields, "action_breakdowns" in params)
         account = self.data.ad_account(a)
         today = account_today(account["timezone_name"])
         since, until = self._range(params, today)
@@ -430,6 +444,28 @@ class Insights:
                 "windows": lists["action_attribution_windows"],
                 "since": since, "until": until, "time_increment": increment,
                 "campaign_ids": self._campaign_filter(params.get("filtering"))}
+
+    @staticmethod
+    def _refuse_combinations(lists: dict[str, list[str]], fields: list[str],
+                             action_breakdowns_given: bool) -> None:
+        """Breakdowns Graph refuses though Meta's SDK lists them, and combinations it refuses
+        (graph-api-facts-3.md, section 4: a probe of live accounts, and Meta's breakdowns
+        page)."""
+        breakdowns = lists["breakdowns"]
+        for name in breakdowns:
+            if name in NONEXISTING_BREAKDOWNS:
+                raise InsightsRefusal(100, f"(#100) Tried accessing nonexisting field ({name})")
+        # Left out, action_breakdowns is Meta's default, action_type.
+        actions = lists["action_breakdowns"] if action_breakdowns_given else ["action_type"]
+        if "media_type" in breakdowns and actions:
+            raise InsightsRefusal(100, "(#100) Current combination of data breakdown columns "
+                                       f"({', '.join([*actions, 'media_type'])}) is invalid")
+        hourly = [b for b in breakdowns if b.startswith("hourly_stats_aggregated_by_")]
+        per_person = [f for f in fields if f in REACH_FIELDS or "unique" in f]
+        if hourly and per_person:
+            # Meta's page states the rule, not Graph's words: these are the combination's.
+            raise InsightsRefusal(100, "(#100) Current combination of data breakdown columns "
+                                       f"({hourly[0]}) is invalid with {per_person[0]}")
 
     @staticmethod
     def _range(params: dict[str, str], today: date) -> tuple[date, date]:
@@ -583,9 +619,17 @@ class Insights:
                          "error_user_title": "", "error_user_msg": ""})
         return node
 
-    @staticmethod
-    def request_key(job: Job) -> str:
-        return f"{job.account_id} {json.dumps(job.request, sort_keys=True, default=str)}"
+    def request_key(self, job: Job) -> str:
+        """What a job's result pages are cached by: its request, and whether the account's
+        opt-in withholds its rows (which a test may change between runs)."""
+        withheld = " withheld" if self.withheld(job.account_id, job.request) else ""
+        return f"{job.account_id} {json.dumps(job.request, sort_keys=True, default=str)}" \
+               f"{withheld}"
+
+    def withheld(self, account_id: str, request: dict[str, Any]) -> bool:
+        """An account without the opt-in, asked for a breakdown that needs it."""
+        return account_id in self.faults.not_opted_in and \
+            bool(OPT_IN_BREAKDOWNS & set(request["breakdowns"]))
 
     def results(self, job: Job) -> list[dict[str, Any]]:
         with self._lock:
