@@ -1,9 +1,11 @@
 """The business's other assets: pixels, product catalogs, Instagram accounts, apps, and each
 ad account's pixels and custom conversions: GET edges of the SDK's `Business`
-(`owned_`/`client_` pixels, product catalogs and apps, `owned_instagram_accounts`) and
-`AdAccount` (`adspixels`, `customconversions`)."""
+(`owned_`/`client_` pixels, product catalogs, Instagram assets and apps,
+`owned_instagram_accounts`) and `AdAccount` (`adspixels`, `customconversions`)."""
 
 from __future__ import annotations
+
+from typing import ClassVar
 
 from singer_sdk import typing as th
 
@@ -85,13 +87,20 @@ class ProductCatalogsStream(DirectoryStream):
 
 
 class InstagramAccountsStream(GraphStream):
-    """Instagram accounts the business owns (`/owned_instagram_accounts`, IGUser)."""
+    """Instagram accounts the business owns (`/owned_instagram_accounts`, IGUser). Their
+    fields are Instagram's: an app without its permission is refused the request, which then
+    costs those fields (read again with the ids alone), never the business's accounts."""
 
     name = "instagram_accounts"
     path = "/{business_id}/owned_instagram_accounts"
     partitions_from = PartitionKind.BUSINESS
     primary_keys = ("business_id", "id")
     context_columns = ("business_id",)
+    optional_fields: ClassVar[dict[str, str]] = {
+        name: "Instagram's fields need instagram_basic (and the account shared with the "
+              "app's business); instagram_assets lists the accounts without it"
+        for name in ("username", "name", "followers_count", "media_count", "is_published",
+                     "owner_business")}
     schema = th.PropertiesList(
         string("business_id"),
         string("id"),
@@ -104,11 +113,33 @@ class InstagramAccountsStream(GraphStream):
     ).to_dict()
 
 
-class AppsStream(GraphStream):
-    name = "apps"
+class BusinessAssetStream(GraphStream):
+    """Assets of one kind a business owns and its clients share with it, one row each."""
+
     partitions_from = PartitionKind.BUSINESS
     primary_keys = ("business_id", "id")
     context_columns = ("business_id", "relationship")
+
+
+class InstagramAssetsStream(BusinessAssetStream):
+    """The Instagram accounts a business has as assets: its own and those its clients share
+    (`/owned_instagram_assets`, `/client_instagram_assets`, InstagramBusinessAsset, Meta's
+    reference of 2025-07). Business assets, read with business_management."""
+
+    name = "instagram_assets"
+    variants = owned_and_client("instagram_assets")
+    schema = th.PropertiesList(
+        *BUSINESS_ASSET[:2],
+        string("id", description="The business asset (not the Instagram user's id)."),
+        string("ig_user_id", description="The Instagram account it stands for (the id of "
+                                         "instagram_accounts and Pages' "
+                                         "instagram_business_account)."),
+        string("ig_username"),
+    ).to_dict()
+
+
+class AppsStream(BusinessAssetStream):
+    name = "apps"
     variants = owned_and_client("apps")
     schema = th.PropertiesList(
         *BUSINESS_ASSET,

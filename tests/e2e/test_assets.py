@@ -13,7 +13,7 @@ from tests.helpers import catalog
 
 pytestmark = pytest.mark.e2e
 
-ASSET_STREAMS = ["pixels", "product_catalogs", "instagram_accounts", "apps",
+ASSET_STREAMS = ["pixels", "product_catalogs", "instagram_accounts", "instagram_assets", "apps",
                  "ad_account_pixels", "custom_conversions", "ad_creatives", "ad_images",
                  "ad_videos", "pixel_assignments", "catalog_assignments",
                  "ad_account_agencies", "ad_activities", "lead_forms", "leads",
@@ -46,6 +46,30 @@ def test_every_asset_stream_equals_the_truth_with_one_read_per_edge(fake_graph, 
     assert sorted(e["object"] for e in token_reads) == sorted(pages)
     for page in pages:
         assert graph.data.page_token(page) not in run.stdout + run.stderr
+
+
+def test_instagram_fields_refused_for_want_of_instagram_basic_cost_the_fields_only(
+        fake_graph, tmp_path):
+    """Graph refuses a request for IGUser fields the app may not read (the whole request,
+    as Meta's Page reference says such fields do): the accounts are read with their ids, the
+    fields are null, one warning; instagram_assets needs no Instagram permission."""
+    graph = fake_graph("small", faults=Faults(field_needs_permission={
+        ("IGUser", "username"), ("IGUser", "followers_count")}))
+    run = run_tap(tmp_path, tap_config(graph),
+                  catalog=catalog(["instagram_accounts", "instagram_assets"], api_url=graph.url))
+    assert run.returncode == 0, run.stderr[-2000:]
+    truth = graph.truth()
+    assert set(run.keys("instagram_accounts")) == truth["instagram_accounts"]
+    assert set(run.keys("instagram_assets")) == truth["instagram_assets"]
+    assert {r["relationship"] for r in run.records("instagram_assets")} == {"OWNED", "CLIENT"}
+    users = {r["id"] for r in run.records("instagram_accounts")}
+    assert {r["ig_user_id"] for r in run.records("instagram_assets")
+            if r["relationship"] == "OWNED"} == users
+    assert all(set(r) == {"business_id", "id", "_read_id"}
+               for r in run.records("instagram_accounts"))
+    warnings = [line for line in run.stderr.splitlines() if "instagram_basic" in line]
+    assert len(warnings) == 6, warnings  # one per field left out, once for the run
+    assert "PARTIAL" not in run.stderr
 
 
 def test_leads_are_personal_data_and_off_by_default(fake_graph, tmp_path):

@@ -54,6 +54,7 @@ class Scale:
     owned_catalogs: int = 1
     client_catalogs: int = 1
     instagram_accounts: int = 2
+    client_instagram_accounts: int = 1  # Instagram accounts clients share with the business
     owned_apps: int = 1
     client_apps: int = 1
     creatives: int = 6
@@ -110,6 +111,10 @@ PARTNER_BASE = 800_000_000_000
 PIXEL_BASE = 910_000_000_000
 CATALOG_BASE = 920_000_000_000
 INSTAGRAM_BASE = 930_000_000_000
+#: InstagramBusinessAsset ids (the business's asset, not the Instagram user it stands for).
+INSTAGRAM_ASSET_BASE = 935_000_000_000
+#: Instagram users of clients' accounts shared with a business.
+CLIENT_INSTAGRAM_BASE = 937_000_000_000
 APP_BASE = 940_000_000_000
 FORM_BASE = 950_000_000_000
 CHILD_PREFIX = {"campaigns": "23", "adsets": "24", "ads": "25", "custom_audiences": "26",
@@ -477,6 +482,22 @@ class Dataset:
                 "name": self.name("instagram", i), "followers_count": 1000 * (i + 1),
                 "media_count": 10 + i, "is_published": True,
                 "owner_business": {"id": str(BUSINESS_BASE + b)}}
+
+    def instagram_assets(self, b: int, relationship: str) -> list[dict[str, Any]]:
+        """`/{business_id}/owned_instagram_assets` and `/client_instagram_assets`
+        (InstagramBusinessAsset: id, ig_user_id, ig_username): the owned ones are the
+        business's Instagram accounts (`instagram_account`), each a business asset too."""
+        if relationship == "OWNED":
+            users = [self.instagram_account(b, n)
+                     for n in range(self.scale.instagram_accounts)]
+        else:
+            first = b * self.scale.client_instagram_accounts
+            users = [{"id": str(CLIENT_INSTAGRAM_BASE + first + n),
+                      "username": f"client_brand_{first + n}"}
+                     for n in range(self.scale.client_instagram_accounts)]
+        offset = 0 if relationship == "OWNED" else 500_000_000
+        return [{"id": str(INSTAGRAM_ASSET_BASE + offset + int(user["id"]) % 10**9),
+                 "ig_user_id": user["id"], "ig_username": user["username"]} for user in users]
 
     def account_asset(self, kind: str, a: int, i: int) -> dict[str, Any]:
         """Creatives, images, videos, custom conversions, ad rules of ad account `a`."""

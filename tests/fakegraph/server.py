@@ -856,6 +856,10 @@ class FakeGraph:
         if edge == "owned_instagram_accounts":
             return Route("IGUser", node, data.scale.instagram_accounts,
                          lambda i: data.instagram_account(b, i), edge, owner="Business")
+        if edge in ("owned_instagram_assets", "client_instagram_assets"):
+            items = data.instagram_assets(b, relationship)
+            return Route("InstagramBusinessAsset", node, len(items), items.__getitem__, edge,
+                         owner="Business")
         raise GraphErrorResponse(400, 100, f"(#100) Unknown path components: /{edge}")
 
     def _assigned(self, params: dict[str, str], index: int, key: str, owner_type: str,
@@ -1228,6 +1232,10 @@ class FakeGraph:
         if (bid, "owned_instagram_accounts") not in denied:
             for n in range(data.scale.instagram_accounts):
                 add("instagram_accounts", bid, data.instagram_account(b, n)["id"])
+        for relationship in ("OWNED", "CLIENT"):
+            if (bid, f"{relationship.lower()}_instagram_assets") not in denied:
+                for asset in data.instagram_assets(b, relationship):
+                    add("instagram_assets", bid, asset["id"])
 
 
 def refused(refusal: InsightsRefusal, headers: dict[str, str] | None = None
