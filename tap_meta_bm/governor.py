@@ -4,6 +4,12 @@ Every request asks `wait_turn(object_key)` first and reports its response header
 `observe`. The object key is what Meta meters: the ad account id without `act_` for ad
 objects, the page id for page edges, the business id for business edges.
 
+Past `threshold_pct` a key's calls are paced. Meta meters a score over a window (an ad
+account's: 60 points per 300 s on the Limited tier, 9,000 on Full), so a usage percentage and
+the calls of ours it counts say the key's capacity; its calls are then spread at PACE_CEILING
+of it, never more in a window, and its usage settles below 100 % instead of reaching the block
+(benchmarks/limited_tier.py). A key whose capacity is not known yet pauses along a fixed line.
+
 Meta extends a block when a blocked object keeps being called, so a blocked object gets *no*
 request until its time has passed; work on other objects (other threads) goes on meanwhile.
 A block that never lifts is not waited out forever: once an object has been blocked for more
@@ -21,6 +27,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import defaultdict, deque
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -39,7 +46,17 @@ ADS_INSIGHTS_THROTTLE = "x-fb-ads-insights-throttle"
 #: documented: a JSON object whose `*_pct` values are taken as the share used (an unknown
 #: shape reads as nothing used, and Meta's refusal still says when it is spent).
 ADS_INSIGHTS_REACH_THROTTLE = "x-fb-ads-insights-reach-throttle"
-#: Pacing grows linearly from 0 at the threshold to this many seconds between calls at 100 %.
+#: Meta's ad-account score decays over 300 s (graph-api-facts-3.md, section 3): the window a
+#: usage percentage is taken over, until X-Ad-Account-Usage's `reset_time_duration` (the time
+#: the score takes to decay to 0) says a longer one.
+DEFAULT_WINDOW_SECONDS = 300.0
+#: Calls of our own a key must have in its window before its usage says its capacity.
+MIN_CALLS_FOR_CAPACITY = 10
+#: Paced, a key is held to this share of the capacity its usage implies: the rest is the margin
+#: for other callers of the same object and for the estimate's error.
+PACE_CEILING = 0.9
+#: Without a capacity to go by, pacing grows linearly from 0 at the threshold to this many
+#: seconds between calls at 100 %.
 MAX_PACE_SECONDS = 10.0
 #: 17/2446079 is the ad-account score limit: it binds one account, unlike plain 17.
 AD_ACCOUNT_SCORE = (17, 2446079)
@@ -99,6 +116,13 @@ class Governor:
         self._last_throttle: dict[str, GraphError] = {}
         self._block_reasons: dict[str, str] = {}
         self._usage_pct: dict[str, float] = {}
+        #: Pacing by capacity (`_pace_seconds`): when each key answered our calls, how many
+        #: calls its window holds (from its usage and those calls), the window, and when the
+        #: next paced call of it may go.
+        self._answered: dict[str, deque[float]] = defaultdict(deque)
+        self._capacity: dict[str, float] = {}
+        self._window: dict[str, float] = {}
+        self._next_slot: dict[str, float] = {}
         self._insights_pct: dict[str, float] = {}
         self._reach_pct: dict[str, float] = {}
         self._halt: BaseException | None = None
@@ -116,7 +140,8 @@ class Governor:
                     raise over
                 now = self._clock()
                 until = self._until(object_key)
-                pause = until - now if until > now else self._pace_seconds(object_key)
+                pause = until - now if until > now else self._pace_seconds(
+                    object_key, now, reserve=True)
             if pause <= 0:
                 return waited
             self._sleep(pause)
@@ -129,8 +154,8 @@ class Governor:
         with self._lock:
             if self._halt is not None:
                 return False
-            return self._until(object_key) <= self._clock() and \
-                self._pace_seconds(object_key) <= 0
+            now = self._clock()
+            return self._until(object_key) <= now and self._pace_seconds(object_key, now) <= 0
 
     def may_start_report(self, object_key: str) -> bool:
         """One more report job for `object_key` stays under the threshold (as last reported
@@ -155,12 +180,50 @@ class Governor:
         with self._lock:
             self._halt = reason
 
-    def _pace_seconds(self, object_key: str) -> float:
-        usage = max(self._usage_pct.get(APP, 0.0), self._usage_pct.get(object_key, 0.0))
-        if usage <= self.threshold_pct:
-            return 0.0
-        span = max(100.0 - self.threshold_pct, 1.0)
-        return MAX_PACE_SECONDS * min((usage - self.threshold_pct) / span, 1.0)
+    def _pace_seconds(self, object_key: str, now: float, *, reserve: bool = False) -> float:
+        """How long a call to `object_key` waits for its pace (lock held): nothing while the
+        app's and the object's usage are under the threshold. Above it, a key whose capacity
+        is known gets its calls spread at PACE_CEILING of it and never more than that many in
+        its window, so that its usage settles below 100 % instead of hitting the block (a
+        Limited-tier account: 60 calls per 300 s); `reserve` takes the slot. A key whose
+        capacity is unknown pauses along MAX_PACE_SECONDS' line."""
+        pause = 0.0
+        for key in (APP, object_key):
+            usage = self._usage_pct.get(key, 0.0)
+            if usage <= self.threshold_pct:
+                continue
+            capacity = self._capacity.get(key)
+            if capacity is None:
+                span = max(100.0 - self.threshold_pct, 1.0)
+                pause = max(pause, MAX_PACE_SECONDS * min(
+                    (usage - self.threshold_pct) / span, 1.0))
+                continue
+            limit = max(capacity * PACE_CEILING, 1.0)
+            window = self._window.get(key, DEFAULT_WINDOW_SECONDS)
+            answered = self._recent(key, now)
+            at = max(now, self._next_slot.get(key, 0.0))
+            if len(answered) >= limit:  # wait for enough of the window's calls to age out
+                at = max(at, answered[len(answered) - int(limit)] + window)
+            if reserve:
+                self._next_slot[key] = at + window / limit
+            pause = max(pause, at - now)
+        return pause
+
+    def _recent(self, key: str, now: float) -> deque[float]:
+        """When `key` answered our calls within its window (lock held)."""
+        answered = self._answered[key]
+        window = self._window.get(key, DEFAULT_WINDOW_SECONDS)
+        while answered and answered[0] <= now - window:
+            answered.popleft()
+        return answered
+
+    def _learn_capacity(self, key: str, usage: float, now: float) -> None:
+        """How many calls `key`'s window holds, from its usage and our calls in the window
+        (lock held). Other callers' share makes it an underestimate: a slower pace, never a
+        block."""
+        calls = len(self._recent(key, now))
+        if usage > 0 and calls >= MIN_CALLS_FOR_CAPACITY:
+            self._capacity[key] = calls * 100.0 / usage
 
     # -- what Meta tells us ---------------------------------------------------------------
     def observe(self, headers: Mapping[str, str], object_key: str, *,
@@ -181,12 +244,15 @@ class Governor:
                                                            "total_cputime"))
 
         account = _json_header(lowered, AD_ACCOUNT_USAGE)
+        window = None
         if isinstance(account, dict):
             pct = _number(account.get("acc_id_util_pct"))
             usage[object_key] = max(usage.get(object_key, 0.0), pct)
+            reset = _number(account.get("reset_time_duration"))
+            window = min(reset, 3600.0) if reset > 0 else None
             if pct >= 100:
-                reset = _number(account.get("reset_time_duration")) or self.fallback_block_seconds
-                blocks[object_key] = (reset, "X-Ad-Account-Usage at 100%")
+                blocks[object_key] = (reset or self.fallback_block_seconds,
+                                      "X-Ad-Account-Usage at 100%")
 
         buc = _json_header(lowered, BUSINESS_USE_CASE_USAGE)
         if isinstance(buc, dict):
@@ -214,6 +280,13 @@ class Governor:
             if report_usage and isinstance(reach, dict) else {}
 
         with self._lock:
+            now = self._clock()
+            if window is not None and window > self._window.get(object_key, 0.0):
+                self._window[object_key] = window
+            for key in {APP, object_key}:
+                self._answered[key].append(now)
+                if key in usage:
+                    self._learn_capacity(key, usage[key], now)
             self._usage_pct.update(usage)
             self._insights_pct.update(insights_usage)
             self._reach_pct.update(reach_usage)

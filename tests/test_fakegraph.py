@@ -395,3 +395,26 @@ def test_asset_group_assignments_read_the_documented_edge_fields(graph):
     assert refused.status_code == 400
     assert refused.json()["error"]["message"] == ("(#100) Tried accessing nonexisting field "
                                                   "(tasks) on node type (BusinessAssetGroup)")
+
+
+def test_the_ad_account_score_refuses_the_call_past_its_points_and_blocks_the_account():
+    """graph-api-facts-3.md, section 3: 1 point a read over a sliding window; past the
+    points, 17/2446079 and a block of that account alone. Scaled: 5 points per 60 s."""
+    graph = FakeGraph("small", faults=Faults(account_score=(5, 60.0), account_score_block=60.0))
+    graph.start()
+    try:
+        path = "/act_200000000000/campaigns"
+        answers = [get(graph, path, fields="id") for _ in range(6)]
+        assert [a.status_code for a in answers] == [200] * 5 + [400]
+        usage = [json.loads(a.headers["X-Ad-Account-Usage"]) for a in answers]
+        assert [u["acc_id_util_pct"] for u in usage] == [20.0, 40.0, 60.0, 80.0, 100.0, 100.0]
+        assert all(55 <= u["reset_time_duration"] <= 60 for u in usage)
+        assert {u["ads_api_access_tier"] for u in usage} == {"development_access"}
+        error = answers[5].json()["error"]
+        assert (error["code"], error["error_subcode"]) == (17, 2446079)
+        regain = json.loads(answers[5].headers["X-Business-Use-Case-Usage"])["200000000000"][0]
+        assert 0.9 <= regain["estimated_time_to_regain_access"] <= 1.0  # minutes
+        assert get(graph, "/act_200000000001/campaigns", fields="id").status_code == 200
+        assert get(graph, "/100000000000/business_users", fields="id").status_code == 200
+    finally:
+        graph.stop()

@@ -137,3 +137,41 @@ def test_report_jobs_start_only_under_the_insights_throttle(clock):
     assert not governor.may_start_report("1")
     governor.observe(throttle(0, 50), "1")
     assert governor.may_start_report("1")
+
+
+class ScoredAccount:
+    """Meta's ad-account score as graph-api-facts-3.md (section 3) has it: 1 point a read
+    over a sliding window; a call past the points is refused and blocks the account."""
+
+    def __init__(self, clock, points: int, window: float):
+        self.clock, self.points, self.window = clock, points, window
+        self.calls: list[float] = []
+        self.refused = 0
+
+    def call(self) -> dict[str, str]:
+        now = self.clock()
+        self.calls = [t for t in self.calls if t > now - self.window]
+        if len(self.calls) >= self.points:
+            self.refused += 1
+        else:
+            self.calls.append(now)
+        return {"X-Ad-Account-Usage": json.dumps({
+            "acc_id_util_pct": round(100 * len(self.calls) / self.points, 2),
+            "reset_time_duration": self.calls[-1] + self.window - now,
+            "ads_api_access_tier": "development_access"})}
+
+
+@pytest.mark.parametrize("window", [300.0, 30.0])
+def test_a_limited_tier_account_is_paced_to_its_rate_and_never_refused(governor, clock,
+                                                                       window):
+    """60 points per window (the Limited tier's 300 s, and ten times faster): 600 reads go
+    through without one refusal, in at most 1.2 times the floor of 600 / (60 / window)."""
+    account = ScoredAccount(clock, 60, window)
+    for _ in range(600):
+        governor.wait_turn("7")
+        clock.now += 0.01  # the call's own time
+        governor.observe(account.call(), "7")
+    assert account.refused == 0
+    floor = 600 / (60 / window)
+    assert clock.now <= 1.2 * floor, clock.now / floor
+    assert clock.now >= 0.8 * floor  # paced, not lucky: 60 a window at most

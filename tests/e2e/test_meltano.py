@@ -44,6 +44,7 @@ def test_meltano_run_into_duckdb_loads_every_row(fake_graph, tmp_path, project):
         "select table_name from information_schema.columns where table_schema = 'meta_bm' "
         "and column_name = '_read_id'").fetchall()}
     expected["complete_reads"] = len(full_table)  # one complete read of each
+    expected["partial_reads"] = 0  # and nothing left unread
     assert counts == expected
     # `assigned_users?business=` lists that business's people only: a partner's people come
     # from the partner's own token (tests/e2e/test_partners.py), never from ours.

@@ -49,9 +49,9 @@ def test_four_shards_read_each_edge_once_and_add_up_to_the_truth(fake_graph, tmp
         assert set(keys) == expected, stream
     # Shard 0 alone syncs what is not one ad account's (it has no SCHEMA elsewhere); each
     # shard records its own complete reads, of its own streams, for its own schema.
-    assert set(runs[0].schemas()) == set(truth) | {"complete_reads"}
+    assert set(runs[0].schemas()) == set(truth) | {"complete_reads", "partial_reads"}
     for run in runs[1:]:
-        assert set(run.schemas()) == PER_ACCOUNT | {"complete_reads"}
+        assert set(run.schemas()) == PER_ACCOUNT | {"complete_reads", "partial_reads"}
     for k, run in enumerate(runs):
         assert {(r["stream"], r["account_shard"]) for r in run.records("complete_reads")} == {
             (stream, f"{k}/{SHARDS}") for stream in full_table_streams(run)}

@@ -98,6 +98,9 @@ def agency_scale(accounts: int) -> Scale:
 
 SCALES.update({"agency": agency_scale(3000), "agency-1000": agency_scale(1000),
                "agency-500": agency_scale(500)})
+#: A few ad accounts with many objects each: enough reads per account that a Limited-tier
+#: score (60 points per window) binds, many windows over (benchmarks/limited_tier.py).
+SCALES["limited"] = Scale(1, 6, 0, 1000, 1000, 1000, 1, 1, 1, 0, 2, 1, 1, 1, 1, 1, 2, 1)
 
 # Id ranges: the first digits say what a node is, so the server can route by id alone.
 BUSINESS_BASE = 100_000_000_000

@@ -25,6 +25,7 @@ import socket
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -159,6 +160,13 @@ class Faults:
     debug_token_wants_app_token: bool = False
     #: Report jobs (tests/fakegraph/insights.py).
     insights: InsightsFaults = field(default_factory=InsightsFaults)
+    #: Meta's ad-account score (graph-api-facts-3.md, section 3): (points, window seconds).
+    #: A read costs 1 point and a write 3 over a sliding window; a call past the points is
+    #: refused with 17/2446079 and blocks the account for `account_score_block` seconds (the
+    #: Limited tier: 60 points per 300 s, blocked 300 s; Full: 9,000, blocked 60 s). None:
+    #: no score (the account's usage is a share of `object_budget`).
+    account_score: tuple[int, float] | None = None
+    account_score_block: float = 300.0
     #: Partner business id -> calls its token is answered before Graph refuses it (190/460,
     #: as when the partner revokes the token or its system user loses the assets); 0: at once.
     partner_token_refused_after: dict[str, int] = field(default_factory=dict)
@@ -219,6 +227,10 @@ class FakeGraph:
         self._node_calls: dict[str, int] = {}  # calls per node type (Faults.drop_field)
         self._partner_calls: dict[str, int] = {}  # calls per partner token
         self._blocked_until: dict[str, float] = {}
+        #: Per ad account: (when, points) of the calls in the score's window, and until when
+        #: the score blocks it (Faults.account_score).
+        self._scores: dict[str, deque[tuple[float, int]]] = {}
+        self._score_blocked: dict[str, float] = {}
         self._rng = random.Random(seed)
         self._pages: dict[tuple, Encoded] = {}
         self.round_trips = 0  # HTTP requests received; a batch is one, its calls are many
@@ -592,9 +604,45 @@ class FakeGraph:
             code, subcode, message = refusal
             raise GraphErrorResponse(403 if code != 190 else 400, code, message, subcode)
 
+    def _score(self, key: str, entry: dict[str, Any], now: float) -> dict[str, str]:
+        """The ad-account score (Faults.account_score): its X-Ad-Account-Usage header, or
+        Graph's refusal once the call would pass it."""
+        points, window = self.faults.account_score or (0, 0.0)
+        cost = 3 if entry.get("method") == "POST" else 1
+        with self._lock:
+            spent = self._scores.setdefault(key, deque())
+            while spent and spent[0][0] <= now - window:
+                spent.popleft()
+            score = sum(c for _, c in spent)
+            blocked = self._score_blocked.get(key, 0.0) > now
+            if not blocked and score + cost > points:
+                self._score_blocked[key] = now + self.faults.account_score_block
+                blocked = True
+            if not blocked:
+                spent.append((now, cost))
+                score += cost
+            left = max(self._score_blocked.get(key, 0.0) - now, 0.0)
+            reset = spent[-1][0] + window - now if spent else 0.0
+        usage = {"acc_id_util_pct": round(min(100.0, 100 * score / points), 2),
+                 "reset_time_duration": round(max(reset, left), 1),
+                 "ads_api_access_tier": "development_access"}
+        headers = {"X-Ad-Account-Usage": json.dumps(usage)}
+        if blocked:
+            entry["score_refused"] = True
+            buc = {key: [{"type": "ads_management", "call_count": 100, "total_cputime": 0,
+                          "total_time": 0, "estimated_time_to_regain_access":
+                              round(left / 60, 4), "ads_api_access_tier":
+                              "development_access"}]}
+            raise GraphErrorResponse(400, 17, "(#17) User request limit reached", subcode=2446079,
+                                     headers={**headers, "X-Business-Use-Case-Usage":
+                                              json.dumps(buc)})
+        return headers
+
     def _meter(self, key: str, entry: dict[str, Any]) -> dict[str, str]:
         now = time.monotonic()
         faults = self.faults
+        score = self._score(key, entry, now) if faults.account_score is not None and \
+            key.isdigit() and self.data.account_index(key) is not None else {}
         with self._lock:
             calls = self._calls_per_object[key] = self._calls_per_object.get(key, 0) + 1
             total = len(self.log) + 1
@@ -620,7 +668,7 @@ class FakeGraph:
             raise GraphErrorResponse(400, 80004, "There have been too many calls to this "
                                                  "ad-account. Wait a bit and try again.",
                                      subcode=2446079, headers=headers)
-        return headers
+        return {**headers, **score}
 
     def _fields(self, route: Route, params: dict[str, str]) -> list[str]:
         # Graph tolerates a Python list's repr (`['id', 'name']`), which some taps send.
