@@ -8,6 +8,9 @@ MELTANO_VENV := .venv-meltano
 MELTANO := $(MELTANO_VENV)/bin/meltano
 DAGSTER_VENV := .venv-dagster
 DAGSTER := $(DAGSTER_VENV)/bin/dagster
+# pytest-xdist workers: most end-to-end tests wait on the processes they start (the tap,
+# Meltano, PostgreSQL), so more workers than cores pay; `make test TEST_WORKERS=1` for one.
+TEST_WORKERS ?= 4
 
 $(BIN)/tap-meta-bm: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,8 +35,9 @@ $(DAGSTER): orchestrate/requirements.txt
 test: $(BIN)/tap-meta-bm .meltano/installed $(DAGSTER)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 	$(DAGSTER_VENV)/bin/mypy --strict orchestrate
-	MELTANO_BIN=$(CURDIR)/$(MELTANO) $(BIN)/pytest
+	MELTANO_BIN=$(CURDIR)/$(MELTANO) $(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup
 
 demo: $(BIN)/tap-meta-bm .meltano/installed
 	MELTANO_BIN=$(CURDIR)/$(MELTANO) $(BIN)/python -m demo
@@ -41,6 +45,7 @@ demo: $(BIN)/tap-meta-bm .meltano/installed
 lint: $(BIN)/tap-meta-bm $(DAGSTER)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 	$(DAGSTER_VENV)/bin/mypy --strict orchestrate
 
 bench: $(BIN)/tap-meta-bm .meltano/installed

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from tap_meta_bm.errors import AssetSkipped, ConfigError
 from tap_meta_bm.graph import MAX_PAGE_SIZE, EdgePolicy, EdgeRead
+from tap_meta_bm.ids import bare_account_id
 
 if TYPE_CHECKING:
     from tap_meta_bm.graph import GraphClient
@@ -71,21 +72,6 @@ class GrantSource:
     def asset_id(self, partition: Mapping[str, Any]) -> str:
         asset = str(partition[self.asset_key])
         return f"act_{asset}" if self.asset_type == "AD_ACCOUNT" else asset
-
-
-def id_list(value: Any) -> list[str]:
-    """Ids as a list of strings, however they were given: a list, a number, or one string
-    (an environment variable holds `123` or `123,456`)."""
-    if value is None:
-        return []
-    if isinstance(value, list | tuple):
-        return [str(v).strip() for v in value]
-    return [part.strip() for part in str(value).split(",") if part.strip()]
-
-
-def bare_account_id(account_id: str) -> str:
-    """`act_123` or `123` -> `123`: the form Graph's usage headers and `account_id` use."""
-    return account_id.removeprefix("act_")
 
 
 class Directory:

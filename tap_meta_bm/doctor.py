@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from tap_meta_bm.directory import PartitionKind, id_list
+from tap_meta_bm.directory import PartitionKind
 from tap_meta_bm.errors import (
     AssetSkipped,
     GraphRetriableError,
@@ -28,6 +28,7 @@ from tap_meta_bm.errors import (
 )
 from tap_meta_bm.graph import MAX_PAGE_SIZE, EdgePolicy, EdgeRead, GraphClient, records_of
 from tap_meta_bm.graph_stream import GraphStream
+from tap_meta_bm.ids import id_list
 
 if TYPE_CHECKING:
     from tap_meta_bm.tap import TapMetaBM

@@ -25,7 +25,7 @@ from typing_extensions import override
 
 from tap_meta_bm.directory import PartitionKind
 from tap_meta_bm.graph_stream import GraphStream
-from tap_meta_bm.state import IDS_AT_BOOKMARK, READ_STARTED
+from tap_meta_bm.state import IDS_AT_BOOKMARK, READ_STARTED, bookmark_of
 
 #: How long after an update Graph's list edges are assumed to show it (generous: minutes).
 SETTLE_SECONDS = 300
@@ -46,9 +46,9 @@ class IncrementalStream(GraphStream):
     def bookmark(self, context: Context | None) -> str | None:
         """Where this partition starts: its bookmark, or start_date, whichever is later (as
         the SDK decides it), to the second, in RFC 3339 UTC."""
-        state = self.get_context_state(context)
-        value = state.get("replication_key_value") \
-            if state.get("replication_key") == self.replication_key else None
+        # Not the SDK's starting value: the reads of every partition are built before the
+        # SDK has come to any but the first.
+        value = bookmark_of(self.get_context_state(context), str(self.replication_key))
         start_date = self.config.get("start_date")
         if value and start_date:
             value = self.compare_start_date(str(value), str(start_date))

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from tap_meta_bm.errors import ConfigError
+from tap_meta_bm.state import KNOWN_KEYS, REPLICATION_KEY_VALUE
 
 #: The command-line options that name JSON files, and what each must hold.
 FILE_OPTIONS = {"--config": "config", "--catalog": "catalog", "--state": "state"}
@@ -125,15 +126,9 @@ def _state_shape(state: Mapping[str, Any]) -> str:
     return f"top-level keys: {', '.join(sorted(map(str, state))[:5])}"
 
 
-#: What the SDK keeps in a stream's state (and this tap beside it, per partition).
-STATE_KEYS = frozenset({"replication_key", "replication_key_value", "partitions", "context",
-                        "progress_markers", "starting_replication_value",
-                        "replication_key_signpost", "ids_at_bookmark", "read_started"})
-
-
 def _check_bookmarks(stream: str, stream_state: dict[str, Any],
                      logger: logging.Logger) -> None:
-    other = sorted(set(stream_state) - STATE_KEYS)
+    other = sorted(set(stream_state) - KNOWN_KEYS)
     if other:  # e.g. singer-io tap-facebook's {"updated_time": ...}
         logger.warning("The state's bookmark of %s has keys this tap does not write (%s): "
                        "they are ignored, and %s starts from its own bookmarks or start_date.",
@@ -141,7 +136,7 @@ def _check_bookmarks(stream: str, stream_state: dict[str, Any],
     entries = [stream_state, *[p for p in stream_state.get("partitions") or []
                                if isinstance(p, dict)]]
     for entry in entries:
-        value = entry.get("replication_key_value")
+        value = entry.get(REPLICATION_KEY_VALUE)
         if value is None:
             continue
         try:

@@ -6,16 +6,28 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from tap_meta_bm.directory import Directory
 from tap_meta_bm.graph import GraphClient
-from tap_meta_bm.graph_stream import GraphStream
 from tap_meta_bm.state import StateCheckpoints
 from tap_meta_bm.summary import RunSummary
 
 if TYPE_CHECKING:
     from singer_sdk import Stream
+
+
+@runtime_checkable
+class ReadingStream(Protocol):
+    """What the run asks of a stream that reads Graph (graph_stream.GraphStream): work it
+    starts ahead of its turn, and threads it ends after a failure. Streams depend on the run,
+    never the other way round."""
+
+    selected: bool
+
+    def start_early(self) -> None: ...
+
+    def stop_reading(self) -> None: ...
 
 
 class SyncRun:
@@ -71,7 +83,7 @@ class SyncRun:
             self._checked_before_records = True
             self.directory.check_account_ids()
             for stream in self.streams:
-                if isinstance(stream, GraphStream) and stream.selected and \
+                if isinstance(stream, ReadingStream) and stream.selected and \
                         stream.ABORT_AT_RECORD_COUNT is None:
                     stream.start_early()
 
@@ -79,7 +91,7 @@ class SyncRun:
         """After a failure: every stream ends the threads its reading started (those started
         early too), so none outlives the run."""
         for stream in self.streams:
-            if isinstance(stream, GraphStream):
+            if isinstance(stream, ReadingStream):
                 stream.stop_reading()
 
     def stream_done(self, stream: Stream) -> None:

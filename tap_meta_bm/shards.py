@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 from typing_extensions import override
 
-from tap_meta_bm.directory import bare_account_id
 from tap_meta_bm.errors import ConfigError
+from tap_meta_bm.ids import bare_account_id
 
 MAX_SHARDS = 1000
 #: `K/N`, spaces allowed (the settings schema carries it, so `--about` and Meltano show it).

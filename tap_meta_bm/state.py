@@ -66,6 +66,7 @@ MAX_SECONDS_BETWEEN = 300.0
 
 PARTITION_KEY = "partition_key"
 REPLICATION_KEY = "replication_key"
+REPLICATION_KEY_VALUE = "replication_key_value"
 BY_READ = "bookmarks_by_read"
 #: The keys incremental.py adds to a partition's state: ids emitted at exactly the bookmark's
 #: second, and the unix time at which the run that read the partition started.
@@ -77,13 +78,36 @@ TABLE_VERSION = "table_version"
 #: A full-table stream's key: its partitions the last reads did not read completely, each
 #: with the read that first missed it and how many reads in a row have (`carry_unread`).
 UNREAD_PARTITIONS = "unread_partitions"
+#: What a stream's or a partition's state may hold: the SDK's keys and the tap's.
+KNOWN_KEYS = frozenset({REPLICATION_KEY, REPLICATION_KEY_VALUE, "partitions", "context",
+                        "progress_markers", "starting_replication_value",
+                        "replication_key_signpost", IDS_AT_BOOKMARK, READ_STARTED,
+                        TABLE_VERSION, UNREAD_PARTITIONS})
 #: What a compact partition can hold; a partition with any other key is kept as it is.
-_COMPACT_KEYS = frozenset({"context", "replication_key", "replication_key_value", IDS_AT_BOOKMARK,
+_COMPACT_KEYS = frozenset({"context", REPLICATION_KEY, REPLICATION_KEY_VALUE, IDS_AT_BOOKMARK,
                            READ_STARTED})
 
 
 class StateFileError(TapMetaBMError):
     """A state file whose compact bookmarks cannot be read."""
+
+
+def bookmark_of(partition: Mapping[str, Any], replication_key: str) -> Any:
+    """A partition's bookmark: its replication key's value, when the state was written for
+    that key (a state of another key says nothing of this one); None without one."""
+    if partition.get(REPLICATION_KEY) != replication_key:
+        return None
+    return partition.get(REPLICATION_KEY_VALUE)
+
+
+def set_bookmark(partition: dict[str, Any], replication_key: str, value: Any) -> None:
+    """Move a partition's bookmark to `value`; None takes it away (the partition starts
+    again from start_date)."""
+    if value is None:
+        partition.pop(REPLICATION_KEY, None)
+        partition.pop(REPLICATION_KEY_VALUE, None)
+    else:
+        partition[REPLICATION_KEY], partition[REPLICATION_KEY_VALUE] = replication_key, value
 
 
 def compact_state(state: Mapping[str, Any]) -> dict[str, Any]:
@@ -98,14 +122,14 @@ def compact_state(state: Mapping[str, Any]) -> dict[str, Any]:
 def _compactable(partition: Any) -> tuple[str, str] | None:
     """(context key, account id) of a partition the compact form can carry."""
     if not isinstance(partition, dict) or not set(partition) <= _COMPACT_KEYS or \
-            (REPLICATION_KEY in partition) != ("replication_key_value" in partition):
+            (REPLICATION_KEY in partition) != (REPLICATION_KEY_VALUE in partition):
         return None
     context = partition.get("context")
     if not isinstance(context, dict) or len(context) != 1:
         return None
     ((key, value),) = context.items()
     value_ok = isinstance(value, str) and isinstance(
-        partition.get("replication_key_value", ""), str)
+        partition.get(REPLICATION_KEY_VALUE, ""), str)
     read_ok = isinstance(partition.get(READ_STARTED, 0), int)
     return (key, value) if value_ok and read_ok else None
 
@@ -126,7 +150,7 @@ def _compact_stream(stream_state: Any) -> Any:
             kept.append(partition)
             continue
         partition_key, replication_key = named[0], key or replication_key
-        bookmark = partition.get("replication_key_value", "") if key else ""
+        bookmark = partition.get(REPLICATION_KEY_VALUE, "") if key else ""
         read = str(partition.get(READ_STARTED, ""))
         by_read.setdefault(read, {}).setdefault(bookmark, []).append(named[1])
         if partition.get(IDS_AT_BOOKMARK):
@@ -176,7 +200,7 @@ def _expanded(stream_state: dict[str, Any]) -> dict[str, Any]:
                 partition: dict[str, Any] = {"context": {partition_key: account}}
                 if bookmark:
                     partition[REPLICATION_KEY] = replication_key
-                    partition["replication_key_value"] = bookmark
+                    partition[REPLICATION_KEY_VALUE] = bookmark
                 if read:
                     partition[READ_STARTED] = int(read)
                 if ids.get(bookmark, {}).get(account):

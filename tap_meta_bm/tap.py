@@ -11,17 +11,12 @@ from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers.capabilities import PluginCapabilities, TapCapabilities
 from typing_extensions import override
 
-from tap_meta_bm.directory import (
-    Directory,
-    GrantSource,
-    PartitionKind,
-    bare_account_id,
-    id_list,
-)
+from tap_meta_bm.directory import Directory, GrantSource, PartitionKind
 from tap_meta_bm.errors import ConfigError
 from tap_meta_bm.governor import Governor
 from tap_meta_bm.graph import GraphClient
 from tap_meta_bm.graph_stream import DirectoryStream, GraphStream, stream_name
+from tap_meta_bm.ids import bare_account_id, id_list
 from tap_meta_bm.inputs import (
     check_catalog_streams,
     check_state,

@@ -1,14 +1,26 @@
-"""Fixtures shared by the unit tests."""
+"""Fixtures shared by every test, and the markers that say what a test starts."""
 
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 import requests_mock
 
 from tests.clock import Clock, chosen_today
 from tests.helpers import BASE, BUSINESS, mock_batch, mock_empty_graph, page
+
+E2E = Path(__file__).parent / "e2e"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test under tests/e2e is `e2e` (it starts the installed tap, the fake Graph API's
+    server, Meltano or PostgreSQL), so that `-m 'not e2e'` is the unit suite and nothing
+    else; the `meltano` ones are among them."""
+    for item in items:
+        if E2E in item.path.parents:
+            item.add_marker(pytest.mark.e2e)
 
 
 @pytest.fixture(autouse=True)

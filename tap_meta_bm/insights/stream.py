@@ -33,6 +33,7 @@ from tap_meta_bm.insights.calendar import (
 from tap_meta_bm.insights.decoding import page_decoder
 from tap_meta_bm.insights.jobs import Piece, ReportJobs
 from tap_meta_bm.insights.report import InsightsReport, report_schema
+from tap_meta_bm.state import bookmark_of, set_bookmark
 
 #: Rows read ahead of the one being written, every account together: an insights row with
 #: its action lists is ten times a typical record, and the read-ahead is most of the memory.
@@ -94,9 +95,7 @@ class InsightsStream(GraphStream):
         account_id = str(context["account_id"])
         today = self.account_today(account_id)
         earliest = months_before(today, RETENTION_MONTHS) + timedelta(days=1)
-        state = self.get_context_state(context)
-        bookmark = state.get("replication_key_value") \
-            if state.get("replication_key") == self.replication_key else None
+        bookmark = bookmark_of(self.get_context_state(context), self.replication_key)
         start = self.config.get("start_date")
         start_day = datetime.fromisoformat(str(start)).date() if start else None
         if bookmark:
@@ -258,8 +257,7 @@ class InsightsStream(GraphStream):
         # read, whatever days had rows; unless some rows could not be read, when it stays.
         account_id = str(context["account_id"])
         state = self.get_context_state(context)
-        kept = state.get("replication_key_value") \
-            if state.get("replication_key") == self.replication_key else None
+        kept = bookmark_of(state, self.replication_key)
         self.state_manager.finalize_state(state)
         unread = self._unread_jobs.get(account_id)
         why = (f"the rows of {unread} finished report job(s) could not be read" if unread
@@ -270,18 +268,13 @@ class InsightsStream(GraphStream):
         read_through = self._read_through.get(account_id)
         if read_through is None:
             return  # no day was read: the bookmark stays where it was
-        state["replication_key"] = self.replication_key
-        state["replication_key_value"] = read_through.isoformat()
+        set_bookmark(state, self.replication_key, read_through.isoformat())
 
     def _keep_bookmark(self, state: dict[str, Any], account_id: str, why: str,
                        kept: Any) -> None:
         """The account's bookmark as it was (none on a first run): the days not read lie
         after it, so the next run reads them again."""
-        for name in ("replication_key", "replication_key_value"):
-            state.pop(name, None)
-        if kept:
-            state["replication_key"], state["replication_key_value"] = \
-                self.replication_key, kept
+        set_bookmark(state, self.replication_key, kept or None)
         where = f"at {kept}" if kept else "with none (its first run starts again)"
         self.logger.warning(
             "%s: ad account %s: %s; its bookmark stays %s, so the next run reads those days "

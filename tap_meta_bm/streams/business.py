@@ -7,8 +7,8 @@ from typing import Any
 from singer_sdk import typing as th
 from typing_extensions import override
 
-from tap_meta_bm.directory import id_list
 from tap_meta_bm.graph_stream import DirectoryStream
+from tap_meta_bm.ids import id_list
 from tap_meta_bm.streams.schema import Ref, string, timestamp
 
 

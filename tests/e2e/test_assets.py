@@ -5,13 +5,9 @@ from __future__ import annotations
 from collections import Counter
 from datetime import datetime
 
-import pytest
-
 from tests.e2e.conftest import Faults, run_tap, tap_config
 from tests.e2e.test_pipeline import assert_complete
 from tests.helpers import catalog
-
-pytestmark = pytest.mark.e2e
 
 ASSET_STREAMS = ["pixels", "product_catalogs", "instagram_accounts", "instagram_assets", "apps",
                  "ad_account_pixels", "custom_conversions", "ad_creatives", "ad_images",

@@ -8,8 +8,6 @@ from tests.e2e.conftest import Faults, run_tap, tap_config
 from tests.e2e.test_pipeline import assert_complete
 from tests.helpers import comparable_state
 
-pytestmark = pytest.mark.e2e
-
 
 def test_field_dropped_mid_run_costs_the_column_not_the_run(fake_graph, tmp_path):
     control = run_tap(tmp_path, tap_config(fake_graph("small")))

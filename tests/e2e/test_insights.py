@@ -8,12 +8,8 @@ from collections import Counter, defaultdict
 from datetime import date, timedelta
 from decimal import Decimal
 
-import pytest
-
 from tests.e2e.conftest import Faults, run_tap, tap_config
 from tests.fakegraph.insights import InsightsFaults, account_today
-
-pytestmark = pytest.mark.e2e
 
 SINCE = "2026-10-20"
 ONLY_INSIGHTS = {"name": "ads_insights"}

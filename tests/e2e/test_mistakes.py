@@ -17,7 +17,6 @@ from tests.e2e.conftest import Faults, run_tap, tap_config
 from tests.fakegraph import DEFAULT_TOKEN
 from tests.helpers import TAP_COMMAND
 
-pytestmark = pytest.mark.e2e
 BUSINESS = "100000000000"
 
 

@@ -13,7 +13,6 @@ from tests.e2e.test_doctor import doctor
 from tests.e2e.test_pipeline import assert_complete
 from tests.fakegraph.partners import PARTNER_STREAMS
 
-pytestmark = pytest.mark.e2e
 SECRET = "partner-app-secret-0123"
 
 

@@ -13,9 +13,6 @@ from tests.e2e.conftest import Faults, run_tap, tap_config
 from tests.fakegraph import DEFAULT_TOKEN
 from tests.helpers import TAP_COMMAND
 
-pytestmark = pytest.mark.e2e
-
-
 #: Streams whose key the tap builds (AdActivity has no id): compared on what Graph sends.
 NATURAL_KEYS = {"ad_activities": ("account_id", "event_time", "event_type", "object_id",
                                   "actor_id", "extra_data")}

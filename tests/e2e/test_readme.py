@@ -17,7 +17,9 @@ from demo.tables import WIDTH, columns, fit, tasks
 from tests.e2e.project import ROOT, Project
 from tests.fakegraph import DEFAULT_TOKEN
 
-pytestmark = pytest.mark.meltano
+#: The README's steps use its fixed ports (the fake on 8765, the demo's PostgreSQL on 5433):
+#: one worker runs them all, one after the other (`make test`'s `--dist loadgroup`).
+pytestmark = [pytest.mark.meltano, pytest.mark.xdist_group("readme-ports")]
 #: The README's example values in the Meltano block, and what the fake has instead.
 PLACEHOLDERS = {"'EAA…'": DEFAULT_TOKEN, '"1234567890"': "100000000000"}
 

@@ -13,7 +13,6 @@ from tests.e2e.conftest import Faults, run_tap, tap_config
 from tests.e2e.test_insights import SINCE, sync
 from tests.fakegraph.insights import InsightsFaults, account_today, months_before
 
-pytestmark = pytest.mark.e2e
 ACCOUNT = "200000000001"
 
 

@@ -8,20 +8,23 @@ import pytest
 from singer_sdk.testing import SuiteConfig, get_tap_test_class
 
 from tap_meta_bm.tap import TapMetaBM
-from tests.e2e.conftest import tap_config
-from tests.fakegraph import FakeGraph
+from tests.fakegraph import DEFAULT_TOKEN, FakeGraph
 from tests.helpers import catalog
 
-pytestmark = pytest.mark.e2e
-#: The suite's classes are made when this module is read, so the server starts here.
-GRAPH = FakeGraph("small").start()
-#: With a partner's token: the partner streams have something to read.
-CONFIG = tap_config(GRAPH, max_workers=1, partner_tokens=[
-    GRAPH.partner_token(GRAPH.data.partners(0, "AGENCY")[0]["id"])])
+#: The suite's classes are made when this module is read (collecting it starts nothing): the
+#: fake's data is there, its server starts with the module's first test (`graph`).
+GRAPH = FakeGraph("small")
+#: With a partner's token: the partner streams have something to read. `api_url` is the
+#: server's once it runs: the suite's runner reads this very dict when it syncs.
+CONFIG = {"access_token": DEFAULT_TOKEN, "api_url": "http://127.0.0.1:9/not-started",
+          "max_workers": 1,
+          "partner_tokens": [GRAPH.partner_token(GRAPH.data.partners(0, "AGENCY")[0]["id"])]}
 
 
 @pytest.fixture(autouse=True, scope="module")
 def graph():
+    GRAPH.start()
+    CONFIG["api_url"] = GRAPH.url
     yield GRAPH
     GRAPH.stop()
 

@@ -6,15 +6,12 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
 
-import pytest
-
 from tap_meta_bm.graph_stream import GraphStream
 from tap_meta_bm.shards import shard_of
 from tap_meta_bm.tap import TapMetaBM
 from tests.e2e.conftest import run_tap, tap_config
 from tests.e2e.test_pipeline import NATURAL_KEYS, OFF_BY_DEFAULT, full_table_streams
 
-pytestmark = pytest.mark.e2e
 SHARDS = 4
 #: The reads every shard makes: the businesses, and their ad accounts (how a shard finds its own).
 DIRECTORY_EDGES = ("/me/businesses", "/owned_ad_accounts", "/client_ad_accounts")
