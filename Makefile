@@ -37,7 +37,7 @@ test: $(BIN)/tap-meta-bm .meltano/installed $(DAGSTER)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 	$(DAGSTER_VENV)/bin/mypy --strict orchestrate
-	MELTANO_BIN=$(CURDIR)/$(MELTANO) $(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup
+	MELTANO_BIN=$(CURDIR)/$(MELTANO) $(BIN)/pytest -n $(TEST_WORKERS)
 
 demo: $(BIN)/tap-meta-bm .meltano/installed
 	MELTANO_BIN=$(CURDIR)/$(MELTANO) $(BIN)/python -m demo

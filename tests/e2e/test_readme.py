@@ -3,10 +3,14 @@ what it promises, it does, and what the user already holds is left as it was."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
 import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -17,11 +21,20 @@ from demo.tables import WIDTH, columns, fit, tasks
 from tests.e2e.project import ROOT, Project
 from tests.fakegraph import DEFAULT_TOKEN
 
-#: The README's steps use its fixed ports (the fake on 8765, the demo's PostgreSQL on 5433):
-#: one worker runs them all, one after the other (`make test`'s `--dist loadgroup`).
-pytestmark = [pytest.mark.meltano, pytest.mark.xdist_group("readme-ports")]
+pytestmark = pytest.mark.meltano
 #: The README's example values in the Meltano block, and what the fake has instead.
 PLACEHOLDERS = {"'EAA…'": DEFAULT_TOKEN, '"1234567890"': "100000000000"}
+
+
+@pytest.fixture(autouse=True)
+def readme_ports() -> Iterator[None]:
+    """The README's steps use fixed ports (the fake on 8765, the demo's PostgreSQL on 5433),
+    and a step's cleanup stops the fake by its command line: one of these tests at a time,
+    whichever pytest-xdist worker runs it (`xdist_group` with `--dist loadgroup` spread a
+    group over several workers here: pytest-xdist 3.8 under pytest 9.2)."""
+    with open(Path(tempfile.gettempdir()) / "tap-meta-bm-readme-ports.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 def readme_block(heading: str, number: int = 0) -> str:
