@@ -10,6 +10,7 @@ DAGSTER_VENV := .venv-dagster
 DAGSTER := $(DAGSTER_VENV)/bin/dagster
 # pytest-xdist workers: most end-to-end tests wait on the processes they start (the tap,
 # Meltano, PostgreSQL), so more workers than cores pay; `make test TEST_WORKERS=1` for one.
+# A file to a worker: the README's fixed-port steps, in one file, never run side by side.
 TEST_WORKERS ?= 4
 
 $(BIN)/tap-meta-bm: pyproject.toml
@@ -37,7 +38,7 @@ test: $(BIN)/tap-meta-bm .meltano/installed $(DAGSTER)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 	$(DAGSTER_VENV)/bin/mypy --strict orchestrate
-	MELTANO_BIN=$(CURDIR)/$(MELTANO) $(BIN)/pytest -n $(TEST_WORKERS)
+	MELTANO_BIN=$(CURDIR)/$(MELTANO) $(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
 
 demo: $(BIN)/tap-meta-bm .meltano/installed
 	MELTANO_BIN=$(CURDIR)/$(MELTANO) $(BIN)/python -m demo

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from tap_meta_bm.directory import Directory
 from tap_meta_bm.graph import GraphClient
+from tap_meta_bm.output import record_bytes, write_line
 from tap_meta_bm.state import StateCheckpoints
 from tap_meta_bm.summary import RunSummary
 
@@ -49,7 +50,7 @@ class SyncRun:
         self._client: GraphClient | None = None
         self._directory: Directory | None = None
         #: Every STATE of the run is written through it (state.py).
-        self.checkpoints = StateCheckpoints()
+        self.checkpoints = StateCheckpoints(emitted=record_bytes, write=write_line)
         #: Every stream of the run, in sync order.
         self.streams: list[Stream] = []
         self._last_stream: str | None = None

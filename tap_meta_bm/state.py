@@ -55,7 +55,6 @@ from typing import Any
 from singer_sdk.contrib.msgspec import serialize_jsonl
 
 from tap_meta_bm.errors import TapMetaBMError
-from tap_meta_bm.output import record_bytes, write_line
 
 #: A STATE is written once the records since the last one are this many times its size
 #: (a small state's size counted as MIN_STATE_WEIGHT: a STATE per megabyte of records at most)
@@ -252,13 +251,19 @@ def carry_unread(previous: Any, now: Sequence[Mapping[str, str]], read_id: int
 
 class StateCheckpoints:
     """The tap's state writer: every STATE the run writes goes through here (module
-    docstring). `write_state` is the SDK's name for it, and is an offer; `flush` writes."""
+    docstring). `write_state` is the SDK's name for it, and is an offer; `flush` writes.
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    What it weighs a STATE against and where it writes one are handed to it (the run's
+    output: output.py), never read from the output's buffers."""
+
+    def __init__(self, *, emitted: Callable[[], int], write: Callable[[bytearray], None],
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        #: Bytes of records emitted so far, and how a STATE line is written after them.
+        self._emitted, self._write = emitted, write
         self._clock = clock
         self._last_digest: bytes | None = None
         self._last_size = 0
-        self._records_at_last = self._records_at_start = record_bytes()
+        self._records_at_last = self._records_at_start = emitted()
         self._written_at = clock()
         self.messages = self.bytes = 0  # STATE messages and bytes written by this run
         #: Write every state offered (a dry run, `--test`: small, and its end is not seen).
@@ -273,24 +278,24 @@ class StateCheckpoints:
         if self.eager:
             return True
         weight = max(self._last_size, MIN_STATE_WEIGHT)
-        return record_bytes() - self._records_at_last >= RECORD_BYTES_PER_STATE_BYTE * weight \
+        return self._emitted() - self._records_at_last >= RECORD_BYTES_PER_STATE_BYTE * weight \
             or self._clock() - self._written_at >= MAX_SECONDS_BETWEEN
 
     @property
     def emitted_anything(self) -> bool:
         """Whether the run wrote any record or STATE yet."""
-        return self.messages > 0 or record_bytes() > self._records_at_start
+        return self.messages > 0 or self._emitted() > self._records_at_start
 
     def flush(self, state: Mapping[str, Any]) -> None:
         """Write the state now, unless it is the one last written."""
         line = serialize_jsonl({"type": "STATE", "value": compact_state(state)})
         digest = hashlib.blake2b(line, digest_size=16).digest()
         if digest != self._last_digest:
-            write_line(line)
+            self._write(line)
             self._last_digest, self._last_size = digest, len(line)
             self.messages += 1
             self.bytes += len(line)
-        self._records_at_last, self._written_at = record_bytes(), self._clock()
+        self._records_at_last, self._written_at = self._emitted(), self._clock()
 
 
 class SdkStateWriter:

@@ -10,7 +10,6 @@ import sys
 import pytest
 import requests_mock
 
-from tap_meta_bm import output
 from tap_meta_bm.state import (
     MAX_SECONDS_BETWEEN,
     MIN_STATE_WEIGHT,
@@ -136,60 +135,72 @@ class Clock:
 
 
 @pytest.fixture
-def written(monkeypatch) -> list[dict]:
-    lines: list[dict] = []
-    monkeypatch.setattr("tap_meta_bm.state.write_line",
-                        lambda line: lines.append(json.loads(line)["value"]))
-    return lines
+def written() -> list[dict]:
+    return []
 
 
-def emit_records(count: int) -> None:
-    output._record_bytes[0] += count
+class Output:
+    """What a run's output tells the checkpoints: record bytes emitted, STATE lines written."""
+
+    def __init__(self, written: list[dict]) -> None:
+        self.records, self.written = 0, written
+
+    def write(self, line: bytearray) -> None:
+        self.written.append(json.loads(line)["value"])
+
+
+@pytest.fixture
+def out(written) -> Output:
+    return Output(written)
+
+
+def checkpoints(out: Output, clock: Clock) -> StateCheckpoints:
+    return StateCheckpoints(emitted=lambda: out.records, write=out.write, clock=clock)
 
 
 def state_of(n: int) -> dict:
     return {"bookmarks": {"s": {"replication_key": "k", "replication_key_value": str(n)}}}
 
 
-def test_a_state_is_written_once_the_records_since_outweigh_it(written):
-    checkpoints = StateCheckpoints(Clock())
+def test_a_state_is_written_once_the_records_since_outweigh_it(out, written):
+    writer = checkpoints(out, Clock())
     big = {"bookmarks": {"s": {"replication_key": "k", "replication_key_value": "x" * 60_000}}}
-    emit_records(RECORD_BYTES_PER_STATE_BYTE * MIN_STATE_WEIGHT - 1)
-    checkpoints.write_state(state_of(1))
+    out.records += RECORD_BYTES_PER_STATE_BYTE * MIN_STATE_WEIGHT - 1
+    writer.write_state(state_of(1))
     assert written == []  # a small state weighs MIN_STATE_WEIGHT
-    emit_records(1)
-    checkpoints.write_state(big)
+    out.records += 1
+    writer.write_state(big)
     assert written == [big]
-    size = checkpoints.bytes
+    size = writer.bytes
     assert size > MIN_STATE_WEIGHT
-    emit_records(RECORD_BYTES_PER_STATE_BYTE * size - 1)
-    checkpoints.write_state(state_of(2))
+    out.records += RECORD_BYTES_PER_STATE_BYTE * size - 1
+    writer.write_state(state_of(2))
     assert written == [big]  # not worth its size yet
-    emit_records(1)
-    checkpoints.write_state(state_of(3))
+    out.records += 1
+    writer.write_state(state_of(3))
     assert written == [big, state_of(3)]
 
 
-def test_a_state_is_written_at_least_every_few_minutes(written):
+def test_a_state_is_written_at_least_every_few_minutes(out, written):
     clock = Clock()
-    checkpoints = StateCheckpoints(clock)
+    writer = checkpoints(out, clock)
     clock.now += MAX_SECONDS_BETWEEN - 1
-    checkpoints.write_state(state_of(1))  # no records since: not yet
+    writer.write_state(state_of(1))  # no records since: not yet
     assert written == []
     clock.now += 1
-    checkpoints.write_state(state_of(1))  # the time bound
+    writer.write_state(state_of(1))  # the time bound
     clock.now += MAX_SECONDS_BETWEEN
-    checkpoints.write_state(state_of(1))  # the same state: once
+    writer.write_state(state_of(1))  # the same state: once
     assert written == [state_of(1)]
 
 
-def test_flush_writes_now_but_never_the_same_state_twice(written):
-    checkpoints = StateCheckpoints(Clock())
-    checkpoints.flush(state_of(1))
-    checkpoints.flush(state_of(1))
-    checkpoints.flush(state_of(2))
+def test_flush_writes_now_but_never_the_same_state_twice(out, written):
+    writer = checkpoints(out, Clock())
+    writer.flush(state_of(1))
+    writer.flush(state_of(1))
+    writer.flush(state_of(2))
     assert written == [state_of(1), state_of(2)]
-    assert checkpoints.messages == 2
+    assert writer.messages == 2
 
 
 def test_a_run_writes_its_last_state_once_at_the_end_and_none_before_records():
