@@ -217,11 +217,10 @@ class Governor:
             answered.popleft()
         return answered
 
-    def _learn_capacity(self, key: str, usage: float, now: float) -> None:
-        """How many calls `key`'s window holds, from its usage and our calls in the window
+    def _learn_capacity(self, key: str, usage: float, calls: int) -> None:
+        """How many calls `key`'s window holds, from its usage and our `calls` in the window
         (lock held). Other callers' share makes it an underestimate: a slower pace, never a
         block."""
-        calls = len(self._recent(key, now))
         if usage > 0 and calls >= MIN_CALLS_FOR_CAPACITY:
             self._capacity[key] = calls * 100.0 / usage
 
@@ -285,8 +284,9 @@ class Governor:
                 self._window[object_key] = window
             for key in {APP, object_key}:
                 self._answered[key].append(now)
+                calls = len(self._recent(key, now))  # pruned as it grows, usage or not
                 if key in usage:
-                    self._learn_capacity(key, usage[key], now)
+                    self._learn_capacity(key, usage[key], calls)
             self._usage_pct.update(usage)
             self._insights_pct.update(insights_usage)
             self._reach_pct.update(reach_usage)

@@ -35,6 +35,7 @@ from tap_meta_bm.state import (
     UNREAD_PARTITIONS,
     UnreadPartition,
     carry_unread,
+    partition_key,
 )
 
 if TYPE_CHECKING:
@@ -525,13 +526,12 @@ class GraphStream(FastRecordWriting):
         own = self.run.summary.tally(self.name).unread
         below = self.run.directory.unread(self.partitions_from) if self.partitions_from \
             else []
-        found: list[dict[str, str]] = []
+        found: dict[tuple[tuple[str, str], ...], dict[str, str]] = {}
         for partition in [*own, *below]:
             if not partition:
                 return None
-            if partition not in found:
-                found.append(dict(partition))
-        return found
+            found.setdefault(partition_key(partition), dict(partition))
+        return list(found.values())
 
     @property
     def read_complete(self) -> bool:
@@ -574,20 +574,21 @@ class GraphStream(FastRecordWriting):
                 else "")
 
     @cached_property
-    def still_unread(self) -> list[UnreadPartition]:
+    def still_unread(self) -> list[UnreadPartition] | None:
         """After a complete read: its unread partitions, each since the first of the reads
-        in a row that left it unread (the stream's state says which those were)."""
+        in a row that left it unread (the stream's state says which those were). None for
+        a read that was not complete: it says nothing of them."""
         if not (self.full_table and self.read_complete):
-            return []
+            return None
         return carry_unread(self.stream_state.get(UNREAD_PARTITIONS),
                             self.unread_partitions or [], self.run.read_id)
 
     def _carry_unread(self) -> None:
         """Remember the partitions still unread in the stream's state, and say so in the
-        summary; a read that was not complete changes nothing of it."""
-        if not (self.full_table and self.read_complete):
-            return
+        summary."""
         unread = self.still_unread
+        if unread is None:
+            return
         if unread:
             self.stream_state[UNREAD_PARTITIONS] = [entry.as_state() for entry in unread]
         else:

@@ -228,6 +228,11 @@ class UnreadPartition:
         return {"partition": self.partition, "since": self.since, "reads": self.reads}
 
 
+def partition_key(partition: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    """One partition however its columns are ordered: what tells two partitions apart."""
+    return tuple(sorted(partition.items()))
+
+
 def carry_unread(previous: Any, now: Sequence[Mapping[str, str]], read_id: int
                  ) -> list[UnreadPartition]:
     """This read's unread partitions, each continuing the run of reads that missed it in
@@ -237,13 +242,13 @@ def carry_unread(previous: Any, now: Sequence[Mapping[str, str]], read_id: int
     for entry in previous if isinstance(previous, list) else []:
         try:
             was = {str(k): str(v) for k, v in entry["partition"].items()}
-            known[tuple(sorted(was.items()))] = UnreadPartition(
+            known[partition_key(was)] = UnreadPartition(
                 was, int(entry["since"]), int(entry["reads"]))
         except (AttributeError, KeyError, TypeError, ValueError):
             continue
     out = []
     for partition in now:
-        last = known.get(tuple(sorted(partition.items())))
+        last = known.get(partition_key(partition))
         out.append(UnreadPartition(dict(partition), last.since if last else read_id,
                                    last.reads + 1 if last else 1))
     return out

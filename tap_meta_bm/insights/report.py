@@ -106,8 +106,7 @@ class InsightsReport:
 
     @property
     def opt_in_breakdowns(self) -> tuple[str, ...]:
-        """Its breakdowns an ad account may need Meta's opt-in for (OPT_IN_BREAKDOWNS)."""
-        return tuple(b for b in self.breakdowns if b in OPT_IN_BREAKDOWNS)
+        return opt_in(self.breakdowns)
 
     @property
     def asks_actions(self) -> bool:
@@ -151,13 +150,14 @@ def parse_report(raw: Any, taken: set[str]) -> InsightsReport:
     level = raw.get("level", "ad")
     if level not in LEVELS:
         raise ConfigError(f"{where}: level {level!r} must be one of {', '.join(sorted(LEVELS))}.")
-    fields = _names(raw, "fields", where, set(FIELD_KINDS), "a readable AdsInsights field")
+    fields = _names(raw, "fields", where, set(FIELD_KINDS),
+                    "a readable AdsInsights field") or DEFAULT_METRICS
     breakdowns = _names(raw, "breakdowns", where, BREAKDOWNS, "a breakdown")
     action_breakdowns = _names(raw, "action_breakdowns", where, ACTION_BREAKDOWNS,
                                "an action breakdown", default=("action_type",))
     windows = _names(raw, "action_attribution_windows", where, ATTRIBUTION_WINDOWS,
                      "an attribution window", default=DEFAULT_WINDOWS)
-    check_combinations(where, fields or DEFAULT_METRICS, breakdowns, action_breakdowns)
+    check_combinations(where, fields, breakdowns, action_breakdowns)
     if action_breakdowns and "actions" not in fields and any(
             FIELD_KINDS[f] == "actions" for f in fields):
         fields = (*fields, "actions")  # Graph wants `actions` whenever action_breakdowns is set
@@ -169,7 +169,7 @@ def parse_report(raw: Any, taken: set[str]) -> InsightsReport:
     lookback = raw.get("lookback_days")
     if lookback is not None:
         lookback = _whole(raw, "lookback_days", where, 0, 90, 28)
-    report = InsightsReport(name, level, fields or DEFAULT_METRICS, breakdowns,
+    report = InsightsReport(name, level, fields, breakdowns,
                             action_breakdowns, increment, windows, report_time, lookback,
                             (*retired_window_warnings(where, windows),
                              *opt_in_warnings(where, breakdowns)))
@@ -205,11 +205,15 @@ def check_combinations(where: str, fields: tuple[str, ...], breakdowns: tuple[st
                           "report's fields without them.")
 
 
+def opt_in(breakdowns: Iterable[str]) -> tuple[str, ...]:
+    """The breakdowns an ad account may need Meta's opt-in for (OPT_IN_BREAKDOWNS)."""
+    return tuple(b for b in breakdowns if b in OPT_IN_BREAKDOWNS)
+
+
 def opt_in_warnings(where: str, breakdowns: Iterable[str]) -> tuple[str, ...]:
     return tuple(f"{where}: breakdown {b} needs Meta's opt-in on most ad accounts since "
                  "2026-08-03: an account without it answers no rows, and keeps its bookmark "
-                 "until it has (README, Insights)." for b in breakdowns
-                 if b in OPT_IN_BREAKDOWNS)
+                 "until it has (README, Insights)." for b in opt_in(breakdowns))
 
 
 def default_report(config: dict[str, Any]) -> InsightsReport:

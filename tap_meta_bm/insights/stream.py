@@ -60,7 +60,9 @@ class InsightsStream(GraphStream):
         self._read_through: dict[str, date] = {}
         #: Accounts with a finished report job whose rows could not be read, and how many.
         self._unread_jobs: dict[str, int] = {}
-        #: Accounts whose opt-in breakdowns answered no rows though they delivered: why.
+        #: A report with opt-in breakdowns: the accounts that answered rows, and those that
+        #: answered none though they delivered, with why.
+        self._answered: set[str] = set()
         self._not_opted_in: dict[str, str] = {}
         self._clamped: list[str] = []
 
@@ -157,22 +159,30 @@ class InsightsStream(GraphStream):
         account_id = str(partition["account_id"])
         policy = self.results_policy
         client = self.run.client
-        rows = 0
+        watch = bool(self.report.opt_in_breakdowns)
         for run_id in self._jobs.finished(self._pieces[account_id]):
             if run_id is None:  # its job was refused (and said so): its days stay unread
                 self._unread_jobs[account_id] = self._unread_jobs.get(account_id, 0) + 1
                 continue
             read = self._jobs.results(run_id, account_id, policy,
                                       (partition.get("business_id"),))
+            rows = client.records_or_skip(read)
             try:
-                for row in client.records_or_skip(read):
-                    rows += 1
-                    yield row
+                yield from self._noting_rows(account_id, rows) if watch else rows
             except AssetSkipped as skipped:
                 client.note_skipped(read, skipped)
                 self._unread_jobs[account_id] = self._unread_jobs.get(account_id, 0) + 1
-        if not rows and self.report.opt_in_breakdowns and account_id not in self._unread_jobs:
+        if watch and account_id not in self._answered and account_id not in self._unread_jobs:
             self._check_opt_in(account_id)
+
+    def _noting_rows(self, account_id: str, rows: Iterator[dict[str, Any]]
+                     ) -> Iterator[dict[str, Any]]:
+        """`rows`, noting that the account answered some: at its first row only, the rest
+        passed on as they come."""
+        for row in rows:
+            self._answered.add(account_id)
+            yield row
+            yield from rows
 
     @cached_property
     def delivery_policy(self) -> EdgePolicy:

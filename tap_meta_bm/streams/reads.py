@@ -139,7 +139,7 @@ class PartialReadsStream(ReadsStream):
     @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         for stream in self.read_streams(whole=False):
-            for unread in stream.still_unread:
+            for unread in stream.still_unread or []:
                 yield {**self.read_of(stream),
                        "partition": " ".join(f"{k}={v}" for k, v in unread.partition.items()),
                        **{column: unread.partition.get(column) for column in PARTITION_COLUMNS},
