@@ -16,8 +16,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from tap_meta_bm.edges import MAX_PAGE_SIZE, EdgePolicy, EdgeRead
 from tap_meta_bm.errors import AssetSkipped, ConfigError
-from tap_meta_bm.graph import MAX_PAGE_SIZE, EdgePolicy, EdgeRead
 from tap_meta_bm.ids import bare_account_id
 
 if TYPE_CHECKING:

@@ -20,13 +20,14 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from tap_meta_bm.directory import PartitionKind
+from tap_meta_bm.edges import MAX_PAGE_SIZE, EdgePolicy, EdgeRead, records_of
 from tap_meta_bm.errors import (
     AssetSkipped,
     GraphRetriableError,
     GraphUnreachableError,
     TapMetaBMError,
 )
-from tap_meta_bm.graph import MAX_PAGE_SIZE, EdgePolicy, EdgeRead, GraphClient, records_of
+from tap_meta_bm.graph import GraphClient
 from tap_meta_bm.graph_stream import GraphStream
 from tap_meta_bm.ids import id_list
 

@@ -27,7 +27,7 @@ from typing_extensions import override
 from tap_meta_bm.batch import MAX_BATCH, FirstPageBatcher
 from tap_meta_bm.concurrency import PartitionReader
 from tap_meta_bm.directory import ACCOUNT_PARTITIONS, PartitionKind
-from tap_meta_bm.graph import READ_ID, EdgePolicy, EdgeRead
+from tap_meta_bm.edges import READ_ID, EdgePolicy, EdgeRead
 from tap_meta_bm.progress import Progress
 from tap_meta_bm.sdk_surface import FastRecordWriting, IndexedStateManager, quiet_sdk_lines
 from tap_meta_bm.state import (

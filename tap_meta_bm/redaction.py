@@ -1,8 +1,9 @@
 """Keeps the access token and app secret out of every log line and traceback.
 
-The token only ever travels in the Authorization header, so it should never reach a log; this
-is the belt to that pair of braces: a log-record factory that redacts any configured secret
-from the message, its arguments and a formatted traceback, whichever logger produced it.
+The token travels in the Authorization header, and in the POST body of a Batch API call (never
+in a URL), so it should never reach a log; this is the belt to that pair of braces: a
+log-record factory that redacts any configured secret from the message, its arguments and a
+formatted traceback, whichever logger produced it.
 """
 
 from __future__ import annotations

@@ -18,8 +18,8 @@ from urllib.request import url2pathname
 
 from singer_sdk import typing as th
 
+from tap_meta_bm.edges import MAX_PAGE_SIZE
 from tap_meta_bm.errors import ConfigError
-from tap_meta_bm.graph import MAX_PAGE_SIZE
 from tap_meta_bm.ids import id_list
 from tap_meta_bm.insights.report import DEFAULT_WINDOWS
 from tap_meta_bm.shards import SHARD_PATTERN, parse_shard

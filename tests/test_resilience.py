@@ -8,8 +8,9 @@ import pytest
 import requests
 
 from tap_meta_bm import cli
+from tap_meta_bm.edges import EdgePolicy
 from tap_meta_bm.errors import GraphFatalError, GraphUnreachableError
-from tap_meta_bm.graph import CONNECT_ATTEMPTS, MAX_TRANSIENT_ATTEMPTS, EdgePolicy
+from tap_meta_bm.recovery import RetryPolicy
 from tap_meta_bm.tap import TapMetaBM
 from tests.helpers import (
     BASE,
@@ -57,9 +58,9 @@ def test_transient_errors_give_up_after_bounded_attempts(graph, fake_time):
     with pytest.raises(GraphFatalError) as raised:
         run(["campaigns"])
     assert str(raised.value).startswith(
-        f"campaigns edge /act_1/campaigns: still failing after {MAX_TRANSIENT_ATTEMPTS} "
+        f"campaigns edge /act_1/campaigns: still failing after {RetryPolicy.transient_attempts} "
         "attempts: campaigns edge /act_1/campaigns: An unexpected error has occurred.")
-    assert campaign_paths(graph) == ["/v26.0/act_1/campaigns"] * MAX_TRANSIENT_ATTEMPTS
+    assert campaign_paths(graph) == ["/v26.0/act_1/campaigns"] * RetryPolicy.transient_attempts
 
 
 def test_a_host_that_accepts_no_connection_is_tried_three_times(graph, fake_time):
@@ -68,11 +69,11 @@ def test_a_host_that_accepts_no_connection_is_tried_three_times(graph, fake_time
         run(["campaigns"], connect_timeout=7)
     assert str(raised.value) == (
         "graph.facebook.com:443 did not accept a connection within connect_timeout (7 s), "
-        f"{CONNECT_ATTEMPTS} times in a row, for campaigns edge /act_1/campaigns. Check "
-        "api_url (https://graph.facebook.com) and the network; for a slow but working "
+        f"{RetryPolicy.connect_attempts} times in a row, for campaigns edge /act_1/campaigns. "
+        "Check api_url (https://graph.facebook.com) and the network; for a slow but working "
         "Graph, raise that timeout.")
-    assert campaign_paths(graph) == ["/v26.0/act_1/campaigns"] * CONNECT_ATTEMPTS
-    assert len(fake_time.sleeps) == CONNECT_ATTEMPTS - 1  # backoff between the attempts
+    assert campaign_paths(graph) == ["/v26.0/act_1/campaigns"] * RetryPolicy.connect_attempts
+    assert len(fake_time.sleeps) == RetryPolicy.connect_attempts - 1  # backoff between the attempts
 
 
 def test_throttled_account_gets_no_request_until_meta_says_so(graph, fake_time):

@@ -11,8 +11,8 @@ from typing import Any, TypedDict
 
 import msgspec
 
+from tap_meta_bm.edges import records_of
 from tap_meta_bm.errors import parse_body
-from tap_meta_bm.graph import records_of
 from tap_meta_bm.graph_stream import as_integer
 from tap_meta_bm.insights.catalog import (
     ACTION_STATS_KEYS,

@@ -36,8 +36,9 @@ from datetime import date, timedelta
 from enum import Enum
 from typing import Any
 
+from tap_meta_bm.edges import MAX_PAGE_SIZE, EdgePolicy, EdgeRead
 from tap_meta_bm.errors import Action, AssetSkipped, GraphError, GraphFatalError
-from tap_meta_bm.graph import MAX_PAGE_SIZE, EdgePolicy, EdgeRead, GraphClient
+from tap_meta_bm.graph import GraphClient
 from tap_meta_bm.insights.calendar import REACH_HISTORY_MONTHS
 from tap_meta_bm.progress import PROGRESS_SECONDS
 
@@ -143,7 +144,7 @@ class ReportJobs:
         self._log = logger
         self._max_in_flight = max_in_flight
         # The report's fields live in the job's policy: a metric Graph retires is dropped
-        # there, for every job after (graph.py, _drop_field), unless the user named it.
+        # there, for every job after (recovery.py, _drop_fields), unless the user named it.
         self._post_policy = EdgePolicy(stream=stream, fields=fields, columns={}, paged=False,
                                        page_size=1, explicit_fields=explicit_fields)
         self._poll_policy = EdgePolicy.plain(stream, POLL_FIELDS)

@@ -20,8 +20,8 @@ from typing_extensions import override
 
 from tap_meta_bm.concurrency import STOP_SECONDS, PartitionReader
 from tap_meta_bm.directory import PartitionKind
+from tap_meta_bm.edges import MAX_PAGE_SIZE, EdgePolicy, EdgeRead
 from tap_meta_bm.errors import AssetSkipped
-from tap_meta_bm.graph import MAX_PAGE_SIZE, EdgePolicy, EdgeRead
 from tap_meta_bm.graph_stream import GraphStream
 from tap_meta_bm.insights.calendar import (
     RETENTION_MONTHS,

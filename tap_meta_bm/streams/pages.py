@@ -20,7 +20,7 @@ class PagesStream(DirectoryStream):
                     ("permitted_tasks",)),
     )
     # Meta's Page reference: since v12 these fields throw an error for apps that lack their
-    # permissions; such an error costs the field, not the Page directory (graph.py).
+    # permissions; such an error costs the field, not the Page directory (recovery.py).
     optional_fields: ClassVar[dict[str, str]] = {
         name: "it needs instagram_basic (and the Page's Instagram account shared with the "
               "app's business)"
