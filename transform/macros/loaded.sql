@@ -5,19 +5,27 @@
   read no business-level stream) is left out.
 #}
 {% macro loaded_relations(table) -%}
-  {%- set found = [] -%}
-  {%- for schema in var('meta_bm_schemas') -%}
-    {%- set relation = adapter.get_relation(database=target.database, schema=schema,
-                                            identifier=table) -%}
-    {%- if relation is not none -%}{%- do found.append(relation.include(database=false)) -%}{%- endif -%}
-  {%- endfor -%}
+  {%- set schemas = var('meta_bm_schemas') -%}
   {%- if not execute -%}
     {#- Parsing: no database yet, only the first schema's name. -#}
-    {{ return([api.Relation.create(schema=var('meta_bm_schemas')[0], identifier=table)]) }}
+    {{ return([api.Relation.create(schema=schemas[0], identifier=table)]) }}
   {%- endif -%}
+  {#- Asked of the database itself, not of dbt's relation cache: the schemas are the loader's,
+      not dbt's, and `adapter.get_relation` on them from dbt's four threads once found
+      ad_accounts for one model and not for the next in the same PostgreSQL build. -#}
+  {%- set listed -%}
+    select table_schema from information_schema.tables
+    where table_name = '{{ table }}'
+      and table_schema in ({% for schema in schemas %}'{{ schema }}'{{ ", " if not loop.last }}{% endfor %})
+  {%- endset -%}
+  {%- set present = run_query(listed).columns[0].values() | list -%}
+  {%- set found = [] -%}
+  {%- for schema in schemas if schema in present -%}
+    {%- do found.append(api.Relation.create(schema=schema, identifier=table)) -%}
+  {%- endfor -%}
   {%- if not found -%}
     {{ exceptions.raise_compiler_error("No table " ~ table ~ " in any of the schemas "
-                                       ~ var('meta_bm_schemas') | join(', ')
+                                       ~ schemas | join(', ')
                                        ~ ": has tap-meta-bm loaded it?") }}
   {%- endif -%}
   {{ return(found) }}
