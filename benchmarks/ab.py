@@ -54,8 +54,8 @@ def by_stream(lines: list[bytes]) -> dict[str, list[dict[str, Any]]]:
         message = json.loads(line + b"}")
         message["record"].pop("_read_id", None)
         if message["stream"] == "complete_reads":  # the run's own reads: when, which id
-            message["record"].pop("read_id", None)
-            message["record"].pop("read_at", None)
+            for column in ("read_id", "read_at", "graph_read_at"):
+                message["record"].pop(column, None)
         out.setdefault(message["stream"], []).append(message["record"])
     return out
 

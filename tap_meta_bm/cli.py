@@ -10,7 +10,7 @@ from typing import Any
 
 from tap_meta_bm.doctor import Doctor, render_json, render_text
 from tap_meta_bm.errors import TapMetaBMError
-from tap_meta_bm.inputs import check_files
+from tap_meta_bm.inputs import check_files, read_document
 from tap_meta_bm.redaction import redact
 from tap_meta_bm.runtime import tune_process
 from tap_meta_bm.tap import TapMetaBM
@@ -25,9 +25,12 @@ def doctor(argv: list[str]) -> int:
     for path in values("--config"):
         if path != "ENV":
             config.update(json.loads(Path(path).read_text()))
-    catalogs = values("--catalog")
+    catalog = None
+    if catalogs := values("--catalog"):
+        with Path(catalogs[-1]).open() as file:
+            catalog = read_document("--catalog", file)
     tap = TapMetaBM(config=config, parse_env_config="ENV" in values("--config"),
-                    catalog=json.loads(Path(catalogs[-1]).read_text()) if catalogs else None)
+                    catalog=catalog)
     report = Doctor(tap).examine()
     print(render_json(report) if "json" in values("--format") else render_text(report))
     return 0 if report.serves_every_stream else 1

@@ -10,7 +10,7 @@ import logging
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from tap_meta_bm.errors import ConfigError
 from tap_meta_bm.state import KNOWN_KEYS, REPLICATION_KEY_VALUE
@@ -20,33 +20,58 @@ FILE_OPTIONS = {"--config": "config", "--catalog": "catalog", "--state": "state"
 
 
 def check_files(argv: list[str]) -> None:
-    """Every `--config/--catalog/--state FILE` exists and holds a JSON object."""
+    """Every `--config/--catalog/--state FILE` can be read; each config file holds a JSON
+    object. The state and the catalog are parsed once, later, by `read_document` (the tap's
+    `invoke`)."""
     for n, option in enumerate(argv[:-1]):
         what = FILE_OPTIONS.get(option)
         path = argv[n + 1]
         if what is None or (what == "config" and path == "ENV"):
             continue
-        try:
-            text = Path(path).read_text()
-        except OSError as error:
-            raise ConfigError(f"{option} {path}: cannot read the {what} file "
-                              f"({error.strerror or error}).") from None
-        if not text.strip():
-            raise ConfigError(f"{option} {path}: the {what} file is empty; it must hold a "
-                              "JSON object.")
-        try:
-            value = json.loads(text)
-        except ValueError as error:
-            position = (f"line {error.lineno}, column {error.colno}"
-                        if isinstance(error, json.JSONDecodeError) else "somewhere")
-            reason = error.msg if isinstance(error, json.JSONDecodeError) else str(error)
-            raise ConfigError(f"{option} {path}: not valid JSON at {position} "
-                              f"({reason}).") from None
-        if not isinstance(value, dict):
-            raise ConfigError(f"{option} {path}: the {what} file must hold a JSON object, "
-                              f"not {type(value).__name__}.")
-        if what == "catalog":
-            _check_catalog_shape(f"{option} {path}", value)
+        text = _read(option, path, what)
+        if what == "config":
+            parse_document(option, path, text)
+
+
+def read_document(option: str, file: IO[str]) -> dict[str, Any]:
+    """The JSON object in an opened `--state` or `--catalog` file, parsed once; a mistake in
+    it is one line naming the file."""
+    what = FILE_OPTIONS[option]
+    try:
+        text = file.read()
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{option} {file.name}: cannot read the {what} file "
+                          f"({getattr(error, 'strerror', None) or error}).") from None
+    return parse_document(option, file.name, text)
+
+
+def _read(option: str, path: str, what: str) -> str:
+    try:
+        return Path(path).read_text()
+    except OSError as error:
+        raise ConfigError(f"{option} {path}: cannot read the {what} file "
+                          f"({error.strerror or error}).") from None
+
+
+def parse_document(option: str, path: str, text: str) -> dict[str, Any]:
+    what = FILE_OPTIONS[option]
+    if not text.strip():
+        raise ConfigError(f"{option} {path}: the {what} file is empty; it must hold a "
+                          "JSON object.")
+    try:
+        value = json.loads(text)
+    except ValueError as error:
+        position = (f"line {error.lineno}, column {error.colno}"
+                    if isinstance(error, json.JSONDecodeError) else "somewhere")
+        reason = error.msg if isinstance(error, json.JSONDecodeError) else str(error)
+        raise ConfigError(f"{option} {path}: not valid JSON at {position} "
+                          f"({reason}).") from None
+    if not isinstance(value, dict):
+        raise ConfigError(f"{option} {path}: the {what} file must hold a JSON object, "
+                          f"not {type(value).__name__}.")
+    if what == "catalog":
+        _check_catalog_shape(f"{option} {path}", value)
+    return value
 
 
 def _check_catalog_shape(where: str, catalog: dict[str, Any]) -> None:

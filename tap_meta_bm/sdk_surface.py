@@ -26,13 +26,18 @@ silently in a user's run:
    through the private attribute, in the SDK's uncompacted shape and outside the tap's rule
    of when STATE is worth writing (state.py). `route_sdk_state_writes` puts the tap's there.
 
+6. `Tap.invoke`'s `config` argument, the SDK's private `_ConfigInput` (read: its `config`
+   and `parse_env`): the tap's own `invoke` parses the state and catalog files once, with
+   one-line errors, instead of the SDK's second parse after the tap's check
+   (`cli_config`).
+
 And two behaviours of the SDK's private code the tap relies on, pinned the same way:
 
-6. `Stream._write_state_message` writes `tap_state` through `Tap.state_writer` when the
+7. `Stream._write_state_message` writes `tap_state` through `Tap.state_writer` when the
    state manager is not `is_flushed`, and marks it flushed; every record marks it not. The
    tap's `GraphStream.write_state` keeps the same protocol (graph_stream.py), so neither writes a
    state the other just wrote.
-7. `Tap.sync_all` syncs every stream, then calls `log_sync_costs()` on every stream, the
+8. `Tap.sync_all` syncs every stream, then calls `log_sync_costs()` on every stream, the
    second loop reached only when no stream failed. The tap's end of a stream's work that
    needs the whole run to have succeeded hangs there: ACTIVATE_VERSION (4. above), the end
    of `complete_reads`, the run's last STATE and the summary (`SyncRun.stream_done`).
@@ -207,3 +212,11 @@ class IndexedStateManager(StreamStateManager):
             state = self._index[key] = super().get_context_state(context)
             self._indexed = self.stream_state.get("partitions")
         return state
+
+
+def cli_config(config: Any) -> tuple[dict[str, Any], bool]:
+    """The config files' merged values and whether `--config ENV` was given, from the object
+    the SDK's CLI hands `Tap.invoke` (`_ConfigInput`; None when no `--config`)."""
+    if config is None:
+        return {}, False
+    return dict(config.config), bool(config.parse_env)

@@ -3,7 +3,7 @@ route), its streams in sync order; the settings are settings.py's, the command l
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import IO, Any, ClassVar
 
 import click
 from singer_sdk import Stream, Tap
@@ -21,6 +21,7 @@ from tap_meta_bm.inputs import (
     check_catalog_streams,
     check_state,
     check_unknown_settings,
+    read_document,
     warn_nothing_selected,
 )
 from tap_meta_bm.insights.report import InsightsReport, default_report, parse_report
@@ -28,7 +29,7 @@ from tap_meta_bm.insights.stream import InsightsStream
 from tap_meta_bm.output import BatchFiles, BufferedRecordWriter, batch_records
 from tap_meta_bm.redaction import protect
 from tap_meta_bm.run import SyncRun
-from tap_meta_bm.sdk_surface import route_sdk_state_writes
+from tap_meta_bm.sdk_surface import cli_config, route_sdk_state_writes
 from tap_meta_bm.settings import (
     CONFIG_SCHEMA,
     DEFAULTS,
@@ -78,6 +79,23 @@ class TapMetaBM(Tap):
             help="Check what the token can reach, with the fix for each gap; reads nothing "
                  "else, exits 1 if a selected stream cannot be served."))
         return command
+
+    @classmethod
+    @override
+    def invoke(cls, *, about: bool = False, about_format: str | None = None,  # type: ignore[override]
+               config: Any = None, state: IO[str] | None = None,
+               catalog: IO[str] | None = None) -> None:
+        """The SDK's `Tap.invoke`, with the state and catalog files parsed once, here, by
+        `read_document`: a damaged one is one line naming it (the SDK would parse each
+        again after the tap's check)."""
+        if about:
+            super().invoke(about=True, about_format=about_format)  # prints, then exits
+        cls.print_version(print_fn=cls.logger.info)
+        values, from_environment = cli_config(config)
+        tap = cls(config=values, parse_env_config=from_environment, validate_config=True,
+                  state=None if state is None else read_document("--state", state),
+                  catalog=None if catalog is None else read_document("--catalog", catalog))
+        tap.sync_all()
 
     def __init__(self, *args: Any, validate_config: bool = True, **kwargs: Any) -> None:
         self.run = SyncRun()

@@ -14,6 +14,7 @@ from singer_sdk.helpers import _state as sdk_state_helpers
 from singer_sdk.streams import _state as sdk_state
 
 from tap_meta_bm import sdk_surface
+from tap_meta_bm.sdk_surface import cli_config
 from tap_meta_bm.tap import TapMetaBM
 from tests.helpers import config
 
@@ -186,3 +187,14 @@ def test_quieted_lines_are_dropped_and_nothing_else(caplog):
     logging.getLogger("singer_sdk").warning(sdk_surface.QUIETED_SDK_LINES[1][1])
     logging.getLogger("tap-meta-bm.campaigns").info("Beginning sync of 'campaigns'")
     assert [r.getMessage() for r in caplog.records] == ["Beginning sync of 'campaigns'"]
+
+
+def test_the_sdk_cli_hands_invoke_what_the_tap_reads_from_it():
+    """TapMetaBM.invoke replaces the SDK's (sdk_surface.py, 6.): the same arguments, and the
+    config object's two fields `cli_config` reads."""
+    assert list(inspect.signature(Tap.invoke).parameters) == [
+        "about", "about_format", "config", "state", "catalog"]
+    from singer_sdk.plugin_base import _ConfigInput
+
+    assert cli_config(_ConfigInput(config={"a": 1}, parse_env=True)) == ({"a": 1}, True)
+    assert cli_config(None) == ({}, False)

@@ -6,10 +6,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from datetime import datetime
 
 import pytest
 import requests_mock
 
+from tap_meta_bm import cli
+from tap_meta_bm import tap as tap_module
 from tap_meta_bm.state import (
     MAX_SECONDS_BETWEEN,
     MIN_STATE_WEIGHT,
@@ -20,7 +23,17 @@ from tap_meta_bm.state import (
     compact_state,
     expand_state,
 )
-from tests.helpers import BASE, BUSINESS, mock_empty_graph, page, query, run
+from tests.helpers import (
+    BASE,
+    BUSINESS,
+    catalog,
+    config,
+    mock_empty_graph,
+    page,
+    path,
+    query,
+    run,
+)
 
 T1 = "2024-05-02T08:30:00+00:00"
 T2 = "2024-06-01T00:00:00+00:00"
@@ -241,3 +254,39 @@ def test_unread_partitions_continue_their_run_and_a_damaged_entry_starts_afresh(
         UnreadPartition({"account_id": "1"}, 100, 3)]
     assert carry_unread({"account_id": "1"}, [{"account_id": "1"}], 500) == [
         UnreadPartition({"account_id": "1"}, 500, 1)]
+
+
+def test_the_command_line_parses_the_state_and_catalog_files_once(tmp_path, monkeypatch,
+                                                                  capsys):
+    """`tap-meta-bm --config c --catalog k --state s`: each file is read by the tap's one
+    parse (its one-line errors), never again by the SDK's; the state's bookmark is where the
+    campaigns read starts."""
+    state = {"bookmarks": {"campaigns": {"partitions": [{
+        "context": {"account_id": "1"}, "replication_key": "updated_time",
+        "replication_key_value": T1}]}}}
+    files = {"config": config(account_ids=["1"]), "catalog": catalog(["campaigns"]),
+             "state": state}
+    for name, value in files.items():
+        (tmp_path / f"{name}.json").write_text(json.dumps(value))
+    parsed: list[str] = []
+    real_read = tap_module.read_document
+    monkeypatch.setattr(tap_module, "read_document",
+                        lambda option, file: parsed.append(option) or real_read(option, file))
+
+    def no_second_parse(text):
+        raise AssertionError("the SDK parsed a file the tap had parsed")
+
+    monkeypatch.setattr("singer_sdk.tap_base.load_json", no_second_parse)
+    monkeypatch.setattr("sys.argv", ["tap-meta-bm", *(
+        arg for name in files for arg in (f"--{name}", str(tmp_path / f"{name}.json")))])
+    with requests_mock.Mocker() as graph:
+        mock_empty_graph(graph)
+        graph.get(f"{BASE}/{BUSINESS}/owned_ad_accounts", json=page([{"id": "act_1"}]))
+        with pytest.raises(SystemExit) as exited:
+            cli.main()
+    assert exited.value.code == 0, capsys.readouterr().err[-2000:]
+    assert sorted(parsed) == ["--catalog", "--state"]
+    (campaigns,) = [r for r in graph.request_history if path(r) == "/v26.0/act_1/campaigns"]
+    # GREATER_THAN the second before: the bookmark's own second is read again.
+    assert json.loads(query(campaigns)["filtering"])[0]["value"] == \
+        int(datetime.fromisoformat(T1).timestamp()) - 1
