@@ -29,6 +29,7 @@ from tap_meta_bm.concurrency import PartitionReader
 from tap_meta_bm.directory import ACCOUNT_PARTITIONS, PartitionKind
 from tap_meta_bm.edges import READ_ID, EdgePolicy, EdgeRead
 from tap_meta_bm.progress import Progress
+from tap_meta_bm.run import RunStream, SyncRun
 from tap_meta_bm.sdk_surface import FastRecordWriting, IndexedStateManager, quiet_sdk_lines
 from tap_meta_bm.state import (
     TABLE_VERSION,
@@ -41,8 +42,6 @@ from tap_meta_bm.state import (
 if TYPE_CHECKING:
     from singer_sdk import Tap
     from singer_sdk.helpers.types import Context
-
-    from tap_meta_bm.run import SyncRun
 
 #: Inside a partition, the clock is looked at for a progress line once per this many records.
 PROGRESS_EVERY_RECORDS = 1000
@@ -128,7 +127,7 @@ def stream_name(stream: type[GraphStream]) -> str:
     return str(stream.__dict__["name"])
 
 
-class GraphStream(FastRecordWriting):
+class GraphStream(FastRecordWriting, RunStream):
     """Base of every stream: one Graph edge (or a few variants of one), paged by cursor."""
 
     #: Path below the version root; `{business_id}`-style names come from the partition.
@@ -428,8 +427,7 @@ class GraphStream(FastRecordWriting):
             self.stop_reading()
             self.write_state(now=True)
             if not isinstance(failure, GeneratorExit):
-                self.run.stop_reading()  # the run ends here: so does what others started
-                self.run.log_summary()
+                self.run.failed()  # the run ends here: so does what others started
             raise
         finally:
             # What was written, not what was read: duplicates at a bookmark are read and
@@ -514,8 +512,7 @@ class GraphStream(FastRecordWriting):
                 counter.increment(sent)
         self._carry_unread()
         self._activate_version()
-        super().log_sync_costs()
-        self.run.stream_done(self)
+        super().log_sync_costs()  # RunStream: the run hears the stream is done
 
     @cached_property
     def unread_partitions(self) -> list[dict[str, str]] | None:
@@ -542,6 +539,10 @@ class GraphStream(FastRecordWriting):
         taken for revoked."""
         return (self.selected and self.ABORT_AT_RECORD_COUNT is None
                 and self.unread_partitions is not None)
+
+    def finished_read(self) -> GraphStream | None:
+        """This stream as a finished full-table read (`SyncRun.finished_reads`), or None."""
+        return self if self.full_table and self.read_complete else None
 
     @property
     def read_whole(self) -> bool:

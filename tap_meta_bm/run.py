@@ -6,16 +6,16 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
+
+from singer_sdk import Stream
+from typing_extensions import override
 
 from tap_meta_bm.directory import Directory
 from tap_meta_bm.graph import GraphClient
 from tap_meta_bm.output import record_bytes, write_line
-from tap_meta_bm.state import StateCheckpoints
+from tap_meta_bm.state import StateCheckpoints, UnreadPartition
 from tap_meta_bm.summary import RunSummary
-
-if TYPE_CHECKING:
-    from singer_sdk import Stream
 
 
 @runtime_checkable
@@ -29,6 +29,39 @@ class ReadingStream(Protocol):
     def start_early(self) -> None: ...
 
     def stop_reading(self) -> None: ...
+
+    def finished_read(self) -> FinishedRead | None:
+        """Once it has synced: the stream as a full-table read of every partition it could
+        read, or None (not full-table, not selected, a dry run, a skip that leaves the
+        whole stream in doubt)."""
+
+
+class FinishedRead(Protocol):
+    """A full-table stream's read, once synced: what `complete_reads` and `partial_reads`
+    record. (Not checked at run time: its values are the stream's verdict on its own
+    sync, computed once, when asked.)"""
+
+    name: str
+
+    @property
+    def read_whole(self) -> bool:
+        """No partition left unread."""
+
+    @property
+    def still_unread(self) -> list[UnreadPartition] | None:
+        """The partitions it could not read, with the run of reads that left each unread."""
+
+
+class RunStream(Stream):
+    """A stream's part in the run: where the SDK ends a stream, the run hears of it
+    (`SyncRun.stream_done`); every stream of the tap is one, and none calls it itself."""
+
+    run: SyncRun
+
+    @override
+    def log_sync_costs(self) -> None:
+        super().log_sync_costs()
+        self.run.stream_done(self)
 
 
 class SyncRun:
@@ -88,12 +121,22 @@ class SyncRun:
                         stream.ABORT_AT_RECORD_COUNT is None:
                     stream.start_early()
 
-    def stop_reading(self) -> None:
-        """After a failure: every stream ends the threads its reading started (those started
-        early too), so none outlives the run."""
+    def failed(self) -> None:
+        """A stream failed, and the run ends with it: every stream ends the threads its
+        reading started (those started early too), so none outlives the run, and the summary
+        says what was done."""
         for stream in self.streams:
             if isinstance(stream, ReadingStream):
                 stream.stop_reading()
+        self.log_summary()
+
+    def finished_reads(self, *, whole: bool) -> list[FinishedRead]:
+        """The full-table streams that read every partition (`whole`), or every one they
+        could: what `complete_reads` and `partial_reads` record, asked after the last of
+        them has synced."""
+        reads = (stream.finished_read() for stream in self.streams
+                 if isinstance(stream, ReadingStream))
+        return [read for read in reads if read is not None and read.read_whole == whole]
 
     def stream_done(self, stream: Stream) -> None:
         """The SDK is through with a stream; after the last one, the run's last STATE and the

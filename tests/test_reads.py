@@ -10,10 +10,14 @@ keeps its rows as last read.
 
 from __future__ import annotations
 
+import ast
 import logging
+from pathlib import Path
 
 import pytest
 
+import tap_meta_bm
+from tap_meta_bm.run import RunStream
 from tap_meta_bm.streams.reads import PARTITION_COLUMNS
 from tap_meta_bm.tap import TapMetaBM
 from tests.helpers import (
@@ -158,3 +162,23 @@ def test_partial_reads_has_a_column_for_every_partition_column_of_a_full_table_s
                for column in getattr(stream, "context_columns", ())}
     assert columns <= set(PARTITION_COLUMNS), columns - set(PARTITION_COLUMNS)
     assert {"business_id", "account_id", "page_id", "user_id"} <= columns  # streams found
+
+
+def test_a_runs_life_is_begun_and_ended_by_the_run_alone():
+    """SyncRun owns a run's start, failure and end: streams reach it through the SDK's
+    hooks in two places only (RunStream.log_sync_costs: a stream is done; GraphStream's
+    records: the first record, and a failure), and every stream of the tap is a RunStream."""
+    package = Path(tap_meta_bm.__file__).parent
+    callers: dict[str, set[str]] = {}
+    for source in package.rglob("*.py"):
+        for node in ast.walk(ast.parse(source.read_text())):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and \
+                    node.func.attr in ("stream_done", "failed", "before_first_record",
+                                       "log_summary", "finished_reads"):
+                callers.setdefault(node.func.attr, set()).add(
+                    str(source.relative_to(package)))
+    assert callers == {"stream_done": {"run.py"}, "log_summary": {"run.py"},
+                       "failed": {"graph_stream.py"}, "before_first_record": {"graph_stream.py"},
+                       "finished_reads": {"streams/reads.py"}}
+    tap = TapMetaBM(config=config())
+    assert all(isinstance(stream, RunStream) for stream in tap.streams.values())

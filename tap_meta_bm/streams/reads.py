@@ -19,7 +19,7 @@ a revocation anywhere else leaves; `unread_since` and `reads` say for how long.
 
 Synced after every other stream: the SDK stops at the first stream that fails, so a failed
 run records no read, and neither does a dry run (`--test`) or a stream with a skip that names
-no partition (`GraphStream.read_complete`).
+no partition (`SyncRun.finished_reads`, `GraphStream.read_complete`).
 """
 
 from __future__ import annotations
@@ -31,15 +31,14 @@ from typing import TYPE_CHECKING, Any
 from singer_sdk import typing as th
 from typing_extensions import override
 
-from tap_meta_bm.graph_stream import GraphStream
 from tap_meta_bm.output import BatchedByTheWriter
+from tap_meta_bm.run import FinishedRead, RunStream, SyncRun
 from tap_meta_bm.streams.schema import string, timestamp
 
 if TYPE_CHECKING:
     from singer_sdk import Tap
     from singer_sdk.helpers.types import Context
 
-    from tap_meta_bm.run import SyncRun
 
 #: Every column a full-table stream's partition can be told by (its `context_columns`; a
 #: test keeps this in step with the streams): `partial_reads` has one for each.
@@ -61,7 +60,7 @@ def millis_time(millis: int) -> str:
     return datetime.fromtimestamp(millis / 1000, UTC).isoformat()
 
 
-class ReadsStream(BatchedByTheWriter):
+class ReadsStream(BatchedByTheWriter, RunStream):
     """A record the tap writes of this run's reads, after every other stream."""
 
     replication_key = "read_at"
@@ -71,25 +70,16 @@ class ReadsStream(BatchedByTheWriter):
         super().__init__(tap)
         self.run = run
 
-    def read_of(self, stream: GraphStream) -> dict[str, Any]:
+    def read_of(self, stream: FinishedRead) -> dict[str, Any]:
         # The replication key follows read_id (this machine's clock), so it only grows.
         return {"stream": stream.name, "read_id": self.run.read_id,
                 "read_at": millis_time(self.run.read_id)}
 
-    def read_streams(self, *, whole: bool) -> Iterator[GraphStream]:
+    def read_streams(self, *, whole: bool) -> Iterator[FinishedRead]:
         """The full-table streams this run read completely (`whole`), or completely but for
         some partitions; none in a dry run, which reads a sample of each."""
-        if self.ABORT_AT_RECORD_COUNT is not None:
-            return
-        for stream in self.run.streams:
-            if isinstance(stream, GraphStream) and stream.full_table and \
-                    stream.read_complete and stream.read_whole == whole:
-                yield stream
-
-    @override
-    def log_sync_costs(self) -> None:
-        super().log_sync_costs()
-        self.run.stream_done(self)
+        if self.ABORT_AT_RECORD_COUNT is None:
+            yield from self.run.finished_reads(whole=whole)
 
 
 class CompleteReadsStream(ReadsStream):
