@@ -1,20 +1,21 @@
 """Effective access never claims more than Meta grants, and a partition refused for good
 leaves the rest of the access review current: on DuckDB and on PostgreSQL, through the real
-`meltano run` and `meltano invoke dbt:build` (the warehouse of test_access_review.py; apart
-so that pytest-xdist's workers share the long stories)."""
+`meltano run` and `meltano invoke dbt:build` (tests/e2e/warehouse.py; DuckDB here,
+PostgreSQL in test_effective_access_postgres.py, so that pytest-xdist's workers share the
+long stories)."""
 
 from __future__ import annotations
 
 import pytest
 
-from tests.e2e.test_access_review import Warehouse, held_truth, warehouse
+from tests.e2e.warehouse import Warehouse, held_truth, warehouse_on
 from tests.fakegraph import FakeGraph
 from tests.fakegraph.control import change_access
 from tests.fakegraph.data import ACCOUNT_BASE, PAGE_BASE
 from tests.fakegraph.partners import CLIENT_PERMITTED
 
 pytestmark = pytest.mark.meltano
-__all__ = ["warehouse"]  # the fixture, for these tests
+warehouse = warehouse_on("duckdb")
 
 
 def test_effective_access_never_claims_more_than_meta_grants(warehouse, fake_graph):
