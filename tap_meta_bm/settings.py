@@ -107,8 +107,8 @@ def _bounded(name: str, kind: type[th.IntegerType] | type[th.NumberType], descri
 
 CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
     th.Property("access_token", th.StringType, required=True, secret=True,
-                description="System-user access token; sent only as "
-                            "`Authorization: Bearer`."),
+                description="System-user access token; sent as `Authorization: Bearer`, and "
+                            "in the POST body of Batch API calls; never in a URL."),
     _ids(BUSINESS_ID, "business_ids: Business ids to extract (numeric). Default: every "
                       "business of `/me/businesses`."),
     th.Property("app_secret", th.StringType, secret=True,
