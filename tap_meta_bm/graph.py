@@ -22,14 +22,7 @@ from typing import Any
 
 import requests
 
-from tap_meta_bm.batch import (
-    MAX_BATCH,
-    FirstPageBatcher,
-    batch_answers,
-    batch_form,
-    form_encode,
-    sub_response,
-)
+from tap_meta_bm.batch import MAX_BATCH, FirstPageBatcher, batch_answers, sub_response
 from tap_meta_bm.edges import EdgeRead, Page, next_position, records_of
 from tap_meta_bm.errors import (
     Action,
@@ -79,14 +72,12 @@ class GraphClient:
         self.endpoint = Endpoint(api_url.rstrip("/"), api_version, timeout, connect_timeout)
         self.transport = Transport(self.endpoint, access_token=access_token,
                                    app_secret=app_secret, user_agent=user_agent)
-        self.url_base = self.endpoint.url_base
         self.api_version = api_version
         self.retry = retry or RetryPolicy()
         self.governor = governor
         self.summary = summary
         self.logger = logger
         self.page_tokens = PageTokens(lambda read: next(self.pages(read)), logger)
-        self.appsecret_proof = self.transport.appsecret_proof
         self.graph_time = self.transport.graph_time
         #: Graph's warning that api_version is about to expire: said once per run.
         self._version_warned = False
@@ -141,13 +132,6 @@ class GraphClient:
             self.logger.warning("Graph warns about api_version %s: %s Set api_version to a "
                                 "current version before this one stops answering.",
                                 self.api_version, said)
-
-    def proof_for(self, token: str) -> str | None:
-        return self.transport.proof_for(token)
-
-    @property
-    def host(self) -> str:
-        return self.endpoint.host
 
     # -- reading ------------------------------------------------------------------------------
     def pages(self, read: EdgeRead, batcher: FirstPageBatcher | None = None
@@ -220,7 +204,7 @@ class GraphClient:
             wait = next(delays)
             self.summary.add(read.policy.stream, retries=1)
             self.logger.warning("Retrying %s in %.1f s: %s", read.where, wait,
-                                what_failed(failure, self.host))
+                                what_failed(failure, self.endpoint.host))
             time.sleep(wait)
 
     def prepare(self, read: EdgeRead, position: Mapping[str, str] | None,
@@ -247,8 +231,7 @@ class GraphClient:
                    alone: EdgeRead | None = None) -> list[Any] | None:
         """One Batch API call; its answers in order, or None to send each page alone. For a
         read that cannot go alone (`alone`), a host that does not answer raises."""
-        request = self.transport.prepare_batch(form_encode(batch_form(
-            first_pages, self.url_base, self.appsecret_proof, self.transport.system_token)))
+        request = self.transport.prepare_batch(first_pages)
         try:
             self.governor.wait_turn(APP)
         except ThrottledTooLong as exhausted:
@@ -260,7 +243,7 @@ class GraphClient:
                 alone.where, exc, 1, self.endpoint, final=True)
             if given_up is not None:
                 raise given_up from exc
-            failure = what_failed(exc, self.host)
+            failure = what_failed(exc, self.endpoint.host)
         else:
             self.governor.observe(response.headers, APP)
             answers = batch_answers(response)

@@ -21,36 +21,35 @@ FILE_OPTIONS = {"--config": "config", "--catalog": "catalog", "--state": "state"
 
 def check_files(argv: list[str]) -> None:
     """Every `--config/--catalog/--state FILE` can be read; each config file holds a JSON
-    object. The state and the catalog are parsed once, later, by `read_document` (the tap's
-    `invoke`)."""
+    object. The state and the catalog are only opened here: they are read and parsed once,
+    later, by `read_document` (the tap's `invoke`)."""
     for n, option in enumerate(argv[:-1]):
         what = FILE_OPTIONS.get(option)
         path = argv[n + 1]
         if what is None or (what == "config" and path == "ENV"):
             continue
-        text = _read(option, path, what)
-        if what == "config":
-            parse_document(option, path, text)
+        try:
+            if what == "config":
+                parse_document(option, path, Path(path).read_text())
+            else:
+                Path(path).open().close()
+        except (OSError, UnicodeDecodeError) as error:
+            raise _unreadable(option, path, error) from None
 
 
 def read_document(option: str, file: IO[str]) -> dict[str, Any]:
     """The JSON object in an opened `--state` or `--catalog` file, parsed once; a mistake in
     it is one line naming the file."""
-    what = FILE_OPTIONS[option]
     try:
         text = file.read()
     except (OSError, UnicodeDecodeError) as error:
-        raise ConfigError(f"{option} {file.name}: cannot read the {what} file "
-                          f"({getattr(error, 'strerror', None) or error}).") from None
+        raise _unreadable(option, file.name, error) from None
     return parse_document(option, file.name, text)
 
 
-def _read(option: str, path: str, what: str) -> str:
-    try:
-        return Path(path).read_text()
-    except OSError as error:
-        raise ConfigError(f"{option} {path}: cannot read the {what} file "
-                          f"({error.strerror or error}).") from None
+def _unreadable(option: str, path: str, error: OSError | UnicodeDecodeError) -> ConfigError:
+    return ConfigError(f"{option} {path}: cannot read the {FILE_OPTIONS[option]} file "
+                       f"({getattr(error, 'strerror', None) or error}).")
 
 
 def parse_document(option: str, path: str, text: str) -> dict[str, Any]:

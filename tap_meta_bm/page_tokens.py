@@ -49,7 +49,7 @@ class PageTokens:
         if not self.wanted(read):
             return None
         page_id = str(read.page_id)
-        token = self._get(page_id, lambda: self._read_token(read))
+        token = self._token_of(page_id, read)
         if token is not None:
             return token
         refused = self._refused.get(page_id)
@@ -82,7 +82,8 @@ class PageTokens:
                                          policy)).get("access_token")
         return token if isinstance(token, str) else None
 
-    def _get(self, page_id: str, read: Callable[[], str | None]) -> str | None:
+    def _token_of(self, page_id: str, read: EdgeRead) -> str | None:
+        """The Page's token, read on first use by whichever worker asks first."""
         with self._lock:
             if page_id in self._tokens:
                 return self._tokens[page_id]
@@ -91,7 +92,7 @@ class PageTokens:
             with self._lock:
                 if page_id in self._tokens:
                     return self._tokens[page_id]
-            token = read() or None
+            token = self._read_token(read) or None
             if token:
                 protect([token])
             with self._lock:

@@ -22,6 +22,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 import requests
 import urllib3
 
+from tap_meta_bm.batch import batch_form, form_encode
 from tap_meta_bm.edges import EdgeRead
 
 RETRIABLE_TRANSPORT_ERRORS = (
@@ -83,12 +84,6 @@ class Transport:
         #: Graph's clock less this machine's, from the first answer's `Date` header.
         self._clock_offset: float | None = None
 
-    @property
-    def system_token(self) -> str:
-        """The system user's token, for the one place it travels outside a header: the body
-        of a Batch API call."""
-        return self._token
-
     def proof_for(self, token: str) -> str | None:
         """HMAC-SHA256 of a token keyed by the app secret, as Graph requires with it."""
         if not self._app_secret:
@@ -126,8 +121,12 @@ class Transport:
                                            f"{urlencode(query, safe=',')}", headers=headers)
         return prepared
 
-    def prepare_batch(self, form: str) -> requests.PreparedRequest:
-        """A Batch API call of the system user's (its form carries the token too)."""
+    def prepare_batch(self, first_pages: list[requests.PreparedRequest]
+                      ) -> requests.PreparedRequest:
+        """A Batch API call of the system user's first pages: its token in the header and, as
+        the sub-requests need it, in the form (batch.batch_form)."""
+        form = form_encode(batch_form(first_pages, self.url_base, self.appsecret_proof,
+                                      self._token))
         request = requests.PreparedRequest()
         request.prepare(method="POST", url=f"{self.url_base}/", data=form, headers={
             "Authorization": f"Bearer {self._token}", "User-Agent": self._user_agent,

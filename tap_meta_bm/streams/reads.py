@@ -24,7 +24,7 @@ no partition (`SyncRun.finished_reads`, `GraphStream.read_complete`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -75,12 +75,6 @@ class ReadsStream(BatchedByTheWriter, RunStream):
         return {"stream": stream.name, "read_id": self.run.read_id,
                 "read_at": millis_time(self.run.read_id)}
 
-    def read_streams(self, *, whole: bool) -> Iterator[FinishedRead]:
-        """The full-table streams this run read completely (`whole`), or completely but for
-        some partitions; none in a dry run, which reads a sample of each."""
-        if self.ABORT_AT_RECORD_COUNT is None:
-            yield from self.run.finished_reads(whole=whole)
-
 
 class CompleteReadsStream(ReadsStream):
     """One row per full-table stream this run read completely."""
@@ -102,7 +96,7 @@ class CompleteReadsStream(ReadsStream):
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         graph_read_at = datetime.fromtimestamp(
             self.run.client.graph_time(self.run.read_id / 1000), UTC).isoformat()
-        for stream in self.read_streams(whole=True):
+        for stream in self.run.finished_reads(whole=True):
             yield {**self.read_of(stream), "graph_read_at": graph_read_at,
                    "account_shard": self.config.get("account_shard"),
                    "records": self.run.summary.tally(stream.name).records}
@@ -128,7 +122,7 @@ class PartialReadsStream(ReadsStream):
 
     @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
-        for stream in self.read_streams(whole=False):
+        for stream in self.run.finished_reads(whole=False):
             for unread in stream.still_unread or []:
                 yield {**self.read_of(stream),
                        "partition": " ".join(f"{k}={v}" for k, v in unread.partition.items()),
