@@ -179,9 +179,10 @@ class InsightsStream(GraphStream):
                      ) -> Iterator[dict[str, Any]]:
         """`rows`, noting that the account answered some: at its first row only, the rest
         passed on as they come."""
-        for row in rows:
+        first = next(rows, None)
+        if first is not None:
             self._answered.add(account_id)
-            yield row
+            yield first
             yield from rows
 
     @cached_property
