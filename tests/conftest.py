@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if E2E in item.path.parents:
             item.add_marker(pytest.mark.e2e)
+    pipelines = Counter(item.path for item in items if item.get_closest_marker("meltano"))
+    # pytest-xdist hands a worker a whole file (`--dist loadfile`) in the order collected
+    # (`--no-loadscope-reorder`; its default, most tests first, left the minute-long pipeline
+    # files for last): the files with the most Meltano pipelines start first, and the many
+    # short files fill the workers around them.
+    items.sort(key=lambda item: -pipelines[item.path])
 
 
 @pytest.fixture(autouse=True)

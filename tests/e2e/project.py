@@ -73,8 +73,11 @@ def snapshot(root: Path) -> dict[str, tuple[int, int]]:
 
 
 def here(env: dict[str, str]) -> dict[str, str]:
-    """`env` without what would send Meltano to another project or system database."""
-    return {k: v for k, v in env.items() if k not in ELSEWHERE}
+    """`env` without what would send Meltano to another project or system database, and
+    without Meltano's daily look at PyPI for a newer release: a test reaches nothing but
+    127.0.0.1."""
+    return {**{k: v for k, v in env.items() if k not in ELSEWHERE},
+            "MELTANO_CLI_DISABLE_VERSION_CHECK": "1"}
 
 
 @dataclass(frozen=True)
