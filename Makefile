@@ -29,8 +29,8 @@ $(DAGSTER): orchestrate/requirements.txt
 	touch $@
 
 # uv, which Meltano installs plugins with, leaves their bytecode uncompiled; where
-# PYTHONDONTWRITEBYTECODE is set (it is on our development machines), every start of dbt, a loader or the
-# tap would compile it all again: 1 to 2 s of CPU each time.
+# PYTHONDONTWRITEBYTECODE is set (it is on our development machines), every start of dbt,
+# a loader or the tap would compile it all again: 1 to 2 s of CPU each time.
 .meltano/installed: meltano.yml pyproject.toml $(MELTANO)
 	UV_COMPILE_BYTECODE=1 $(MELTANO) install
 	touch $@
@@ -41,7 +41,8 @@ test: $(BIN)/tap-meta-bm .meltano/installed $(DAGSTER)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 	$(DAGSTER_VENV)/bin/mypy --strict orchestrate
-	MELTANO_BIN=$(CURDIR)/$(MELTANO) $(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
+	MELTANO_BIN=$(CURDIR)/$(MELTANO) $(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile \
+		--no-loadscope-reorder
 
 demo: $(BIN)/tap-meta-bm .meltano/installed
 	MELTANO_BIN=$(CURDIR)/$(MELTANO) $(BIN)/python -m demo
